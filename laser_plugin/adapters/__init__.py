@@ -1,0 +1,1 @@
+"""Framework adapters. Only these modules import a training framework (openrlhf today)."""

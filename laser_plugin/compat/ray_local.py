@@ -1,0 +1,39 @@
+"""A local Ray bound to 127.0.0.1 with logical GPUs, for running OpenRLHF's Ray actors on CPU."""
+from __future__ import annotations
+
+import os
+from typing import Any
+
+from laser_plugin.compat.cpu import CPU_WORKER_ENV
+
+# Ray 2.55 rewrites a loopback node address to the routable one unless this is 0 (cpu-stack notes).
+_LOOPBACK_ENV = {"RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER": "0"}
+
+
+def cpu_ray_runtime_env(extra_env: dict[str, str] | None = None) -> dict[str, Any]:
+    """runtime_env whose setup hook applies the CPU shims in every Ray worker process."""
+    env_vars = {**CPU_WORKER_ENV, **_LOOPBACK_ENV, **(extra_env or {})}
+    return {
+        "worker_process_setup_hook": "laser_plugin.compat.cpu.ray_worker_setup",
+        "env_vars": env_vars,
+    }
+
+
+def init_local_ray(num_cpus: int = 4, num_gpus: int = 2, **kwargs: Any):
+    """Start (or join) a local Ray with ``num_gpus`` *logical* GPUs so OpenRLHF's ``num_gpus=1``
+    actors can be scheduled on a CPU-only machine. Returns ray's context."""
+    import ray
+
+    if ray.is_initialized():
+        return ray.get_runtime_context()
+    for key, value in _LOOPBACK_ENV.items():
+        os.environ.setdefault(key, value)
+    return ray.init(
+        num_cpus=num_cpus,
+        num_gpus=num_gpus,
+        _node_ip_address="127.0.0.1",
+        include_dashboard=False,
+        runtime_env=kwargs.pop("runtime_env", cpu_ray_runtime_env()),
+        log_to_driver=kwargs.pop("log_to_driver", False),
+        **kwargs,
+    )
