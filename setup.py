@@ -40,7 +40,9 @@ setup(
     long_description_content_type="text/markdown",
     python_requires=">=3.10",
     packages=find_packages(include=["laser_plugin", "laser_plugin.*"]),
-    package_data={"laser_plugin": ["data/*", "patches/*"]},
+    package_data={"laser_plugin": ["data/*"]},
+    # The version-gated OpenRLHF patches, found by `laser-plugin patch-openrlhf` in non-editable installs.
+    data_files=[("share/laser_plugin/patches", [str(p) for p in sorted((HERE / "patches").glob("*.patch"))])],
     install_requires=["numpy", "torch", "tqdm", "safetensors"],
     extras_require={"openrlhf": OPENRLHF, "gpu": GPU, "demo": DEMO, "test": TEST},
     entry_points={"console_scripts": ["laser-plugin=laser_plugin.cli:main"]},
