@@ -1,0 +1,248 @@
+"""BanditRewardPool: a contextual bandit choosing which reward arm scores each batch (or group).
+
+LASeR (arXiv 2410.01735) picks one RM per batch with LinUCB over pooled context features and
+rewards the arm with the (normalised) negative training loss of that batch; BayesianRouter
+(arXiv 2510.02850) does the same per query with Thompson sampling. This class wires the core
+selector + feedback normaliser to a RewardPool:
+
+    contexts -> selector.select (quarantined arms excluded) -> pool.score (only chosen arms run)
+             -> rewards + a decision id per sample ... later: update(decision ids, feedback)
+
+A plain Python class (usable without Ray); ``laser_plugin.pool.actor`` wraps it as a Ray actor.
+"""
+from __future__ import annotations
+
+from collections import OrderedDict
+from pathlib import Path
+from typing import Any, Optional, Sequence, Union
+
+import numpy as np
+
+from laser_plugin.pool.arms import PoolExhaustedError
+from laser_plugin.pool.context import make_context_encoder
+from laser_plugin.pool.pool import RewardPool
+from laser_plugin.pool.state import check_meta, decode_str, encode_str, flatten, unflatten
+from laser_plugin.pool.types import ScoreResult, ScoringBatch
+
+GRANULARITIES = ("batch", "row")
+
+
+class UnknownDecisionError(KeyError):
+    """Feedback for a decision id this pool never issued, already updated, or dropped."""
+
+
+class BanditRewardPool:
+    def __init__(
+        self,
+        pool: Union[RewardPool, str, Path, Sequence[Any]],
+        selector: str = "laser",
+        selector_config: Optional[dict[str, Any]] = None,
+        feedback: str = "quantile",
+        context_dim: int = 64,
+        granularity: str = "batch",
+        context_encoder: str = "hashing",
+        seed: int = 0,
+        pool_kwargs: Optional[dict[str, Any]] = None,
+        max_pending: int = 100_000,
+        load: bool = True,
+    ) -> None:
+        from laser_plugin import make_selector
+        from laser_plugin.core.feedback import make_feedback
+
+        if granularity not in GRANULARITIES:
+            raise ValueError(f"granularity must be one of {GRANULARITIES}, got {granularity!r}")
+        if context_dim < 2 or max_pending < 1:
+            raise ValueError("context_dim must be >= 2 and max_pending >= 1")
+        self.pool = pool if isinstance(pool, RewardPool) else RewardPool(pool, **(pool_kwargs or {}))
+        if load:
+            self.pool.load_all()  # fail at start, naming the arm, not on the first batch
+        self.selector_name, self.feedback_name = selector, feedback
+        self.context_dim, self.granularity, self.max_pending = int(context_dim), granularity, int(max_pending)
+        self.selector = make_selector(selector, num_arms=self.pool.num_arms, dim=self.context_dim, seed=seed,
+                                      **(selector_config or {}))
+        self.feedback = make_feedback(feedback)
+        self.encoder = make_context_encoder(context_encoder, self.context_dim, seed=seed)
+        k = self.pool.num_arms
+        self._pending: "OrderedDict[int, tuple[int, np.ndarray]]" = OrderedDict()
+        self._next_id = 0
+        # select counts per arm (+ one slot for ensemble decisions), bandit reward sums/counts
+        self._counts = {"select": np.zeros(k + 1), "reward_sum": np.zeros(k), "reward_n": np.zeros(k),
+                        "fallbacks": np.zeros(1), "dropped": np.zeros(1)}
+
+    @property
+    def arm_names(self) -> list[str]:
+        return self.pool.arm_names
+
+    # ---------------------------------------------------------------- scoring
+    def _contexts(self, batch: ScoringBatch, contexts: Optional[np.ndarray]) -> np.ndarray:
+        n = len(batch)
+        if contexts is None:
+            return self.encoder(batch.prompts)
+        ctx = np.asarray(contexts, dtype=np.float64)
+        ctx = ctx.reshape(1, -1) if ctx.ndim == 1 else ctx
+        if ctx.ndim != 2 or ctx.shape[1] != self.context_dim or ctx.shape[0] not in (1, n):
+            raise ValueError(f"contexts must be [{n}, {self.context_dim}] or [1, {self.context_dim}], got {ctx.shape}")
+        return np.repeat(ctx, n, axis=0) if ctx.shape[0] == 1 and n > 1 else ctx
+
+    def _units(self, batch: ScoringBatch) -> tuple[list[np.ndarray], np.ndarray]:
+        """Decision units: the whole batch, one per group (groups are never split), or one per row."""
+        n = len(batch)
+        if self.granularity == "batch":
+            units = [np.arange(n)]
+        elif batch.group_ids is not None:
+            _, first, inverse = np.unique(batch.group_ids, return_index=True, return_inverse=True)
+            order = np.argsort(first, kind="stable")  # groups in order of first appearance
+            units = [np.flatnonzero(inverse == g) for g in order]
+        else:
+            units = [np.array([i]) for i in range(n)]
+        unit_of_row = np.empty(n, dtype=np.int64)
+        for u, rows in enumerate(units):
+            unit_of_row[rows] = u
+        return units, unit_of_row
+
+    def _next_best(self, ctx: np.ndarray, excluded: set) -> np.ndarray:
+        scores = np.asarray(self.selector.scores(ctx), dtype=np.float64).copy()
+        if len(excluded) >= self.pool.num_arms:
+            raise PoolExhaustedError("every reward arm is quarantined or failed on this batch")
+        scores[:, sorted(excluded)] = -np.inf
+        return scores.argmax(axis=1).astype(np.int64)
+
+    def score(self, batch: ScoringBatch, contexts: Optional[np.ndarray] = None) -> ScoreResult:
+        n = len(batch)
+        if n == 0:
+            raise ValueError("cannot score an empty batch")
+        ctx = self._contexts(batch, contexts)
+        units, unit_of_row = self._units(batch)
+        unit_ctx = np.stack([ctx[rows].mean(axis=0) for rows in units])
+        excluded = self.pool.quarantined()
+        if len(excluded) >= self.pool.num_arms:
+            raise PoolExhaustedError(f"every reward arm is quarantined: {self.pool.events[-3:]}")
+        info: dict[str, Any] = {"arm_names": self.arm_names, "quarantined": sorted(excluded)}
+        if self.selector.uses_all_arms:
+            norm_all, raw_all, used = self.pool.score_all(batch, return_mask=True)
+            rewards = np.asarray(self.selector.combine(norm_all[used], group_ids=batch.group_ids), dtype=np.float32)
+            raw, row_arms = raw_all, np.full(n, -1, dtype=np.int64)
+            unit_arms = np.full(len(units), -1, dtype=np.int64)
+            info["arms_used"] = [self.arm_names[i] for i in np.flatnonzero(used)]
+        else:
+            chosen = np.asarray(self.selector.select(unit_ctx, exclude=sorted(excluded) or None), dtype=np.int64)
+            wanted = chosen[unit_of_row]
+            rewards, raw, row_arms = self.pool.score(
+                batch, wanted, return_arms=True,
+                fallback=lambda rows, excl: self._next_best(unit_ctx[unit_of_row[rows]], excl),
+            )
+            unit_arms = np.array([row_arms[rows[0]] for rows in units], dtype=np.int64)
+            info["fallbacks"] = int((unit_arms != chosen).sum())
+            self._counts["fallbacks"][0] += info["fallbacks"]
+        ids = self._remember(unit_arms, unit_ctx)
+        np.add.at(self._counts["select"], unit_arms, 1)  # -1 lands in the ensemble slot
+        return ScoreResult(rewards=rewards, arms=row_arms, decision_ids=ids[unit_of_row], raw_scores=raw, info=info)
+
+    def _remember(self, arms: np.ndarray, ctx: np.ndarray) -> np.ndarray:
+        ids = np.arange(self._next_id, self._next_id + len(arms), dtype=np.int64)
+        self._next_id += len(arms)
+        for i, arm, c in zip(ids, arms, ctx):
+            self._pending[int(i)] = (int(arm), c.astype(np.float64))
+        while len(self._pending) > self.max_pending:  # feedback that never comes must not leak memory
+            self._pending.popitem(last=False)
+            self._counts["dropped"][0] += 1
+        return ids
+
+    # ---------------------------------------------------------------- feedback
+    def update(self, decision_ids: Any, values: Any) -> dict[str, np.ndarray]:
+        """Raw feedback (e.g. -loss), one value per decision or per sample (averaged per decision)."""
+        ids = np.asarray(decision_ids, dtype=np.int64).reshape(-1)
+        vals = np.asarray(values, dtype=np.float64).reshape(-1)
+        if ids.shape != vals.shape or ids.size == 0:
+            raise ValueError(f"need one feedback value per decision id, got {ids.shape} ids and {vals.shape} values")
+        if not np.all(np.isfinite(vals)):
+            raise ValueError("feedback values must be finite")
+        uniq, inverse = np.unique(ids, return_inverse=True)
+        means = np.bincount(inverse, weights=vals) / np.bincount(inverse)
+        unknown = [int(u) for u in uniq if int(u) not in self._pending]
+        if unknown:
+            raise UnknownDecisionError(
+                f"unknown decision ids {unknown[:10]}: never issued by this pool, already updated, or dropped "
+                f"(pending: {len(self._pending)}, issued: {self._next_id})"
+            )
+        entries = [self._pending.pop(int(u)) for u in uniq]
+        arms = np.array([a for a, _ in entries], dtype=np.int64)
+        rewards = np.full(len(uniq), np.nan)
+        learn = arms >= 0  # ensemble decisions (-1) have no arm to credit
+        if learn.any():
+            ctx = np.stack([c for (_, c), keep in zip(entries, learn) if keep])
+            normed = np.asarray(self.feedback(means[learn], arms=arms[learn]), dtype=np.float64)
+            self.selector.update(arms[learn], ctx, normed)
+            rewards[learn] = normed
+            np.add.at(self._counts["reward_sum"], arms[learn], normed)
+            np.add.at(self._counts["reward_n"], arms[learn], 1)
+        return {"decision_ids": uniq, "arms": arms, "rewards": rewards}
+
+    # ---------------------------------------------------------------- metrics / state
+    def metrics(self) -> dict[str, float]:
+        sel = self._counts["select"]
+        total = max(sel.sum(), 1.0)
+        out = {f"laser/select/{name}": float(sel[i] / total) for i, name in enumerate(self.arm_names)}
+        if self.selector.uses_all_arms:
+            out["laser/select/ensemble"] = float(sel[-1] / total)
+        for i, name in enumerate(self.arm_names):
+            n = self._counts["reward_n"][i]
+            out[f"laser/bandit_reward/{name}"] = float(self._counts["reward_sum"][i] / n) if n else 0.0
+        out.update({"laser/decisions": float(sel.sum()), "laser/pending": float(len(self._pending)),
+                    "laser/fallbacks": float(self._counts["fallbacks"][0]),
+                    "laser/dropped_pending": float(self._counts["dropped"][0])})
+        out.update(self.pool.metrics())
+        return out
+
+    def _meta(self) -> dict[str, Any]:
+        return {"selector": self.selector_name, "num_arms": self.pool.num_arms, "context_dim": self.context_dim,
+                "arm_names": "\n".join(self.arm_names)}
+
+    def state_dict(self) -> dict[str, np.ndarray]:
+        """Flat {name: np.ndarray} (strings as uint8 arrays) for ``core.state_io.save_state``."""
+        ids = np.array(list(self._pending), dtype=np.int64)
+        state = {f"meta/{k}": encode_str(v) if isinstance(v, str) else np.asarray(v) for k, v in self._meta().items()}
+        state.update(flatten("selector", self.selector.state_dict()))
+        state.update(flatten("feedback", self.feedback.state_dict()))
+        state.update(flatten("pool", self.pool.state_dict()))
+        state.update({f"counts/{k}": v.copy() for k, v in self._counts.items()})
+        state["pending/ids"] = ids
+        state["pending/arms"] = np.array([self._pending[int(i)][0] for i in ids], dtype=np.int64)
+        state["pending/contexts"] = (np.stack([self._pending[int(i)][1] for i in ids]) if len(ids)
+                                     else np.zeros((0, self.context_dim)))
+        state["next_id"] = np.array(self._next_id, dtype=np.int64)
+        return state
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        check_meta(state, self._meta())
+        self.selector.load_state_dict(unflatten(state, "selector"))
+        self.feedback.load_state_dict(unflatten(state, "feedback"))
+        self.pool.load_state_dict(unflatten(state, "pool"))
+        for key in self._counts:
+            self._counts[key] = np.asarray(state[f"counts/{key}"], dtype=np.float64).copy()
+        ids, arms, ctx = state["pending/ids"], state["pending/arms"], state["pending/contexts"]
+        self._pending = OrderedDict((int(i), (int(a), np.asarray(c, dtype=np.float64)))
+                                    for i, a, c in zip(ids, arms, ctx))
+        self._next_id = int(np.asarray(state["next_id"]))
+
+    def save(self, path: Union[str, Path]) -> None:
+        from laser_plugin.core.state_io import save_state
+
+        save_state(str(path), self.state_dict())
+
+    def load(self, path: Union[str, Path]) -> None:
+        from laser_plugin.core.state_io import load_state
+
+        if not Path(path).is_file():
+            raise FileNotFoundError(f"bandit pool state {path} does not exist")
+        try:
+            state = load_state(str(path))
+        except Exception as exc:  # noqa: BLE001 - any unreadable file gets one clear message
+            raise ValueError(f"bandit pool state {path} is corrupt or not a laser_plugin state file: {exc}") from exc
+        self.load_state_dict(state)
+
+    def close(self) -> None:
+        self.pool.close()
+
+
+__all__ = ["BanditRewardPool", "UnknownDecisionError", "decode_str"]
