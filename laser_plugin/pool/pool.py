@@ -99,13 +99,14 @@ class RewardPool:
         return list(self._arms)
 
     def load_all(self, preload: bool = False) -> None:
-        """Validate every arm (``preload``: also load each device arm once); ArmLoadError on failure."""
+        """Validate every arm (``preload``: also load each arm once, keeping ``residency`` of them on the
+        device); ArmLoadError naming the arm and the cause on failure."""
         for i, arm in enumerate(self._arms):
             start = time.perf_counter()
             try:
                 arm.validate()
-                if preload and arm.uses_device:
-                    self._ensure_resident(i)
+                if preload:
+                    self._ensure_resident(i) if arm.uses_device else arm.load()
             except Exception as exc:  # noqa: BLE001 - every cause is reported with the arm's name
                 raise ArmLoadError(arm.name, exc) from exc
             self._stats["load_seconds"][i] += time.perf_counter() - start
@@ -143,9 +144,9 @@ class RewardPool:
         return int(sum(a.param_bytes() for a in self._arms if a.uses_device and a.on_device))
 
     # ---------------------------------------------------------------- scoring
-    def score_raw(self, batch: ScoringBatch, arm: int) -> np.ndarray:
-        """Raw scores of one arm (score_scale applied; no normalisation, no quarantine bookkeeping).
-        Raises ArmScoringError for an exception or a non-finite score."""
+    def score_raw(self, batch: ScoringBatch, arm: int, *, scale: bool = True) -> np.ndarray:
+        """Raw scores of one arm (score_scale applied unless ``scale=False``; no normalisation, no
+        quarantine bookkeeping). Raises ArmScoringError for an exception or a non-finite score."""
         a = self._arms[arm]
         start = time.perf_counter()
         try:
@@ -163,7 +164,7 @@ class RewardPool:
             raise ArmScoringError(a.name, f"{bad}/{raw.size} scores are NaN or inf", garbage=True)
         self._stats["samples"][arm] += raw.size
         self._consecutive[arm] = 0
-        return raw * a.spec.score_scale
+        return raw * a.spec.score_scale if scale else raw
 
     def _record_failure(self, arm: int, err: ArmScoringError) -> None:
         self._stats["failures"][arm] += 1
