@@ -21,7 +21,7 @@ import numpy as np
 from laser_plugin.pool.arms import PoolExhaustedError
 from laser_plugin.pool.context import make_context_encoder
 from laser_plugin.pool.pool import RewardPool
-from laser_plugin.pool.state import check_meta, decode_str, encode_str, flatten, unflatten
+from laser_plugin.pool.state import check_meta, decode_str, encode_str, flatten, strip, unflatten
 from laser_plugin.pool.types import ScoreResult, ScoringBatch
 
 GRANULARITIES = ("batch", "row")
@@ -100,12 +100,15 @@ class BanditRewardPool:
             unit_of_row[rows] = u
         return units, unit_of_row
 
-    def _next_best(self, ctx: np.ndarray, excluded: set) -> np.ndarray:
-        scores = np.asarray(self.selector.scores(ctx), dtype=np.float64).copy()
+    def _next_best(self, unit_ctx: np.ndarray, units_of_rows: np.ndarray, excluded: set) -> np.ndarray:
+        """Fallback arm per row: the best-scored usable arm of each row's decision unit, decided
+        once per unit so a unit (group) stays on one arm even with a sampling selector."""
         if len(excluded) >= self.pool.num_arms:
             raise PoolExhaustedError("every reward arm is quarantined or failed on this batch")
+        units, inverse = np.unique(units_of_rows, return_inverse=True)
+        scores = np.asarray(self.selector.scores(unit_ctx[units]), dtype=np.float64).copy()
         scores[:, sorted(excluded)] = -np.inf
-        return scores.argmax(axis=1).astype(np.int64)
+        return scores.argmax(axis=1).astype(np.int64)[inverse]
 
     def score(self, batch: ScoringBatch, contexts: Optional[np.ndarray] = None) -> ScoreResult:
         n = len(batch)
@@ -129,7 +132,7 @@ class BanditRewardPool:
             wanted = chosen[unit_of_row]
             rewards, raw, row_arms = self.pool.score(
                 batch, wanted, return_arms=True,
-                fallback=lambda rows, excl: self._next_best(unit_ctx[unit_of_row[rows]], excl),
+                fallback=lambda rows, excl: self._next_best(unit_ctx, unit_of_row[rows], excl),
             )
             unit_arms = np.array([row_arms[rows[0]] for rows in units], dtype=np.int64)
             info["fallbacks"] = int((unit_arms != chosen).sum())
@@ -204,26 +207,26 @@ class BanditRewardPool:
         state = {f"meta/{k}": encode_str(v) if isinstance(v, str) else np.asarray(v) for k, v in self._meta().items()}
         state.update(flatten("selector", self.selector.state_dict()))
         state.update(flatten("feedback", self.feedback.state_dict()))
-        state.update(flatten("pool", self.pool.state_dict()))
+        state.update({f"pool/{k}": v for k, v in self.pool.state_dict().items()})
         state.update({f"counts/{k}": v.copy() for k, v in self._counts.items()})
         state["pending/ids"] = ids
         state["pending/arms"] = np.array([self._pending[int(i)][0] for i in ids], dtype=np.int64)
         state["pending/contexts"] = (np.stack([self._pending[int(i)][1] for i in ids]) if len(ids)
                                      else np.zeros((0, self.context_dim)))
-        state["next_id"] = np.array(self._next_id, dtype=np.int64)
+        state["next_id"] = np.array([self._next_id], dtype=np.int64)
         return state
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
         check_meta(state, self._meta())
         self.selector.load_state_dict(unflatten(state, "selector"))
         self.feedback.load_state_dict(unflatten(state, "feedback"))
-        self.pool.load_state_dict(unflatten(state, "pool"))
+        self.pool.load_state_dict(strip(state, "pool"))
         for key in self._counts:
             self._counts[key] = np.asarray(state[f"counts/{key}"], dtype=np.float64).copy()
         ids, arms, ctx = state["pending/ids"], state["pending/arms"], state["pending/contexts"]
         self._pending = OrderedDict((int(i), (int(a), np.asarray(c, dtype=np.float64)))
                                     for i, a, c in zip(ids, arms, ctx))
-        self._next_id = int(np.asarray(state["next_id"]))
+        self._next_id = int(np.asarray(state["next_id"]).reshape(-1)[0])
 
     def save(self, path: Union[str, Path]) -> None:
         from laser_plugin.core.state_io import save_state

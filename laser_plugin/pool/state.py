@@ -55,6 +55,12 @@ def unflatten(state: dict[str, Any], prefix: str) -> dict[str, Any]:
     return root
 
 
+def strip(state: dict[str, Any], prefix: str) -> dict[str, Any]:
+    """The flat entries under ``prefix/`` with the prefix removed (for already-flat states)."""
+    head = prefix + "/"
+    return {k[len(head):]: v for k, v in state.items() if k.startswith(head)}
+
+
 def check_meta(state: dict[str, Any], expected: dict[str, Any]) -> None:
     """Raise ValueError listing every mismatch between a checkpoint and this pool."""
     problems = []

@@ -1,0 +1,154 @@
+"""BanditRewardPool with the real selection core on func arms: decisions, feedback, fallback,
+ensembles, checkpoints."""
+import numpy as np
+import pytest
+
+from laser_plugin.pool import ArmSpec
+from tests.pool.conftest import make_batch
+
+pytest.importorskip("laser_plugin.core.feedback", reason="selection core not installed yet")
+
+
+def _specs(func_dir, first=None):
+    arms = [ArmSpec("func", str(func_dir / "length.py"), name=f"len{i}", func_kwargs={"factor": float(i + 1)})
+            for i in range(3)]
+    return ([first] if first is not None else []) + arms
+
+
+def _bandit(func_dir, first=None, **kw):
+    from laser_plugin.pool.bandit_pool import BanditRewardPool
+
+    kw = {"selector": "laser", "context_dim": 16, "seed": 3, **kw}
+    return BanditRewardPool(_specs(func_dir, first), **kw)
+
+
+def test_context_encoder_is_deterministic_normalised_with_bias():
+    from laser_plugin.pool.context import HashingContextEncoder, make_context_encoder
+
+    enc = make_context_encoder("hashing", 16, seed=1)
+    x = enc(["What is 12 plus 7?", "what is 12 plus 7?", "Can fish fly?"])
+    assert x.shape == (3, 16) and (x[:, -1] == 1).all()
+    np.testing.assert_allclose(np.linalg.norm(x[:, :-1], axis=1), 1.0)
+    np.testing.assert_array_equal(x[0], x[1])  # lower-cased
+    assert not np.allclose(x[0], x[2])
+    texts = ["What is 12 plus 7?", "what is 12 plus 7?", "Can fish fly?"]
+    np.testing.assert_array_equal(x, HashingContextEncoder(16, seed=1)(texts))  # no per-process hash salt
+    assert not np.allclose(x, HashingContextEncoder(16, seed=2)(texts))
+    with pytest.raises(ValueError, match="unknown context encoder"):
+        make_context_encoder("bert", 16)
+
+
+def test_row_granularity_never_splits_a_group_and_feedback_is_averaged(func_dir):
+    bp = _bandit(func_dir, granularity="row")
+    batch = make_batch(6, group_size=2)
+    res = bp.score(batch)
+    assert res.rewards.shape == (6,) and res.rewards.dtype == np.float32
+    for g in range(3):
+        rows = np.flatnonzero(batch.group_ids == g)
+        assert len(set(res.arms[rows])) == 1 and len(set(res.decision_ids[rows])) == 1
+    assert len(np.unique(res.decision_ids)) == 3
+    out = bp.update(res.decision_ids, np.arange(6.0))  # per-sample values -> one per decision
+    assert len(out["decision_ids"]) == 3 and np.isfinite(out["rewards"]).all()
+    assert bp.metrics()["laser/pending"] == 0.0
+
+
+def test_batch_granularity_makes_one_decision(func_dir):
+    bp = _bandit(func_dir)
+    res = bp.score(make_batch(5))
+    assert len(set(res.arms)) == 1 and len(set(res.decision_ids)) == 1
+    m = bp.metrics()
+    assert sum(m[f"laser/select/len{i}"] for i in range(3)) == pytest.approx(1.0)
+    assert m["laser/decisions"] == 1.0 and f"pool/len{int(res.arms[0])}/calls" in m
+
+
+def test_unknown_or_repeated_decision_ids_raise(func_dir):
+    from laser_plugin.pool.bandit_pool import UnknownDecisionError
+
+    bp = _bandit(func_dir)
+    res = bp.score(make_batch(2))
+    with pytest.raises(UnknownDecisionError, match="unknown decision ids \\[99\\]"):
+        bp.update([99], [1.0])
+    bp.update(res.decision_ids[:1], [1.0])
+    with pytest.raises(UnknownDecisionError, match="already updated"):
+        bp.update(res.decision_ids[:1], [1.0])
+    with pytest.raises(ValueError, match="finite"):
+        bp.update([0], [float("nan")])
+
+
+def test_nan_arm_quarantined_and_decision_falls_to_next_best(func_dir):
+    nan_arm = ArmSpec("func", str(func_dir / "nan_after.py"), name="nan", func_kwargs={"good_calls": 0})
+    bp = _bandit(func_dir, first=nan_arm, pool_kwargs={"normalize": "none"})
+    batch = make_batch(4)
+    ctx = bp.encoder(batch.prompts)
+    # Teach the bandit a clear order: the NaN arm best, then len1 (arm 2), then the rest.
+    arms = np.repeat([0, 2, 1, 3], 8)
+    bp.selector.update(arms, np.repeat(ctx.mean(0, keepdims=True), 32, 0), np.repeat([1.0, 0.6, 0.0, 0.0], 8))
+    scores = np.asarray(bp.selector.scores(ctx.mean(0, keepdims=True)))[0]
+    assert scores.argmax() == 0 and np.argsort(scores)[-2] == 2
+    expected = 2
+    res = bp.score(batch)
+    assert (res.arms == expected).all() and res.info["fallbacks"] == 1
+    assert np.isfinite(res.rewards).all()
+    m = bp.metrics()
+    assert (m["pool/nan/nan_events"], m["pool/nan/quarantined"], m["laser/fallbacks"]) == (1.0, 1.0, 1.0)
+    calls = m["pool/nan/calls"]
+    res2 = bp.score(batch)  # quarantined: excluded up front, not tried again
+    assert res2.arms[0] != 0 and bp.metrics()["pool/nan/calls"] == calls
+    out = bp.update(res.decision_ids, np.ones(4))  # feedback credits the arm that actually scored
+    assert out["arms"].tolist() == [expected]
+
+
+def test_ensemble_scores_every_arm_and_combines(func_dir):
+    bp = _bandit(func_dir, selector="score_mean")
+    batch = make_batch(4)
+    res = bp.score(batch)
+    assert (res.arms == -1).all() and res.raw_scores.shape == (3, 4)
+    norm_all = np.stack([bp.pool.normalizer.apply(a, res.raw_scores[a]) for a in range(3)])
+    np.testing.assert_allclose(res.rewards, bp.selector.combine(norm_all), atol=1e-5)
+    assert np.isnan(bp.update(res.decision_ids, np.ones(4))["rewards"]).all()  # nothing to credit
+
+
+def test_checkpoint_round_trip_gives_identical_next_decisions(func_dir, tmp_path):
+    a = _bandit(func_dir, granularity="row")
+    rng = np.random.default_rng(0)
+    for _ in range(4):
+        res = a.score(make_batch(6, group_size=2))
+        a.update(res.decision_ids, rng.normal(size=6))
+    pending = a.score(make_batch(6, group_size=2))  # feedback still outstanding at save time
+    a.save(tmp_path / "bandit.safetensors")
+    b = _bandit(func_dir, granularity="row")
+    b.load(tmp_path / "bandit.safetensors")
+    for _ in range(3):
+        batch = make_batch(6, group_size=3)
+        ra, rb = a.score(batch), b.score(batch)
+        np.testing.assert_array_equal(ra.arms, rb.arms)
+        np.testing.assert_array_equal(ra.decision_ids, rb.decision_ids)
+        np.testing.assert_allclose(ra.rewards, rb.rewards)
+        a.update(ra.decision_ids, np.ones(6))
+        b.update(rb.decision_ids, np.ones(6))
+    b.update(pending.decision_ids, np.ones(6))  # pending decisions survived the round trip
+
+
+def test_corrupt_and_mismatched_checkpoints_are_refused(func_dir, tmp_path):
+    a = _bandit(func_dir)
+    a.score(make_batch(2))
+    path = tmp_path / "bandit.safetensors"
+    a.save(path)
+    bad = tmp_path / "corrupt.safetensors"
+    bad.write_bytes(b"\x00garbage" * 10)
+    with pytest.raises(ValueError, match="corrupt"):
+        _bandit(func_dir).load(bad)
+    with pytest.raises(FileNotFoundError):
+        _bandit(func_dir).load(tmp_path / "absent.safetensors")
+    with pytest.raises(ValueError, match="context_dim: checkpoint has 16, this pool has 8"):
+        _bandit(func_dir, context_dim=8).load(path)
+    with pytest.raises(ValueError, match="selector"):
+        _bandit(func_dir, selector="score_mean").load(path)
+    from laser_plugin.pool.bandit_pool import BanditRewardPool
+
+    renamed = [ArmSpec("func", s.target, name=s.name + "x", func_kwargs=s.func_kwargs) for s in _specs(func_dir)]
+    with pytest.raises(ValueError, match="arm_names"):
+        BanditRewardPool(renamed, selector="laser", context_dim=16).load(path)
+    extra = ArmSpec("func", str(func_dir / "length.py"), name="extra")
+    with pytest.raises(ValueError, match="num_arms: checkpoint has 3, this pool has 4"):
+        _bandit(func_dir, first=extra).load(path)
