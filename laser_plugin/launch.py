@@ -1,23 +1,41 @@
 """Run an upstream OpenRLHF CLI module with laser_plugin active, without patching OpenRLHF.
 
-    python -m laser_plugin.launch openrlhf.cli.train_dpo --model.model_name_or_path ... [...]
+    python -m laser_plugin.launch openrlhf.cli.train_ppo_ray --reward_selector laser \\
+        --reward_pool "hf:/rms/a,hf:/rms/b,func:verify.py" [upstream flags ...]
 
-On a CPU-only machine the CPU compatibility shims are applied first (a no-op where CUDA exists), then
-the module runs exactly as ``python -m MODULE`` would, with the remaining arguments.
+The ``--reward_selector`` flag family is taken out of argv and activates the plugin (the same
+activation the patched CLI calls); everything else goes to the module, which then runs exactly as
+``python -m MODULE`` would. On a CPU-only machine the CPU shims are applied first (a no-op where
+CUDA exists). Without ``--reward_selector`` the module runs as upstream.
 """
 from __future__ import annotations
 
 import runpy
 import sys
 
-USAGE = "usage: python -m laser_plugin.launch MODULE [ARGS...]   (e.g. openrlhf.cli.train_ppo_ray)"
+USAGE = (
+    "usage: python -m laser_plugin.launch MODULE [--reward_selector NAME --reward_pool SPECS "
+    "[--reward_selector.OPTION VALUE ...]] [MODULE ARGS...]   (e.g. MODULE = openrlhf.cli.train_ppo_ray)"
+)
 
 
-def run_module(module: str, argv: list[str]) -> None:
+def activate_plugin(argv: list[str]) -> list[str]:
+    """Apply the CPU shims; if the flag family is present, activate the plugin. Returns the argv
+    left for the upstream module. Bad plugin flags raise ValueError before anything starts."""
     from laser_plugin.compat import apply_cpu_compat
 
     apply_cpu_compat()
-    sys.argv = [module, *argv]
+    if not any(a.startswith(("--reward_selector", "--reward_pool")) for a in argv):
+        return argv
+    from laser_plugin.adapters.openrlhf.activate import launcher_argv
+    from laser_plugin.adapters.openrlhf.flags import parse_laser_argv
+
+    config, argv = parse_laser_argv(argv)
+    return launcher_argv(config, argv)
+
+
+def run_module(module: str, argv: list[str]) -> None:
+    sys.argv = [module, *activate_plugin(argv)]
     runpy.run_module(module, run_name="__main__", alter_sys=True)
 
 
@@ -26,7 +44,14 @@ def main(argv: list[str] | None = None) -> None:
     if not argv or argv[0] in ("-h", "--help"):
         print(USAGE)
         raise SystemExit(0 if argv else 2)
-    run_module(argv[0], argv[1:])
+    module, rest = argv[0], argv[1:]
+    try:
+        rest = activate_plugin(rest)
+    except ValueError as err:  # our flags only: upstream errors keep their own handling
+        print(f"laser_plugin.launch: error: {err}", file=sys.stderr)
+        raise SystemExit(2) from None
+    sys.argv = [module, *rest]
+    runpy.run_module(module, run_name="__main__", alter_sys=True)
 
 
 if __name__ == "__main__":

@@ -1,0 +1,154 @@
+"""The PPO/GRPO hook: OpenRLHF's experience maker with rewards from ONE bandit-chosen RM.
+
+Upstream ``RemoteExperienceMaker.make_experience(samples_list)`` calls its reward-model group only
+when ``samples_list[0].rewards is None``. ``LaserExperienceMaker`` overrides just that method: for
+each micro-batch it asks the bandit for an arm (one per micro-batch, or one per prompt group for
+GRPO, never mixing arms inside a group), has the pool score with that arm only, stores the rewards
+on the samples, and hands over to the upstream method, which then skips its own RM call.
+
+The bandit (selector, feedback normaliser, context encoder) lives here, in the PPOTrainer process,
+so there is exactly one bandit state; the RMs live in OpenRLHF's reward actor group (our shards,
+see ``reward_shard``), which may span GPUs and nodes under ZeRO-3.
+"""
+from __future__ import annotations
+
+import json
+import logging
+import os
+from typing import Any, Optional
+
+import numpy as np
+import torch
+
+from laser_plugin.adapters.openrlhf.pool_actor_group import PoolActorGroup
+from laser_plugin.config import LaserConfig
+from laser_plugin.pool.bandit_pool import BanditRewardPool
+from laser_plugin.pool.specs import parse_pool_spec
+from laser_plugin.pool.types import ScoringBatch
+from laser_plugin.signals import group_informativeness, loss_signal, verifier_agreement
+from openrlhf.trainer.ppo_utils.experience_maker import RemoteExperienceMaker
+
+logger = logging.getLogger("laser_plugin.ppo")
+
+
+class _AttachedPoolGroup(PoolActorGroup):
+    """The shards OpenRLHF already created as its reward group (reward_shard.LaserRewardShard)."""
+
+    def __init__(self, specs: list, reward_model_group: Any) -> None:
+        self.specs = specs
+        self.group = reward_model_group
+        self.actors = list(reward_model_group._actor_handlers)
+
+
+def build_bandit(config: LaserConfig, reward_model_group: Any) -> BanditRewardPool:
+    specs = parse_pool_spec(config.pool)
+    remote_pool = _AttachedPoolGroup(specs, reward_model_group).as_pool(
+        residency=config.residency, quarantine_s=config.quarantine_s
+    )
+    return BanditRewardPool(
+        remote_pool,
+        selector=config.selector,
+        selector_config=dict(config.selector_options),
+        feedback=config.feedback,
+        context_dim=config.context_dim,
+        granularity="row" if config.granularity == "group" else "batch",
+        context_encoder=config.context_encoder,
+        seed=config.seed,
+    )
+
+
+class LaserExperienceMaker(RemoteExperienceMaker):
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        config = LaserConfig.from_env()
+        if config is None:
+            raise RuntimeError("LaserExperienceMaker needs LASER_PLUGIN_CONFIG (set by laser_plugin activation)")
+        if self.reward_model_group is None:
+            raise RuntimeError("--reward_selector needs OpenRLHF's reward group (do not pass --reward.remote_url)")
+        from laser_plugin.adapters.openrlhf.activate import check_upstream_args
+
+        check_upstream_args(self.args)  # the launcher activates before upstream parses its args
+        self.laser_config = config
+        self.bandit = build_bandit(config, self.reward_model_group)
+        self._verifier_arm: Optional[int] = (
+            self.bandit.arm_names.index(config.verifier) if config.signal == "verifier" else None
+        )
+        self._step_decisions: list[np.ndarray] = []  # awaiting the delayed loss signal
+        self._step_signals: list[float] = []
+        self._step_arms: list[dict[str, Any]] = []  # this step's decisions, for the decision log
+
+    # -------------------------------------------------------------- scoring (the hook)
+    def _scoring_batch(self, samples: Any) -> ScoringBatch:
+        n_per_prompt = self.args.rollout.n_samples_per_prompt
+        queries = self.tokenizer.batch_decode(samples.sequences, skip_special_tokens=True)
+        prompts = list(samples.prompts) if samples.prompts else [""] * len(queries)
+        responses = [q[len(p):] if q.startswith(p) else q for q, p in zip(queries, prompts)]
+        # Rollout samples are ordered prompt by prompt: sample i answers prompt i // n.
+        group_ids = np.asarray(samples.index, dtype=np.int64) // n_per_prompt if samples.index else None
+        labels = list(samples.labels) if samples.labels else None
+        return ScoringBatch(queries=queries, prompts=prompts, responses=responses, labels=labels,
+                            group_ids=group_ids, sequences=samples.sequences, attention_mask=samples.attention_mask)
+
+    def _score_micro_batch(self, samples: Any) -> None:
+        batch = self._scoring_batch(samples)
+        result = self.bandit.score(batch)
+        rewards = torch.as_tensor(result.rewards, dtype=torch.float32)
+        samples.rewards = rewards
+        samples.info["reward"] = rewards
+        decisions = np.unique(result.decision_ids)
+        for d in decisions:
+            rows = result.decision_ids == d
+            arm = int(result.arms[rows][0])
+            name = "ensemble" if arm < 0 else self.bandit.arm_names[arm]
+            self._step_arms.append({"decision": int(d), "arm": name, "rows": int(rows.sum())})
+        signal = self.laser_config.signal
+        if signal == "loss":  # delayed: the step's loss arrives after the policy update
+            self._step_decisions.append(decisions)
+            return
+        for d in decisions:  # immediate signals, one per decision, from the rows it scored
+            rows = result.decision_ids == d
+            if signal == "group_variance":
+                value = group_informativeness(result.raw_scores[rows], batch.group_ids[rows] if batch.group_ids is not None else None)
+            else:
+                truth = self.bandit.pool.score_raw(batch.select(np.flatnonzero(rows)), self._verifier_arm)
+                value = verifier_agreement(result.raw_scores[rows], truth, batch.group_ids[rows] if batch.group_ids is not None else None)
+            self.bandit.update([d], [value])
+            self._step_signals.append(value)
+
+    @torch.no_grad()
+    def make_experience(self, samples_list: list) -> list:
+        for samples in samples_list:
+            self._score_micro_batch(samples)
+        return super().make_experience(samples_list)
+
+    # -------------------------------------------------------------- feedback, metrics, state
+    def finish_step(self, status: dict[str, Any], global_step: int) -> dict[str, float]:
+        """Close a training step: feed the delayed loss signal back to the decisions that made this
+        step's rewards, append them to the decision log, and return metrics for OpenRLHF's logger."""
+        if self._step_decisions:
+            loss = status.get("policy_loss", status.get("actor_loss"))
+            if loss is None:
+                raise RuntimeError(f"--reward_selector.signal loss: no policy_loss in the step status {sorted(status)}")
+            ids = np.concatenate(self._step_decisions)
+            value = loss_signal(float(loss))
+            self.bandit.update(ids, np.full(len(ids), value))
+            self._step_signals.append(value)
+        metrics = dict(self.bandit.metrics())
+        if self._step_signals:
+            metrics["laser/signal"] = float(np.mean(self._step_signals))
+        os.makedirs(state_dir(self.args, self.laser_config), exist_ok=True)
+        with open(os.path.join(state_dir(self.args, self.laser_config), "decisions.jsonl"), "a") as fh:
+            for row in self._step_arms:
+                fh.write(json.dumps({"global_step": int(global_step), **row}) + "\n")
+        logger.info("laser step %d arms: %s", global_step, [r["arm"] for r in self._step_arms])
+        self._step_decisions, self._step_signals, self._step_arms = [], [], []
+        return metrics
+
+
+def state_dir(args: Any, config: LaserConfig) -> str:
+    """Bandit states and the decision log: --reward_selector.state_dir, else beside OpenRLHF's checkpoints."""
+    return config.state_dir or os.path.join(args.ckpt.path, "laser_bandit")
+
+
+def bandit_state_path(args: Any, config: LaserConfig, global_step: int) -> str:
+    return os.path.join(state_dir(args, config), f"global_step{int(global_step)}.safetensors")

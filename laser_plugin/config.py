@@ -1,0 +1,86 @@
+"""The plugin's run configuration: which selector, which pool, how feedback is formed.
+
+One dataclass shared by every entry point (OpenRLHF launcher and patch, iterative DPO, best-of-N).
+It travels to Ray workers as JSON in the ``LASER_PLUGIN_CONFIG`` environment variable.
+"""
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import asdict, dataclass, field, fields
+from typing import Any, Optional
+
+ENV_VAR = "LASER_PLUGIN_CONFIG"
+# What OpenRLHF's --reward.model_name_or_path holds when the pool replaces its single RM.
+POOL_SENTINEL = "laser_plugin:reward_pool"
+
+GRANULARITIES = ("batch", "group")
+# What the bandit learns from in PPO/GRPO (see laser_plugin/adapters/openrlhf/feedback.py):
+#   loss             LASeR's signal: -(policy loss) of the step whose experiences the arm scored
+#   group_variance   GRPO: share of prompt groups whose rewards are not all equal (informative groups)
+#   verifier         agreement of the arm's within-group ranking with a verifier arm (needs labels)
+SIGNALS = ("loss", "group_variance", "verifier")
+
+
+@dataclass
+class LaserConfig:
+    selector: str = "laser"
+    pool: str = ""
+    selector_options: dict[str, Any] = field(default_factory=dict)
+    granularity: str = "batch"
+    feedback: str = "quantile"
+    signal: str = "loss"
+    verifier: Optional[str] = None
+    context_encoder: str = "hashing"
+    context_dim: int = 64
+    seed: int = 0
+    residency: int = 1
+    quarantine_s: float = 300.0
+    state_dir: Optional[str] = None
+
+    def __post_init__(self) -> None:
+        from laser_plugin.core.registry import available_selectors
+
+        valid = available_selectors()
+        if self.selector not in valid:
+            raise ValueError(
+                f"unknown --reward_selector {self.selector!r}; valid names: {', '.join(sorted(valid))}"
+            )
+        if not self.pool:
+            raise ValueError(
+                "--reward_selector needs --reward_pool: a comma-separated list of arms such as "
+                "'hf:/path/to/rm,func:/path/verifier.py,http://127.0.0.1:5000/get_reward' or a .yaml/.json file"
+            )
+        if self.granularity not in GRANULARITIES:
+            raise ValueError(f"--reward_selector.granularity must be one of {GRANULARITIES}, got {self.granularity!r}")
+        if self.signal not in SIGNALS:
+            raise ValueError(f"--reward_selector.signal must be one of {SIGNALS}, got {self.signal!r}")
+        if self.signal == "verifier" and not self.verifier:
+            raise ValueError("--reward_selector.signal verifier needs --reward_selector.verifier ARM_NAME")
+        if self.context_dim < 2:
+            raise ValueError(f"--reward_selector.context_dim must be >= 2 (features + bias), got {self.context_dim}")
+        if self.residency < 1:
+            raise ValueError(f"--reward_selector.residency must be >= 1, got {self.residency}")
+        if self.quarantine_s < 0:
+            raise ValueError(f"--reward_selector.quarantine_s must be >= 0, got {self.quarantine_s}")
+
+    def to_json(self) -> str:
+        return json.dumps(asdict(self), sort_keys=True)
+
+    @classmethod
+    def from_json(cls, text: str) -> "LaserConfig":
+        data = json.loads(text)
+        known = {f.name for f in fields(cls)}
+        unknown = set(data) - known
+        if unknown:
+            raise ValueError(f"{ENV_VAR} has unknown keys {sorted(unknown)}; known: {sorted(known)}")
+        return cls(**data)
+
+    def export(self) -> None:
+        """Make the config visible to this process's children and to Ray workers."""
+        os.environ[ENV_VAR] = self.to_json()
+
+    @classmethod
+    def from_env(cls) -> Optional["LaserConfig"]:
+        text = os.environ.get(ENV_VAR)
+        return cls.from_json(text) if text else None
