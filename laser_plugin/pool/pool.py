@@ -27,7 +27,8 @@ from laser_plugin.pool.types import ScoringBatch
 logger = logging.getLogger("laser_plugin.pool")
 # fallback(rows, excluded arms) -> new arm per row; rows are indices into the batch.
 Fallback = Callable[[np.ndarray, set], np.ndarray]
-_COUNTERS = ("calls", "samples", "seconds", "load_seconds", "loads", "evictions", "failures", "nan_events", "quarantines")
+_COUNTERS = ("calls", "samples", "seconds", "load_seconds", "loads", "evictions", "failures", "nan_events",
+             "quarantines", "param_bytes")
 
 
 def _default_device() -> str:
@@ -135,6 +136,7 @@ class RewardPool:
         self._lru[i] = None
         elapsed = time.perf_counter() - start
         self._stats["loads"][i] += 1
+        self._stats["param_bytes"][i] = arm.param_bytes()  # size of this RM when resident
         self._stats["load_seconds"][i] += elapsed
         self._switch_seconds += elapsed
         self._peak_bytes = max(self._peak_bytes, self.resident_param_bytes())
