@@ -1,0 +1,46 @@
+"""Accuracy per domain and arm-selection share per domain (LASeR's per-task analysis, Fig. 3/4)."""
+from __future__ import annotations
+
+from collections import Counter, defaultdict
+from typing import Any, Iterable, Mapping
+
+DEFAULT_DOMAIN = "default"
+
+
+def accuracy_by_domain(records: Iterable[Mapping[str, Any]]) -> dict[str, dict[str, float]]:
+    """records: {"domain": str (optional), "correct": bool} -> {domain: {n, correct, accuracy}} plus "all"."""
+    counts: dict[str, list[int]] = defaultdict(lambda: [0, 0])
+    for rec in records:
+        for key in (str(rec.get("domain") or DEFAULT_DOMAIN), "all"):
+            counts[key][0] += 1
+            counts[key][1] += int(bool(rec["correct"]))
+    return {d: {"n": float(n), "correct": float(c), "accuracy": c / n if n else 0.0}
+            for d, (n, c) in sorted(counts.items(), key=lambda kv: (kv[0] == "all", kv[0]))}
+
+
+def arm_share_by_domain(records: Iterable[Mapping[str, Any]], arm_key: str = "arm") -> dict[str, dict[str, float]]:
+    """records: {"domain", arm_key: arm name} (one per decision or per sample) -> {domain: {arm: share}}."""
+    counts: dict[str, Counter] = defaultdict(Counter)
+    for rec in records:
+        arm = rec.get(arm_key)
+        if arm is None:
+            continue
+        for key in (str(rec.get("domain") or DEFAULT_DOMAIN), "all"):
+            counts[key][str(arm)] += 1
+    out: dict[str, dict[str, float]] = {}
+    for domain in sorted(counts, key=lambda d: (d == "all", d)):
+        total = sum(counts[domain].values())
+        out[domain] = {arm: n / total for arm, n in sorted(counts[domain].items())}
+    return out
+
+
+def format_table(rows: list[list[Any]], header: list[str]) -> str:
+    """A plain fixed-width table for console summaries."""
+    cells = [[str(h) for h in header]] + [[f"{c:.3f}" if isinstance(c, float) else str(c) for c in r] for r in rows]
+    widths = [max(len(r[i]) for r in cells) for i in range(len(header))]
+    lines = ["  ".join(c.ljust(w) for c, w in zip(r, widths)) for r in cells]
+    lines.insert(1, "  ".join("-" * w for w in widths))
+    return "\n".join(lines)
+
+
+__all__ = ["DEFAULT_DOMAIN", "accuracy_by_domain", "arm_share_by_domain", "format_table"]
