@@ -43,7 +43,11 @@ class ArmScoringError(RuntimeError):
 
 
 class PoolExhaustedError(RuntimeError):
-    """Every arm is quarantined or failed on this batch: nothing trustworthy is left to score it."""
+    """Every arm is quarantined or failed on this batch: nothing trustworthy is left to score it.
+    From ``RewardPool.score``: ``raw`` and ``done`` hold the rows that were scored before."""
+
+    raw: Any = None
+    done: Any = None
 
 
 def arm_class(kind: str) -> type["RewardArm"]:

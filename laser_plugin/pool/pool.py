@@ -150,9 +150,10 @@ class RewardPool:
         """Raw scores of one arm (score_scale applied unless ``scale=False``; no normalisation, no
         quarantine bookkeeping). Raises ArmScoringError for an exception or a non-finite score."""
         a = self._arms[arm]
-        start = time.perf_counter()
+        start = None
         try:
-            self._ensure_resident(arm)
+            self._ensure_resident(arm)  # load time is counted apart (load_seconds)
+            start = time.perf_counter()
             raw = np.asarray(a.score(batch, a.spec.batch_size or self.micro_batch_size), dtype=np.float64)
         except ArmScoringError:
             raise
@@ -160,7 +161,8 @@ class RewardPool:
             raise ArmScoringError(a.name, f"{type(exc).__name__}: {exc}") from exc
         finally:
             self._stats["calls"][arm] += 1
-            self._stats["seconds"][arm] += time.perf_counter() - start
+            if start is not None:
+                self._stats["seconds"][arm] += time.perf_counter() - start
         if not np.all(np.isfinite(raw)):
             bad = int((~np.isfinite(raw)).sum())
             raise ArmScoringError(a.name, f"{bad}/{raw.size} scores are NaN or inf", garbage=True)
@@ -216,7 +218,11 @@ class RewardPool:
             bad = np.isin(used[todo], list(excluded))
             if bad.any():
                 rows = todo[bad]
-                new = np.asarray((fallback or self._default_fallback)(rows, set(excluded)), dtype=np.int64)
+                try:
+                    new = np.asarray((fallback or self._default_fallback)(rows, set(excluded)), dtype=np.int64)
+                except PoolExhaustedError as err:  # hand back what was scored, never garbage
+                    err.raw, err.done = raw * done, done
+                    raise
                 if new.shape != rows.shape or np.isin(new, list(excluded)).any():
                     raise PoolExhaustedError(f"fallback gave unusable arms {new} (excluded {sorted(excluded)})")
                 used[rows] = new

@@ -74,6 +74,17 @@ def test_all_arms_failing_raises_instead_of_returning_garbage(func_dir):
     pool = RewardPool([spec])
     with pytest.raises(PoolExhaustedError):
         pool.score(make_batch(2), np.zeros(2, dtype=int))
+    # Rows scored before the pool ran out come back with the error, nothing silently filled in.
+    pool = RewardPool([*_length_arms(func_dir, (1.0,)), spec], normalize="none")
+
+    def no_fallback(rows, excluded):
+        raise PoolExhaustedError("no arm left")
+
+    batch = make_batch(3)
+    with pytest.raises(PoolExhaustedError) as err:
+        pool.score(batch, np.array([0, 1, 0]), fallback=no_fallback)
+    assert err.value.done.tolist() == [True, False, True]
+    assert err.value.raw[[0, 2]].tolist() == [len(batch.queries[0]), len(batch.queries[2])]
 
 
 @pytest.mark.parametrize(
