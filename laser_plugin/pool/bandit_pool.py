@@ -21,10 +21,23 @@ import numpy as np
 from laser_plugin.pool.arms import PoolExhaustedError
 from laser_plugin.pool.context import make_context_encoder
 from laser_plugin.pool.pool import RewardPool
-from laser_plugin.pool.state import check_meta, decode_str, encode_str, flatten, strip, unflatten
+from laser_plugin.pool.state import check_meta, encode_str, flatten, strip, unflatten
 from laser_plugin.pool.types import ScoreResult, ScoringBatch
 
 GRANULARITIES = ("batch", "row")
+
+
+def _mean_context(rows: np.ndarray) -> np.ndarray:
+    """One context for several rows. With a bias column (last column all 1, as both encoders and
+    the core's ContextFeaturizer produce) average the features and re-normalise them, like
+    ``ContextFeaturizer.batch_context``; otherwise a plain mean."""
+    if len(rows) == 1:
+        return rows
+    if np.all(rows[:, -1] == 1.0):
+        z = rows[:, :-1].mean(axis=0, keepdims=True)
+        z = z / max(float(np.linalg.norm(z)), 1e-12)
+        return np.concatenate([z, np.ones((1, 1))], axis=1)
+    return rows.mean(axis=0, keepdims=True)
 
 
 class UnknownDecisionError(KeyError):
@@ -116,14 +129,15 @@ class BanditRewardPool:
             raise ValueError("cannot score an empty batch")
         ctx = self._contexts(batch, contexts)
         units, unit_of_row = self._units(batch)
-        unit_ctx = np.stack([ctx[rows].mean(axis=0) for rows in units])
+        unit_ctx = np.concatenate([_mean_context(ctx[rows]) for rows in units])
         excluded = self.pool.quarantined()
         if len(excluded) >= self.pool.num_arms:
             raise PoolExhaustedError(f"every reward arm is quarantined: {self.pool.events[-3:]}")
         info: dict[str, Any] = {"arm_names": self.arm_names, "quarantined": sorted(excluded)}
         if self.selector.uses_all_arms:
             norm_all, raw_all, used = self.pool.score_all(batch, return_mask=True)
-            rewards = np.asarray(self.selector.combine(norm_all[used], group_ids=batch.group_ids), dtype=np.float32)
+            # failed/quarantined arms are NaN rows, which the core's ensembles ignore
+            rewards = np.asarray(self.selector.combine(norm_all, group_ids=batch.group_ids), dtype=np.float32)
             raw, row_arms = raw_all, np.full(n, -1, dtype=np.int64)
             unit_arms = np.full(len(units), -1, dtype=np.int64)
             info["arms_used"] = [self.arm_names[i] for i in np.flatnonzero(used)]
@@ -198,7 +212,7 @@ class BanditRewardPool:
         return out
 
     def _meta(self) -> dict[str, Any]:
-        return {"selector": self.selector_name, "num_arms": self.pool.num_arms, "context_dim": self.context_dim,
+        return {"selector": self.selector.name, "num_arms": self.pool.num_arms, "context_dim": self.context_dim,
                 "arm_names": "\n".join(self.arm_names)}
 
     def state_dict(self) -> dict[str, np.ndarray]:
@@ -248,4 +262,4 @@ class BanditRewardPool:
         self.pool.close()
 
 
-__all__ = ["BanditRewardPool", "UnknownDecisionError", "decode_str"]
+__all__ = ["BanditRewardPool", "UnknownDecisionError"]

@@ -1,62 +1,27 @@
-"""Flat array-only state for safetensors checkpoints (no pickle): nested dicts become "a/b/c" keys,
-strings become uint8 arrays under a "#str" key suffix, None a "#none" marker, scalars 0-d arrays."""
+"""Bandit-pool checkpoint helpers on top of the core's flat safetensors state format
+(``laser_plugin.core.state_io``: nested dicts as "a/b/c" keys, strings as uint8 "#str" arrays)."""
 from __future__ import annotations
 
 from typing import Any
 
 import numpy as np
 
-_STR, _NONE = "#str", "#none"
+from laser_plugin.core.state_io import decode_str, encode_str, flatten_state, unflatten_state
 
-
-def encode_str(value: str) -> np.ndarray:
-    return np.frombuffer(value.encode("utf-8"), dtype=np.uint8).copy()
-
-
-def decode_str(value: Any) -> str:
-    return np.asarray(value, dtype=np.uint8).tobytes().decode("utf-8")
+__all__ = ["check_meta", "decode_str", "encode_str", "flatten", "strip", "unflatten"]
 
 
 def flatten(prefix: str, obj: Any) -> dict[str, np.ndarray]:
-    out: dict[str, np.ndarray] = {}
-    if isinstance(obj, dict):
-        for key, value in obj.items():
-            out.update(flatten(f"{prefix}/{key}", value))
-    elif isinstance(obj, str):
-        out[prefix + _STR] = encode_str(obj)
-    elif obj is None:
-        out[prefix + _NONE] = np.zeros(0, dtype=np.uint8)
-    elif hasattr(obj, "detach"):  # torch tensor
-        out[prefix] = obj.detach().cpu().numpy()
-    else:
-        out[prefix] = np.asarray(obj)
-    return out
+    return flatten_state(obj, prefix)
 
 
 def unflatten(state: dict[str, Any], prefix: str) -> dict[str, Any]:
-    """The nested dict stored under ``prefix/`` (inverse of :func:`flatten`)."""
-    root: dict[str, Any] = {}
-    head = prefix + "/"
-    for key, value in state.items():
-        if not key.startswith(head):
-            continue
-        path = key[len(head):]
-        if path.endswith(_STR):
-            path, value = path[: -len(_STR)], decode_str(value)
-        elif path.endswith(_NONE):
-            path, value = path[: -len(_NONE)], None
-        else:
-            value = np.asarray(value)
-        *parents, leaf = path.split("/")
-        node = root
-        for part in parents:
-            node = node.setdefault(part, {})
-        node[leaf] = value
-    return root
+    """The nested dict stored under ``prefix/``."""
+    return unflatten_state(strip(state, prefix))
 
 
 def strip(state: dict[str, Any], prefix: str) -> dict[str, Any]:
-    """The flat entries under ``prefix/`` with the prefix removed (for already-flat states)."""
+    """The flat entries under ``prefix/`` with the prefix removed."""
     head = prefix + "/"
     return {k[len(head):]: v for k, v in state.items() if k.startswith(head)}
 
@@ -69,8 +34,9 @@ def check_meta(state: dict[str, Any], expected: dict[str, Any]) -> None:
         if stored is None:
             problems.append(f"{key}: missing")
             continue
-        got = decode_str(stored) if isinstance(want, str) else np.asarray(stored).item()
+        got = decode_str(stored) if isinstance(want, str) else np.asarray(stored).reshape(-1)[0].item()
         if got != want:
             problems.append(f"{key}: checkpoint has {got!r}, this pool has {want!r}")
     if problems:
-        raise ValueError("bandit pool state does not match this pool: " + "; ".join(p.replace("\n", ",") for p in problems))
+        raise ValueError("bandit pool state does not match this pool: "
+                         + "; ".join(p.replace("\n", ",") for p in problems))

@@ -38,6 +38,24 @@ def test_context_encoder_is_deterministic_normalised_with_bias():
         make_context_encoder("bert", 16)
 
 
+def test_hf_context_encoder_projects_hidden_states(tiny_policy):
+    from laser_plugin.pool.context import make_context_encoder
+
+    enc = make_context_encoder(f"hf:{tiny_policy}", 16, seed=0, max_len=64)
+    x = enc(["What is 12 plus 7?", "Can fish fly?", "What is 12 plus 7?"])
+    assert x.shape == (3, 16) and (x[:, -1] == 1).all()
+    np.testing.assert_allclose(np.linalg.norm(x[:, :-1], axis=1), 1.0)
+    np.testing.assert_allclose(x[0], x[2])
+    assert not np.allclose(x[0], x[1])
+
+
+def test_selector_alias_checkpoints_interchange(func_dir, tmp_path):
+    a = _bandit(func_dir, selector="linucb")
+    a.score(make_batch(2))
+    a.save(tmp_path / "s.safetensors")
+    _bandit(func_dir, selector="laser").load(tmp_path / "s.safetensors")  # same selector, other name
+
+
 def test_row_granularity_never_splits_a_group_and_feedback_is_averaged(func_dir):
     bp = _bandit(func_dir, granularity="row")
     batch = make_batch(6, group_size=2)
