@@ -147,6 +147,6 @@ class Selector:
 
 
 def _scalar(value: Any) -> Any:
-    if isinstance(value, np.ndarray):
-        return value.item() if value.ndim == 0 else value
+    if isinstance(value, np.ndarray) and value.size == 1:
+        return value.reshape(-1)[0].item()
     return value

@@ -103,7 +103,7 @@ class RoundRobinSelector(_MeanRewards):
 
     def _load_arrays(self, arrays: dict[str, Any]) -> None:
         super()._load_arrays(arrays)
-        self.turn = int(arrays["turn"])
+        self.turn = int(np.asarray(arrays["turn"]).reshape(-1)[0])
 
 
 @dataclass

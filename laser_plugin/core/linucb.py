@@ -80,7 +80,8 @@ class LinUCB(Selector):
             c = 1.0 + xi @ u
             self.theta[k] += u * ((ri - xi @ self.theta[k]) / c)
             # In-place BLAS rank-1 update (ger): no d x d temporary, one pass over A^-1.
-            torch.from_numpy(self.A_inv[k]).addr_(torch.from_numpy(u), torch.from_numpy(u), alpha=-1.0 / c)
+            v = torch.from_numpy(u / np.sqrt(c))  # v v^T: both sides identical, so exactly symmetric
+            torch.from_numpy(self.A_inv[k]).addr_(v, v, alpha=-1.0)
             self.counts[k] += 1
             self._since_refactor[k] += 1
             if self._since_refactor[k] >= self.config.refactor_every:

@@ -98,7 +98,8 @@ class LinearThompson(Selector):
             u = self.Sigma[k] @ xi
             c = s2 + xi @ u
             self.mu[k] += u * ((ri - xi @ self.mu[k]) / c)
-            torch.from_numpy(self.Sigma[k]).addr_(torch.from_numpy(u), torch.from_numpy(u), alpha=-1.0 / c)
+            v = torch.from_numpy(u / np.sqrt(c))  # v v^T: both sides identical, so exactly symmetric
+            torch.from_numpy(self.Sigma[k]).addr_(v, v, alpha=-1.0)
             self.counts[k] += 1
             self._since_refactor[k] += 1
             if self._since_refactor[k] >= self.config.refactor_every:
