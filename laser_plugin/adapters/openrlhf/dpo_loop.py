@@ -1,0 +1,267 @@
+"""LASeR's iterative DPO on OpenRLHF (arXiv 2410.01735, Alg. 1), models loaded once for all rounds.
+
+Per round r:  prompts -> policy context -> N temperature samples per prompt -> (rank 0) the bandit
+picks an RM per scoring batch (or per prompt), only it scores -> pairs within each prompt ->
+OpenRLHF's DPOTrainer (DPO/IPO with beta, optional NLL; reference = the starting model) -> each
+micro-batch's per-row losses -> the bandit (through the normaliser) -> checkpoint (DeepSpeed state +
+bandit state) -> round r+1 samples from the updated policy. ``--ckpt.load_enable`` /
+``--laser.resume_round R`` continue after a finished round.
+"""
+from __future__ import annotations
+
+import json
+import os
+import time
+from pathlib import Path
+from typing import Any, Optional
+
+import numpy as np
+
+from laser_plugin.adapters.openrlhf import dpo_data, dpo_setup
+from laser_plugin.adapters.openrlhf.dpo_feedback_trainer import LaserDPOTrainer
+from laser_plugin.adapters.openrlhf.dpo_report import RoundStats, print_summary, write_jsonl
+from laser_plugin.adapters.openrlhf.generation import SamplingConfig, VLLMSampler, _hf_module, hf_generate
+from laser_plugin.dpo.dist import RankSync
+from laser_plugin.dpo.feedback import DecisionFeedback, StepAttribution
+from laser_plugin.dpo.preference import build_pairs
+from laser_plugin.dpo.sampling import DecisionGroupedOrder
+from laser_plugin.dpo.scoring import policy_contexts, score_samples
+from laser_plugin.eval.answers import is_correct
+from laser_plugin.signals import verifier_agreement
+
+
+class IterativeDPO:
+    def __init__(self, args: Any, laser: Any, loop: Optional[dpo_setup.LoopConfig] = None) -> None:
+        self.args, self.laser = args, laser
+        self.loop = loop or dpo_setup.LoopConfig.from_args(args)
+        self.out_dir = Path(args.ckpt.output_dir)
+        self.history: list[dict] = []
+        self.setup_seconds = 0.0
+
+    # ------------------------------------------------------------------ setup
+    def setup(self) -> "IterativeDPO":
+        start = time.perf_counter()
+        args = self.args
+        self.strategy, model, ref_model, self.tokenizer = dpo_setup.build_models(args)
+        self.sync = RankSync()
+        self.prompts = dpo_data.load_prompts(args, self.strategy, self.tokenizer)
+        steps = dpo_setup.scheduler_steps(args, self.loop, len(self.prompts))
+        self.model, self.optim, self.scheduler, self.ref_model = dpo_setup.prepare(self.strategy, args, model, ref_model, steps)
+        # Every rank holds the bandit; only rank 0 scores (and loads RMs on first use).
+        self.bandit = dpo_setup.make_bandit(self.laser, self.tokenizer)
+        hf = _hf_module(self.model)
+        self.featurizer = (dpo_setup.make_featurizer(hf.config.hidden_size, self.laser)
+                           if self.loop.context == "policy" else None)
+        probe = (dpo_data.probe_batches(self.loop.probe_dataset, args, self.strategy, self.tokenizer,
+                                        args.train.micro_batch_size) if self.loop.feedback_signal == "probe" else None)
+        self.trainer = LaserDPOTrainer(
+            model=self.model, ref_model=self.ref_model, tokenizer=self.tokenizer, strategy=self.strategy,
+            optim=self.optim, train_dataloader=None, eval_dataloader=None, scheduler=self.scheduler,
+            max_norm=args.max_norm, beta=args.model.beta, max_epochs=args.train.max_epochs,
+            on_rows=self._on_rows, on_step=self._on_step if probe else None, probe_batches=probe,
+            extra_logs=self._bandit_logs)
+        args.ckpt.save_steps = -1  # rounds are checkpointed by the loop, not inside fit
+        self.vllm = (VLLMSampler(args.model.model_name_or_path, args.vllm.num_engines, args.vllm.tensor_parallel_size,
+                                 args.train.seed, args.data.max_len, args.vllm.gpu_memory_utilization,
+                                 args.vllm.enforce_eager) if args.vllm.num_engines > 0 and self.sync.is_main else None)
+        self.start_round = self._resume()
+        self.setup_seconds = time.perf_counter() - start
+        return self
+
+    def _resume(self) -> int:
+        args, tag = self.args, None
+        if self.loop.resume_round >= 0:
+            tag = f"round_{self.loop.resume_round}"
+        elif args.ckpt.load_enable and (Path(args.ckpt.path) / "latest").exists():
+            tag = (Path(args.ckpt.path) / "latest").read_text().strip()
+        if tag is None:
+            return 0
+        if not (Path(args.ckpt.path) / tag).is_dir():
+            raise FileNotFoundError(f"no round checkpoint {Path(args.ckpt.path) / tag}")
+        _, states = self.strategy.load_ckpt(self.model.model, args.ckpt.path, tag=tag)
+        self.trainer.step_offset = int(states.get("step_offset", 0))
+        if self.sync.is_main:
+            self.bandit.load(Path(args.ckpt.path) / tag / "laser_bandit.npz")
+        self.sync.sync_state(self.bandit)
+        done = int(states["laser_round"])
+        for r in range(done + 1):
+            summary = self.out_dir / "rounds" / f"round_{r}" / "summary.json"
+            if summary.exists():
+                self.history.append(json.loads(summary.read_text()))
+        self.strategy.print(f"[laser] resumed after round {done} from {Path(args.ckpt.path) / tag}")
+        return done + 1
+
+    # ------------------------------------------------------------------ feedback hooks
+    def _on_rows(self, rows: np.ndarray, losses: np.ndarray) -> None:
+        gathered = self.sync.gather((rows.tolist(), losses.tolist()))
+        if not self.sync.is_main:
+            return
+        for rws, ls in gathered:
+            rws = np.asarray(rws, dtype=np.int64)
+            self.stats.add_losses(self.pair_arms[rws], np.asarray(ls))
+            if self.loop.feedback_signal == "loss":  # LASeR: r = -loss
+                self._update(self.feedback.add(self.pair_decisions[rws], -np.asarray(ls)))
+
+    def _on_step(self, rows: list, probe_loss: float) -> None:
+        gathered = self.sync.gather(list(rows))
+        if not self.sync.is_main:
+            return
+        self.attribution.add_rows(r for part in gathered for r in part)
+        step_rows, gain = self.attribution.close_step(probe_loss)
+        self.stats.probe_losses.append(float(probe_loss))
+        if step_rows:
+            self._update(self.feedback.add(self.pair_decisions[step_rows], np.full(len(step_rows), gain)))
+
+    def _update(self, completed: list[tuple[int, float]]) -> None:
+        if completed:
+            ids, values = zip(*completed)
+            self.stats.add_update(self.bandit.update(list(ids), list(values)), values)
+
+    def _bandit_logs(self) -> dict:
+        return {k: v for k, v in self.bandit.metrics().items() if k.startswith("laser/")} if self.sync.is_main else {}
+
+    # ------------------------------------------------------------------ one round
+    def _round_prompts(self, r: int) -> list:
+        k = self.loop.prompts_per_round
+        if not k or k >= len(self.prompts):
+            return list(self.prompts)
+        pick = np.random.default_rng(self.args.train.seed + 1009 * r).choice(len(self.prompts), k, replace=False)
+        return [self.prompts[i] for i in sorted(pick.tolist())]
+
+    def _sample(self, r: int, items: list) -> tuple[list[int], list[str], Optional[list], Optional[np.ndarray]]:
+        """Contexts (and, with HF generate, samples) on each rank's share of the prompts, gathered
+        everywhere; with vLLM rank 0 samples all prompts and broadcasts."""
+        import torch
+
+        a, shard = self.args, self.sync.shard(list(range(len(items))))
+        cfg = SamplingConfig(a.rollout.n_samples_per_prompt, a.rollout.temperature, a.rollout.top_p,
+                             a.rollout.max_new_tokens, a.rollout.prompt_max_len, a.rollout.batch_size,
+                             seed=a.train.seed + 7919 * (r + 1) + self.sync.rank)
+        texts = [items[i].prompt for i in shard]
+        ctx = (policy_contexts(_hf_module(self.model), self.tokenizer, texts, self.featurizer, max_len=cfg.prompt_max_len)
+               if self.featurizer is not None and texts else None)
+        contexts = None
+        if self.featurizer is not None:
+            contexts = np.zeros((len(items), self.laser.context_dim))
+            for part_idx, part_ctx in self.sync.gather((shard, None if ctx is None else ctx.tolist())):
+                if part_ctx is not None:
+                    contexts[part_idx] = np.asarray(part_ctx)
+        if a.vllm.num_engines > 0:
+            out = None
+            if self.sync.is_main:
+                samples = self.vllm.generate(self.tokenizer, [it.prompt for it in items], cfg)
+                out = (samples.prompt_index, samples.responses)
+            pidx, resp = self.sync.broadcast(out)
+            return pidx, resp, None, contexts
+        samples = hf_generate(self.model, self.tokenizer, texts, cfg, desc=f"round {r} sampling",
+                              disable_progress=not self.sync.is_main)
+        local = ([shard[i] for i in samples.prompt_index], samples.responses, [s.tolist() for s in samples.sequences])
+        parts = self.sync.gather(local)
+        pidx = [p for part in parts for p in part[0]]
+        resp = [x for part in parts for x in part[1]]
+        seqs = [torch.as_tensor(x) for part in parts for x in part[2]]
+        return pidx, resp, seqs, contexts
+
+    def run_round(self, r: int) -> dict:
+        a, t = self.args, {"start": time.perf_counter()}
+        items = self._round_prompts(r)
+        pidx, responses, seqs, contexts = self._sample(r, items)
+        t["sampled"] = time.perf_counter()
+        self.stats = RoundStats(r, self.bandit.arm_names)
+        payload = None
+        if self.sync.is_main:
+            scored = score_samples(self.bandit, items, pidx, responses, self.loop.score_batch_size, contexts, seqs,
+                                   self.tokenizer.pad_token_id)
+            pairs = build_pairs(pidx, responses, scored.rewards, self.loop.pair)
+            pairs = [p for p in pairs if dpo_data.prompt_fits(self.tokenizer, items[p.group].prompt, a.data.max_len)]
+            rows = [{"prompt": items[p.group].prompt, "chosen": responses[p.chosen], "rejected": responses[p.rejected]}
+                    for p in pairs]
+            payload = (rows, [int(scored.decision_ids[p.chosen]) for p in pairs],
+                       [int(scored.arms[p.chosen]) for p in pairs])
+            self.stats.record_scoring(items, pidx, responses, scored, pairs)
+            if self.loop.feedback_signal == "verifier":
+                self._verifier_feedback(items, pidx, responses, scored)
+            if self.loop.save_samples:
+                self._save_samples(r, items, pidx, responses, scored, pairs)
+        rows, decisions, arms = self.sync.broadcast(payload)
+        t["scored"] = time.perf_counter()
+        self.pair_decisions, self.pair_arms = np.asarray(decisions, np.int64), np.asarray(arms, np.int64)
+        order = DecisionGroupedOrder(decisions, a.train.micro_batch_size, a.train.batch_size, self.sync.world_size,
+                                     self.sync.rank, seed=a.train.seed + r)
+        steps = len(order.global_order) // a.train.batch_size
+        self.feedback, self.attribution = DecisionFeedback(order.trained_counts(decisions)), StepAttribution()
+        if steps > 0:
+            loader = dpo_data.pair_loader(dpo_data.pair_dataset(rows, self.tokenizer, a.data.max_len, self.strategy),
+                                          order, a.train.micro_batch_size, self.strategy, a.data.dataloader_num_workers)
+            self.stats.train_logs = self.trainer.run_round(a, loader, steps)
+        else:
+            self.strategy.print(f"[laser] round {r}: {len(rows)} pairs < one batch of {a.train.batch_size}; no DPO step")
+        if self.sync.is_main:
+            self._update(self.feedback.flush())
+        self.sync.sync_state(self.bandit)
+        t["trained"] = time.perf_counter()
+        self._checkpoint(r)
+        t["saved"] = time.perf_counter()
+        stats = self.stats.finish(self.bandit, len(rows), len(order.global_order), steps, t, self.loop.feedback_signal)
+        if self.sync.is_main:
+            path = self.out_dir / "rounds" / f"round_{r}"
+            path.mkdir(parents=True, exist_ok=True)
+            (path / "summary.json").write_text(json.dumps(stats, indent=2))
+            self.trainer.log_scalars("laser_round", stats, r)
+        if self.vllm is not None:  # the engines sample the next round from the updated policy
+            hf_dir = str(self.out_dir / "rounds" / f"round_{r}" / "hf")
+            self.strategy.save_model(self.model, self.tokenizer, hf_dir)
+            self.vllm.refresh(hf_dir)
+        self.history.append(stats)
+        return stats
+
+    def _verifier_feedback(self, items: list, pidx: list, responses: list, scored: Any) -> None:
+        """Per decision: agreement of the arm's within-prompt order with answer correctness."""
+        correct = np.array([float(is_correct(responses[i], items[p].label)) if items[p].label not in (None, "") else np.nan
+                            for i, p in enumerate(pidx)])
+        ids, values = [], []
+        for d in np.unique(scored.decision_ids):
+            sel = np.flatnonzero((scored.decision_ids == d) & np.isfinite(correct))
+            if len(sel):
+                ids.append(int(d))
+                values.append(verifier_agreement(scored.rewards[sel], correct[sel], np.asarray(pidx)[sel]))
+        self._update(list(zip(ids, values)))
+
+    def _save_samples(self, r: int, items: list, pidx: list, responses: list, scored: Any, pairs: list) -> None:
+        names = self.bandit.arm_names
+        arm = lambda i: names[int(scored.arms[i])] if scored.arms[i] >= 0 else "ensemble"  # noqa: E731
+        path = self.out_dir / "rounds" / f"round_{r}"
+        write_jsonl(path / "samples.jsonl", ({
+            "round": r, "prompt_index": items[p].index, "domain": items[p].domain, "label": items[p].label,
+            "response": responses[i], "reward": float(scored.rewards[i]), "raw_score": float(scored.raw[i]),
+            "arm": arm(i), "decision": int(scored.decision_ids[i])} for i, p in enumerate(pidx)))
+        write_jsonl(path / "pairs.jsonl", ({
+            "round": r, "prompt_index": items[p.group].index, "domain": items[p.group].domain, "chosen": responses[p.chosen],
+            "rejected": responses[p.rejected], "gap": p.gap, "arm": arm(p.chosen)} for p in pairs))
+
+    def _checkpoint(self, r: int) -> None:
+        a, tag = self.args, f"round_{r}"
+        self.strategy.save_ckpt(self.model.model, a.ckpt.path, tag, a.ckpt.max_num, a.ckpt.max_mem,
+                                {"laser_round": r, "step_offset": self.trainer.step_offset})
+        if self.sync.is_main:
+            self.bandit.save(Path(a.ckpt.path) / tag / "laser_bandit.npz")
+        if a.ckpt.save_hf:
+            self.strategy.save_model(self.model, self.tokenizer, os.path.join(a.ckpt.path, f"{tag}_hf"))
+
+    # ------------------------------------------------------------------ all rounds
+    def run(self) -> list[dict]:
+        for r in range(self.start_round, self.loop.rounds):
+            self.run_round(r)
+        if self.start_round < self.loop.rounds or not (self.out_dir / "model.safetensors").exists():
+            self.strategy.save_model(self.model, self.tokenizer, str(self.out_dir))
+        if self.sync.is_main:
+            self.bandit.save(self.out_dir / "laser_bandit.npz")
+            (self.out_dir / "laser_summary.json").write_text(json.dumps(
+                {"selector": self.laser.selector, "feedback_signal": self.loop.feedback_signal,
+                 "arms": self.bandit.arm_names, "setup_seconds": self.setup_seconds, "rounds": self.history}, indent=2))
+            print_summary(self.history, self.bandit.arm_names, self.laser.selector, self.loop.feedback_signal)
+        self.trainer.close_loggers()
+        return self.history
+
+
+__all__ = ["IterativeDPO"]

@@ -1,0 +1,102 @@
+"""Per-round statistics of the iterative DPO loop and the readable end-of-run summary."""
+from __future__ import annotations
+
+import json
+from collections import Counter, defaultdict
+from pathlib import Path
+from typing import Any, Iterable
+
+import numpy as np
+
+from laser_plugin.eval.metrics import format_table
+
+
+def write_jsonl(path: Path, records: Iterable[dict]) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "w") as f:
+        for rec in records:
+            f.write(json.dumps(rec, default=str) + "\n")
+
+
+class RoundStats:
+    """Collected on rank 0 while a round runs; ``finish`` returns a JSON-able dict."""
+
+    def __init__(self, round_idx: int, arm_names: list[str]) -> None:
+        self.round, self.names = round_idx, list(arm_names)
+        self.losses: dict[str, list[float]] = defaultdict(list)
+        self.rewards: dict[str, list[float]] = defaultdict(list)
+        self.signals: list[float] = []
+        self.probe_losses: list[float] = []
+        self.train_logs: dict[str, Any] = {}
+        self.scoring: dict[str, Any] = {}
+
+    def _name(self, arm: int) -> str:
+        return self.names[arm] if arm >= 0 else "ensemble"
+
+    def add_losses(self, arms: np.ndarray, losses: np.ndarray) -> None:
+        for a, loss in zip(arms.tolist(), losses.tolist()):
+            self.losses[self._name(a)].append(float(loss))
+
+    def add_update(self, result: dict, values: Iterable[float]) -> None:
+        self.signals.extend(float(v) for v in values)
+        for a, rew in zip(result["arms"].tolist(), result["rewards"].tolist()):
+            if a >= 0 and np.isfinite(rew):
+                self.rewards[self._name(a)].append(float(rew))
+
+    def record_scoring(self, items: list, pidx: list, responses: list, scored: Any, pairs: list) -> None:
+        per_prompt: dict[int, set] = defaultdict(set)
+        for p, r in zip(pidx, responses):
+            per_prompt[p].add(" ".join(r.split()))
+        arms = Counter(self._name(d["arm"]) for d in scored.decisions)
+        by_domain: dict[str, Counter] = defaultdict(Counter)
+        for d in scored.decisions:
+            for p in d["prompts"]:
+                by_domain[items[p].domain][self._name(d["arm"])] += 1
+        self.scoring = {
+            "prompts": len(per_prompt), "samples": len(pidx),
+            "distinct_per_prompt": float(np.mean([len(v) for v in per_prompt.values()])) if per_prompt else 0.0,
+            "decisions": len(scored.decisions),
+            "arm_share": {n: arms[n] / max(len(scored.decisions), 1) for n in self.names + ["ensemble"] if arms[n]},
+            "arm_share_by_domain": {dom: {n: c / sum(cnt.values()) for n, c in cnt.items()} for dom, cnt in by_domain.items()},
+            "score_seconds": scored.seconds,
+            "pairs_by_arm": dict(Counter(self._name(int(scored.arms[p.chosen])) for p in pairs)),
+        }
+
+    def finish(self, bandit: Any, pairs: int, trained: int, steps: int, t: dict, signal: str) -> dict:
+        all_losses = [x for v in self.losses.values() for x in v]
+        return {
+            "round": self.round, **self.scoring, "pairs": pairs, "pairs_trained": trained, "optimizer_steps": steps,
+            "loss_mean": float(np.mean(all_losses)) if all_losses else None,
+            "loss_by_arm": {k: float(np.mean(v)) for k, v in self.losses.items()},
+            "acc": self.train_logs.get("acc_mean", self.train_logs.get("acc")),
+            "feedback_signal": signal,
+            "feedback_mean": float(np.mean(self.signals)) if self.signals else None,
+            "bandit_updates": len(self.signals),
+            "bandit_reward_by_arm": {k: float(np.mean(v)) for k, v in self.rewards.items()},
+            "probe_loss": self.probe_losses[-1] if self.probe_losses else None,
+            "bandit_pending": float(bandit.metrics().get("laser/pending", 0.0)),
+            "seconds": {"sample": t["sampled"] - t["start"], "score": t["scored"] - t["sampled"],
+                        "train": t["trained"] - t["scored"], "checkpoint": t["saved"] - t["trained"],
+                        "total": t["saved"] - t["start"]},
+        }
+
+
+def _fmt(x: Any) -> str:
+    return "-" if x is None else f"{x:.3f}" if isinstance(x, float) else str(x)
+
+
+def print_summary(history: list[dict], arm_names: list[str], selector: str, signal: str) -> None:
+    names = arm_names + (["ensemble"] if any("ensemble" in h.get("arm_share", {}) for h in history) else [])
+    header = ["round", "pairs", "steps", "loss", "acc", "feedback"] + [f"share:{n}" for n in names] + \
+             [f"reward:{n}" for n in arm_names] + ["seconds"]
+    rows = []
+    for h in history:
+        rows.append([h["round"], h["pairs"], h["optimizer_steps"], _fmt(h["loss_mean"]), _fmt(h["acc"]),
+                     _fmt(h["feedback_mean"])] + [_fmt(h.get("arm_share", {}).get(n, 0.0)) for n in names]
+                    + [_fmt(h["bandit_reward_by_arm"].get(n)) for n in arm_names] + [f"{h['seconds']['total']:.1f}"])
+    print(f"\n[laser] iterative DPO summary (selector={selector}, feedback={signal}; share = share of bandit "
+          f"decisions, reward = mean normalised bandit reward)")
+    print(format_table(rows, header))
+
+
+__all__ = ["RoundStats", "print_summary", "write_jsonl"]

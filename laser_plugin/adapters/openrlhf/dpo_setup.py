@@ -1,0 +1,128 @@
+"""Everything the iterative DPO loop keeps loaded across rounds, built once with OpenRLHF's own code.
+
+Mirrors ``openrlhf/cli/train_dpo.py`` (strategy, Actor policy + fixed reference, tokenizer,
+``strategy.prepare``), plus the bandit pool and the context featuriser. Loading once and calling
+``DPOTrainer.fit`` per round costs ~40 s per SmolLM2 round on 2 cores versus 68-87 s when
+relaunching the CLIs per round (shared/notes/cpu-timings.md).
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Any, Optional
+
+from laser_plugin.dpo.feedback import FEEDBACK_SIGNALS
+from laser_plugin.dpo.preference import PairConfig
+
+CONTEXTS = ("policy", "encoder")
+
+
+@dataclass
+class LoopConfig:
+    rounds: int = 2
+    prompts_per_round: int = 0
+    score_batch_size: int = 8
+    pair: Optional[PairConfig] = None
+    feedback_signal: str = "loss"
+    probe_dataset: Optional[str] = None
+    context: str = "policy"
+    resume_round: int = -1
+    save_samples: bool = True
+
+    def __post_init__(self) -> None:
+        self.pair = self.pair or PairConfig()
+        if self.rounds < 1 or self.prompts_per_round < 0 or self.score_batch_size < 1:
+            raise ValueError("--laser.rounds and --laser.score_batch_size must be >= 1, --laser.prompts_per_round >= 0")
+        if self.feedback_signal not in FEEDBACK_SIGNALS:
+            raise ValueError(f"--laser.feedback_signal must be one of {FEEDBACK_SIGNALS}, got {self.feedback_signal!r}")
+        if self.feedback_signal == "probe" and not self.probe_dataset:
+            raise ValueError("--laser.feedback_signal probe needs --laser.probe_dataset (trusted prompt/chosen/rejected pairs)")
+        if self.context not in CONTEXTS:
+            raise ValueError(f"--laser.context must be one of {CONTEXTS}, got {self.context!r}")
+
+    @classmethod
+    def from_args(cls, args: Any) -> "LoopConfig":
+        la = args.laser
+        pair = PairConfig(strategy=la.pair_strategy, k=la.pairs_per_prompt, margin=la.pair_margin,
+                          max_pairs_per_prompt=la.max_pairs_per_prompt, dedup=not la.no_dedup)
+        return cls(rounds=la.rounds, prompts_per_round=la.prompts_per_round, score_batch_size=la.score_batch_size,
+                   pair=pair, feedback_signal=la.feedback_signal, probe_dataset=la.probe_dataset, context=la.context,
+                   resume_round=la.resume_round, save_samples=not la.no_save_samples)
+
+    def max_pairs_per_prompt(self, n_samples: int) -> int:
+        if self.pair.strategy == "best_worst":
+            return 1
+        if self.pair.strategy == "top_bottom_k":
+            return min(self.pair.k, n_samples // 2)
+        return self.pair.max_pairs_per_prompt or n_samples * (n_samples - 1) // 2
+
+
+def make_bandit(laser: Any, tokenizer: Any, strategy: Any = None, load: bool = True) -> Any:
+    """The BanditRewardPool from the --reward_selector flag family (LaserConfig)."""
+    import torch
+
+    from laser_plugin.pool.bandit_pool import BanditRewardPool
+
+    granularity = {"batch": "batch", "group": "row"}[laser.granularity]
+    pool_kwargs = dict(residency=laser.residency, quarantine_s=laser.quarantine_s, policy_tokenizer=tokenizer,
+                       device="cuda" if torch.cuda.is_available() else "cpu")
+    return BanditRewardPool(laser.pool, selector=laser.selector, selector_config=dict(laser.selector_options),
+                            feedback=laser.feedback, context_dim=laser.context_dim, granularity=granularity,
+                            context_encoder=laser.context_encoder, seed=laser.seed, pool_kwargs=pool_kwargs, load=load)
+
+
+def make_featurizer(hidden_size: int, laser: Any) -> Any:
+    from laser_plugin.core.features import ContextFeaturizer
+
+    return ContextFeaturizer(hidden_size, laser.context_dim, seed=laser.seed, bias=True, pooling="last")
+
+
+def build_models(args: Any):
+    """strategy, policy, reference and tokenizer as train_dpo builds them (not yet prepared)."""
+    from openrlhf.models import Actor
+    from openrlhf.utils import get_strategy, get_tokenizer
+
+    strategy = get_strategy(args)
+    strategy.setup_distributed()
+    model = Actor(args.model.model_name_or_path, attn_implementation=args.ds.attn_implementation,
+                  experts_implementation=args.ds.experts_implementation, param_dtype=args.ds.param_dtype,
+                  load_in_4bit=args.ds.load_in_4bit, lora_rank=args.ds.lora.rank, lora_alpha=args.ds.lora.alpha,
+                  lora_dropout=args.ds.lora.dropout, target_modules=args.ds.lora.target_modules,
+                  ds_config=strategy.get_ds_train_config(), packing_samples=args.ds.packing_samples,
+                  use_liger_kernel=args.ds.use_liger_kernel)
+    tokenizer = get_tokenizer(args.model.model_name_or_path, model.model, "right", strategy,
+                              use_fast=not args.data.disable_fast_tokenizer)
+    if args.data.tokenizer_chat_template:
+        tokenizer.chat_template = args.data.tokenizer_chat_template
+    # The reference stays the starting model for every round (the released LASeR code used the
+    # policy as its own reference, which zeroes the DPO gradient).
+    ref_model = Actor(args.ref.model_name_or_path, attn_implementation=args.ds.attn_implementation,
+                      experts_implementation=args.ds.experts_implementation, param_dtype=args.ds.param_dtype,
+                      load_in_4bit=args.ds.load_in_4bit, ds_config=strategy.get_ds_eval_config(offload=args.ref.offload),
+                      packing_samples=args.ds.packing_samples)
+    if args.ref.offload:
+        ref_model._offload = True
+    get_tokenizer(args.model.model_name_or_path, ref_model.model, "right", strategy,
+                  use_fast=not args.data.disable_fast_tokenizer)
+    if args.model.gradient_checkpointing_enable:
+        model.gradient_checkpointing_enable(
+            gradient_checkpointing_kwargs={"use_reentrant": args.model.gradient_checkpointing_reentrant})
+    return strategy, model, ref_model, tokenizer
+
+
+def prepare(strategy: Any, args: Any, model: Any, ref_model: Any, steps: int):
+    """DeepSpeed engines: (policy, optimizer, scheduler), reference."""
+    cfg = dict(optim=args.optim, muon=vars(args.muon), adam=vars(args.adam), lr_scheduler=args.lr_scheduler,
+               lr_warmup_ratio=args.lr_warmup_ratio, min_lr_ratio=args.min_lr_ratio, max_norm=args.max_norm,
+               scheduler_steps=steps)
+    (model, optim, scheduler), ref_model = strategy.prepare((model, cfg), ref_model)
+    return model, optim, scheduler, ref_model
+
+
+def scheduler_steps(args: Any, loop: LoopConfig, num_prompts: int) -> int:
+    """Upper bound of optimizer steps over all rounds (the LR schedule is built once, up front)."""
+    per_round = (loop.prompts_per_round or num_prompts) * loop.max_pairs_per_prompt(args.rollout.n_samples_per_prompt)
+    return max(1, math.ceil(per_round / args.train.batch_size) * loop.rounds * args.train.max_epochs)
+
+
+__all__ = ["CONTEXTS", "LoopConfig", "build_models", "make_bandit", "make_featurizer", "prepare", "scheduler_steps"]

@@ -1,0 +1,99 @@
+"""Attributing DPO training signals to the bandit decisions whose pairs produced them (framework-free).
+
+LASeR (arXiv 2410.01735, Alg. 1) rewards the arm chosen for a batch with the negative DPO loss of
+that batch, r = -L, rescaled by the feedback normaliser. In our loop one decision (one RM chosen for
+a scoring batch, or for one prompt) yields several pairs, which OpenRLHF's DPO trainer may spread
+over micro-batches (and ranks). Each training row carries its decision id, so a micro-batch's
+per-row losses are credited to the decisions of its rows, and a decision is fed back exactly once,
+as the mean over its rows, when its last row has been trained (``DecisionFeedback``).
+
+Signals (``--laser.feedback_signal``):
+  loss      LASeR's -loss (default, for fidelity).
+  probe     improvement of the DPO loss on a small held-out probe set of trusted pairs across an
+            optimizer step, credited to the decisions of the rows in that step (row-weighted).
+            An arm whose preferences are easy to fit but wrong lowers the training loss while
+            raising (or not lowering) the probe loss, so it does not win under this signal.
+  verifier  agreement of the arm's within-prompt ranking with answer correctness (labels needed),
+            ``laser_plugin.signals.verifier_agreement``; independent of training.
+"""
+from __future__ import annotations
+
+from typing import Iterable, Optional, Sequence
+
+import numpy as np
+
+FEEDBACK_SIGNALS = ("loss", "probe", "verifier")
+
+
+class DecisionFeedback:
+    """Row-weighted mean of per-row values per decision; a decision completes when all its expected
+    rows were seen. ``expected``: decision id -> rows of that decision that will be trained."""
+
+    def __init__(self, expected: dict[int, int]) -> None:
+        if any(n < 1 for n in expected.values()):
+            raise ValueError("every expected decision needs >= 1 row")
+        self.expected = {int(k): int(v) for k, v in expected.items()}
+        self._sum: dict[int, float] = {}
+        self._weight: dict[int, float] = {}
+        self._rows: dict[int, int] = {}
+        self.done: set[int] = set()
+
+    def add(self, decision_ids: Sequence[int], values: Sequence[float],
+            weights: Optional[Sequence[float]] = None) -> list[tuple[int, float]]:
+        """Record one value per row; return (decision id, mean value) for decisions now complete."""
+        ids = np.asarray(decision_ids, dtype=np.int64).reshape(-1)
+        vals = np.asarray(values, dtype=np.float64).reshape(-1)
+        w = np.ones_like(vals) if weights is None else np.asarray(weights, dtype=np.float64).reshape(-1)
+        if not (ids.shape == vals.shape == w.shape):
+            raise ValueError(f"need one value and weight per row: {ids.shape}, {vals.shape}, {w.shape}")
+        if not np.all(np.isfinite(vals)):
+            raise ValueError("refusing to feed a non-finite training signal to the bandit")
+        completed = []
+        for d, v, wt in zip(ids.tolist(), vals.tolist(), w.tolist()):
+            if d not in self.expected:
+                raise KeyError(f"row of decision {d}, which is not expected in this round")
+            if d in self.done:
+                raise ValueError(f"decision {d} got more rows than the {self.expected[d]} expected")
+            self._sum[d] = self._sum.get(d, 0.0) + wt * v
+            self._weight[d] = self._weight.get(d, 0.0) + wt
+            self._rows[d] = self._rows.get(d, 0) + 1
+            if self._rows[d] == self.expected[d]:
+                completed.append(d)
+        return [self._complete(d) for d in completed]
+
+    def _complete(self, d: int) -> tuple[int, float]:
+        self.done.add(d)
+        weight = self._weight.pop(d)
+        value = self._sum.pop(d) / weight if weight > 0 else 0.0
+        self._rows.pop(d, None)
+        return d, value
+
+    def flush(self) -> list[tuple[int, float]]:
+        """Decisions seen only partly (e.g. training stopped early): fed with what was seen."""
+        return [self._complete(d) for d in sorted(self._sum)]
+
+    @property
+    def pending(self) -> list[int]:
+        return sorted(set(self.expected) - self.done)
+
+
+class StepAttribution:
+    """For the probe signal: rows trained since the last optimizer step, and the probe loss then."""
+
+    def __init__(self) -> None:
+        self.rows: list[int] = []
+        self.last_probe: Optional[float] = None
+
+    def add_rows(self, rows: Iterable[int]) -> None:
+        self.rows.extend(int(r) for r in rows)
+
+    def close_step(self, probe_loss: float) -> tuple[list[int], float]:
+        """New probe loss measured after a step: (rows of that step, improvement = before - after)."""
+        rows, before = self.rows, self.last_probe
+        self.rows, self.last_probe = [], float(probe_loss)
+        if before is None or not rows:
+            return [], 0.0
+        return rows, before - float(probe_loss)
+
+
+__all__ = ["FEEDBACK_SIGNALS", "DecisionFeedback", "StepAttribution"]
