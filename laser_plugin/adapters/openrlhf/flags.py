@@ -66,8 +66,9 @@ def config_from_namespace(values: dict[str, Any]) -> Optional[LaserConfig]:
     if name is None:
         extra = sorted(k for k, v in values.items() if k.startswith(PREFIX) and v is not None)
         if extra:
+            flags = ["--reward_pool" if k == PREFIX + "pool" else "--" + k for k in extra]
             raise ValueError(
-                f"{', '.join('--' + k for k in extra)} given without --reward_selector NAME; add "
+                f"{', '.join(flags)} given without --reward_selector NAME; add "
                 "--reward_selector laser (or another selector) to enable the reward-model pool"
             )
         return None

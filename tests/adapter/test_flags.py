@@ -1,0 +1,50 @@
+"""The --reward_selector flag family: parsing, validation, and clear errors (no Ray, no training)."""
+import argparse
+
+import pytest
+
+from laser_plugin.adapters.openrlhf.flags import add_laser_arguments, config_from_hierarchical_args, parse_laser_argv
+
+
+def test_launcher_parsing_splits_plugin_and_upstream_flags():
+    config, rest = parse_laser_argv([
+        "--actor.model_name_or_path", "m", "--reward_selector", "laser", "--reward_pool", "hf:/a,func:b.py",
+        "--reward_selector.alpha", "0.5", "--reward_selector.granularity", "group", "--rollout.n_samples_per_prompt", "4",
+    ])
+    assert rest == ["--actor.model_name_or_path", "m", "--rollout.n_samples_per_prompt", "4"]
+    assert config.selector == "laser" and config.pool == "hf:/a,func:b.py" and config.granularity == "group"
+    assert config.selector_options == {"alpha": "0.5"}
+
+
+def test_without_the_flag_nothing_is_enabled():
+    config, rest = parse_laser_argv(["--actor.model_name_or_path", "m"])
+    assert config is None and rest == ["--actor.model_name_or_path", "m"]
+
+
+@pytest.mark.parametrize("argv, match", [
+    (["--reward_selector", "lasr", "--reward_pool", "hf:/a"], r"unknown --reward_selector 'lasr'; valid names: .*laser"),
+    (["--reward_selector", "laser"], "--reward_selector needs --reward_pool"),
+    (["--reward_pool", "hf:/a"], r"--reward_pool given without --reward_selector NAME"),
+    (["--reward_selector", "laser", "--reward_pool", "hf:/a", "--reward_selector.granularity", "token"],
+     r"granularity must be one of \('batch', 'group'\)"),
+    (["--reward_selector", "laser", "--reward_pool", "hf:/a", "--reward_selector.signal", "verifier"],
+     "needs --reward_selector.verifier ARM_NAME"),
+    (["--reward_selector", "laser", "--reward_pool", "hf:/a", "--reward_selector.alpah", "1"],
+     r"unknown option\(s\) \['--reward_selector.alpah'\]; valid --reward_selector.\* options: .*alpha"),
+])
+def test_bad_flags_name_the_problem_and_the_fix(argv, match):
+    with pytest.raises(ValueError, match=match):
+        parse_laser_argv(argv)
+
+
+def test_patched_parser_and_hierarchize_build_the_same_config():
+    from openrlhf.utils.config import hierarchize
+
+    parser = add_laser_arguments(argparse.ArgumentParser())
+    parser.add_argument("--reward.model_name_or_path", default=None)
+    args = hierarchize(parser.parse_args(["--reward_selector", "thompson", "--reward_pool", "hf:/a",
+                                          "--reward_selector.prior_strength", "2"]))
+    config = config_from_hierarchical_args(args)
+    assert config.selector == "thompson" and config.selector_options == {"prior_strength": "2"}
+    upstream_only = hierarchize(parser.parse_args([]))
+    assert config_from_hierarchical_args(upstream_only) is None
