@@ -1,0 +1,31 @@
+#!/usr/bin/env bash
+# GRPO with a bandit-selected reward model per micro-batch, one node with 8 GPUs.
+#   GPUs: 8 = actor/ref/vLLM colocated on 8 (--train.colocate_all) + the 3-RM pool shares them
+#   (the pool is OpenRLHF's reward group: 8 shards x 0.2 GPU in the colocation placement group).
+# Memory: Qwen3-8B policy + three 8B RMs with --reward_selector.residency 1 keep ONE RM on the GPU at
+# a time (others offloaded to host memory, LRU); raise it if your GPUs have room for more.
+# Without the patch, replace `python3 -m openrlhf.cli.train_ppo_ray` by
+# `python3 -m laser_plugin.launch openrlhf.cli.train_ppo_ray` (same flags).
+set -euo pipefail
+POLICY=${POLICY:-Qwen/Qwen3-8B}
+POOL=${POOL:-"hf:Skywork/Skywork-Reward-V2-Llama-3.1-8B,hf:Skywork/Skywork-Reward-V2-Qwen3-8B,func:examples/reward_funcs/math_verifier.py"}
+DATA=${DATA:-OpenRLHF/prompt-collection-v0.1}
+
+laser-plugin patch-openrlhf   # idempotent; refuses an openrlhf version it does not know
+
+python3 -m openrlhf.cli.train_ppo_ray \
+  --actor.model_name_or_path "$POLICY" --actor.num_nodes 1 --actor.num_gpus_per_node 8 \
+  --ref.num_nodes 1 --ref.num_gpus_per_node 8 \
+  --reward.num_nodes 1 --reward.num_gpus_per_node 8 \
+  --vllm.num_engines 8 --vllm.tensor_parallel_size 1 --vllm.gpu_memory_utilization 0.5 --vllm.enable_sleep \
+  --train.colocate_all --ds.zero_stage 3 --ds.param_dtype bf16 --ds.attn_implementation flash_attention_2 \
+  --algo.advantage.estimator group_norm --rollout.n_samples_per_prompt 8 \
+  --rollout.batch_size 128 --rollout.micro_batch_size 8 --train.batch_size 128 --train.micro_batch_size 2 \
+  --rollout.max_new_tokens 1024 --data.max_len 4096 \
+  --data.dataset "$DATA" --data.prompt_key context_messages --data.apply_chat_template \
+  --actor.adam.lr 5e-7 --algo.kl.init_coef 0.01 \
+  --reward_selector laser --reward_pool "$POOL" \
+  --reward_selector.granularity group --reward_selector.signal group_variance \
+  --reward_selector.alpha 0.5 --reward_selector.residency 1 \
+  --ckpt.save_steps 20 --ckpt.path ./ckpt/grpo_laser --logger.tensorboard_dir ./logs/grpo_laser
+# --rollout.micro_batch_size 8 == n_samples_per_prompt: each micro-batch is one whole prompt group.
