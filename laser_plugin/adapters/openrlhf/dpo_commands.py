@@ -50,10 +50,12 @@ def register(subparsers: Any) -> None:
         sub.set_defaults(func=lambda ns, f=func: globals()[f](ns.argv))
 
 
-def _parse(prog: str, argv: Sequence[str], extra: dict | None = None) -> argparse.Namespace:
+def _parse(prog: str, argv: Sequence[str], extra: dict | None = None, **defaults: Any) -> argparse.Namespace:
     from laser_plugin.adapters.openrlhf.dpo_args import build_parser
 
-    return build_parser(prog=f"laser-plugin {prog}", extra=extra, description=_COMMANDS[prog][0]).parse_args(list(argv))
+    parser = build_parser(prog=f"laser-plugin {prog}", extra=extra, description=_COMMANDS[prog][0])
+    parser.set_defaults(**{k.replace("__", "."): v for k, v in defaults.items()})
+    return parser.parse_args(list(argv))
 
 
 def _laser_config(ns: argparse.Namespace, required: bool = True) -> Any:
@@ -92,7 +94,8 @@ def run_best_of_n(argv: Sequence[str]) -> int:
 
 
 def run_evaluate(argv: Sequence[str]) -> int:
-    ns = _parse("evaluate", argv, EVAL_FLAGS)
+    # Accuracy is measured on one greedy answer per prompt unless asked otherwise.
+    ns = _parse("evaluate", argv, EVAL_FLAGS, rollout__temperature=0.0, rollout__n_samples_per_prompt=1)
     from laser_plugin.compat import apply_cpu_compat
 
     apply_cpu_compat()

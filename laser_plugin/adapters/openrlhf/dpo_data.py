@@ -25,10 +25,12 @@ class PromptItem:
     raw: Any  # the dataset's prompt field (for RMs with their own chat template)
     label: Any
     domain: str
+    row: Optional[dict] = None  # the whole dataset row, when asked for (best-of-N candidates)
 
 
 def load_prompts(args: Any, strategy: Any, tokenizer: Any, dataset: Optional[str] = None,
-                 split: Optional[str] = None, max_samples: Optional[int] = None) -> list[PromptItem]:
+                 split: Optional[str] = None, max_samples: Optional[int] = None,
+                 keep_rows: bool = False) -> list[PromptItem]:
     from openrlhf.datasets.prompts_dataset import preprocess_data
     from openrlhf.datasets.utils import blending_datasets
 
@@ -46,7 +48,8 @@ def load_prompts(args: Any, strategy: Any, tokenizer: Any, dataset: Optional[str
     for i, row in enumerate(data):
         prompt, label = preprocess_data(row, args.data.input_template, key, label_key, template)
         domain = str(row.get(domain_key) or "default") if domain_key else "default"
-        items.append(PromptItem(i, prompt, row[key], label if label_key else None, domain))
+        items.append(PromptItem(i, prompt, row[key], label if label_key else None, domain,
+                                dict(row) if keep_rows else None))
     if not items:
         raise ValueError(f"no prompts in {dataset or args.data.dataset}")
     return items

@@ -44,9 +44,13 @@ class Samples:
 
 
 def _hf_module(model: Any) -> Any:
-    """The transformers model inside OpenRLHF's Actor / a DeepSpeed engine / itself."""
-    inner = getattr(model, "model", model)  # Actor -> engine or HF model
-    return getattr(inner, "module", inner)  # DeepSpeed engine -> HF model
+    """The transformers model inside OpenRLHF's Actor / a DeepSpeed engine / itself (a plain HF
+    causal LM also has a ``.model`` attribute, its backbone, so unwrap by type, not by attribute)."""
+    from deepspeed import DeepSpeedEngine
+    from openrlhf.models import Actor
+
+    inner = model.model if isinstance(model, Actor) else model
+    return inner.module if isinstance(inner, DeepSpeedEngine) else inner
 
 
 @torch.no_grad()
