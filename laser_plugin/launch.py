@@ -7,14 +7,20 @@ The ``--reward_selector`` flag family is taken out of argv and activates the plu
 activation the patched CLI calls); everything else goes to the module, which then runs exactly as
 ``python -m MODULE`` would. On a CPU-only machine the CPU shims are applied first (a no-op where
 CUDA exists). Without ``--reward_selector`` the module runs as upstream.
+
+``--cpu-rollout`` (first argument) or ``LASER_VLLM_STANDIN=1`` swaps vLLM's engine for the CPU
+HF-generate stand-in and starts a local Ray with logical GPUs before the module runs
+(``laser_plugin.testing.vllm_standin``): a CPU dry run of a PPO/GRPO launch script.
 """
 from __future__ import annotations
 
+import contextlib
+import os
 import runpy
 import sys
 
 USAGE = (
-    "usage: python -m laser_plugin.launch MODULE [--reward_selector NAME --reward_pool SPECS "
+    "usage: python -m laser_plugin.launch [--cpu-rollout] MODULE [--reward_selector NAME --reward_pool SPECS "
     "[--reward_selector.OPTION VALUE ...]] [MODULE ARGS...]   (e.g. MODULE = openrlhf.cli.train_ppo_ray)"
 )
 
@@ -36,7 +42,20 @@ def activate_plugin(argv: list[str]) -> list[str]:
 
 def run_module(module: str, argv: list[str]) -> None:
     sys.argv = [module, *activate_plugin(argv)]
-    runpy.run_module(module, run_name="__main__", alter_sys=True)
+    with _rollout_session():
+        runpy.run_module(module, run_name="__main__", alter_sys=True)
+
+
+CPU_ROLLOUT_FLAG, CPU_ROLLOUT_ENV = "--cpu-rollout", "LASER_VLLM_STANDIN"
+
+
+def _rollout_session() -> contextlib.AbstractContextManager:
+    """CPU rollouts through the vLLM stand-in (Ray started here so its workers get it too), if asked."""
+    if os.environ.get(CPU_ROLLOUT_ENV) != "1":
+        return contextlib.nullcontext()
+    from laser_plugin.testing.vllm_standin import cpu_rollout_session
+
+    return cpu_rollout_session()
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -44,6 +63,9 @@ def main(argv: list[str] | None = None) -> None:
     if not argv or argv[0] in ("-h", "--help"):
         print(USAGE)
         raise SystemExit(0 if argv else 2)
+    if argv[0] == CPU_ROLLOUT_FLAG:
+        os.environ[CPU_ROLLOUT_ENV] = "1"
+        argv = argv[1:]
     module, rest = argv[0], argv[1:]
     try:
         rest = activate_plugin(rest)
@@ -51,7 +73,8 @@ def main(argv: list[str] | None = None) -> None:
         print(f"laser_plugin.launch: error: {err}", file=sys.stderr)
         raise SystemExit(2) from None
     sys.argv = [module, *rest]
-    runpy.run_module(module, run_name="__main__", alter_sys=True)
+    with _rollout_session():
+        runpy.run_module(module, run_name="__main__", alter_sys=True)
 
 
 if __name__ == "__main__":

@@ -4,14 +4,18 @@ OpenRLHF calls ``torch.cuda.set_device/synchronize/empty_cache/current_device/cu
 ``init_device_mesh("cuda", ...)`` unconditionally. On a CPU-only machine DeepSpeed already picks its
 CPU accelerator and the gloo backend; these shims make the remaining CUDA calls harmless so the very
 same upstream code path runs. Applied only by an explicit call and only where CUDA is absent.
+OpenRLHF classes with CUDA-only code (``NaiveReplayBuffer``) are patched through :func:`when_imported`,
+so openrlhf is never imported here.
 """
 from __future__ import annotations
 
+import importlib.abc
 import importlib.util
 import os
 import socket
 import sys
 import types
+from typing import Any, Callable
 
 import torch
 
@@ -62,6 +66,85 @@ def _install_flash_attn_extension_stub() -> None:
     sys.modules["flash_attn_2_cuda"] = types.ModuleType("flash_attn_2_cuda")
 
 
+class _PostImportLoader(importlib.abc.Loader):
+    """Delegates to the real loader, then runs the callbacks registered for the module."""
+
+    def __init__(self, loader: Any, callbacks: list[Callable[[types.ModuleType], None]]) -> None:
+        self._loader = loader
+        self._callbacks = callbacks
+
+    def create_module(self, spec):
+        return self._loader.create_module(spec)
+
+    def exec_module(self, module: types.ModuleType) -> None:
+        self._loader.exec_module(module)
+        for callback in self._callbacks:
+            callback(module)
+
+    def __getattr__(self, name: str) -> Any:  # get_source, get_resource_reader, ...
+        return getattr(self._loader, name)
+
+
+class _PostImportFinder(importlib.abc.MetaPathFinder):
+    """Finds a watched module with the other finders and wraps its loader (no import of its own)."""
+
+    def __init__(self) -> None:
+        self.pending: dict[str, list[Callable[[types.ModuleType], None]]] = {}
+
+    def find_spec(self, fullname, path, target=None):
+        if fullname not in self.pending:
+            return None
+        for finder in sys.meta_path:
+            if finder is self or not hasattr(finder, "find_spec"):
+                continue
+            spec = finder.find_spec(fullname, path, target)
+            if spec is not None:
+                break
+        else:
+            return None
+        if spec.loader is not None:
+            spec.loader = _PostImportLoader(spec.loader, self.pending.pop(fullname))
+        return spec
+
+
+_POST_IMPORT = _PostImportFinder()
+
+
+def when_imported(module_name: str, callback: Callable[[types.ModuleType], None]) -> None:
+    """Run ``callback(module)`` right after ``module_name`` executes, or now if it is already imported.
+
+    Why: OpenRLHF classes must be patched in every process (Ray workers too) without importing
+    openrlhf eagerly; the callback runs before any importer binds names from the module."""
+    module = sys.modules.get(module_name)
+    if module is not None:
+        callback(module)
+        return
+    _POST_IMPORT.pending.setdefault(module_name, []).append(callback)
+    if _POST_IMPORT not in sys.meta_path:
+        sys.meta_path.insert(0, _POST_IMPORT)
+
+
+def _cpu_replay_buffer(module: types.ModuleType) -> None:
+    """``NaiveReplayBuffer.__init__`` builds ``torch.device(f"cuda:{current_device()}")``, i.e. the
+    invalid "cuda:cpu" under these shims: build it with a placeholder index, then keep samples on cpu."""
+    cls = module.NaiveReplayBuffer
+    original = cls.__init__
+    if getattr(original, "_laser_cpu", False):
+        return
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        current_device = torch.cuda.current_device
+        torch.cuda.current_device = lambda: 0  # only for the f-string in the constructor
+        try:
+            original(self, *args, **kwargs)
+        finally:
+            torch.cuda.current_device = current_device
+        self.target_device = torch.device("cpu")
+
+    __init__._laser_cpu = True  # type: ignore[attr-defined]
+    cls.__init__ = __init__
+
+
 def set_single_rank_env() -> None:
     """Without RANK/WORLD_SIZE DeepSpeed falls back to MPI discovery; declare one local rank."""
     os.environ.setdefault("RANK", "0")
@@ -103,6 +186,7 @@ def apply_cpu_compat(*, single_rank_env: bool = True, force: bool = False) -> bo
         ds_module.init_device_mesh = _cpu_device_mesh(ds_module.init_device_mesh)
 
     _install_flash_attn_extension_stub()
+    when_imported("openrlhf.trainer.ppo_utils.replay_buffer", _cpu_replay_buffer)
     _APPLIED = True
     return True
 
@@ -115,3 +199,9 @@ def ray_worker_setup() -> None:
     """Ray ``worker_process_setup_hook``: Ray pickles classes by reference, so driver-side patches
     never reach workers; every worker applies the shims itself (ranks come from OpenRLHF)."""
     apply_cpu_compat(single_rank_env=False)
+    # Opt-in CPU rollout engine: the env var travels in runtime_env, so every worker that builds a
+    # vLLM engine gets the stand-in (laser_plugin.testing.vllm_standin); install() imports nothing heavy.
+    if os.environ.get("LASER_VLLM_STANDIN") == "1":
+        from laser_plugin.testing.vllm_standin import install
+
+        install()
