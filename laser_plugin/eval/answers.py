@@ -72,16 +72,18 @@ def _choice(text: str, choices: Optional[Sequence[str]] = None) -> Optional[str]
     letters = _LETTERS[: len(choices)] if choices else "ABCDE"
     cls = f"[{letters}]"
     marked = _marked(text)
-    patterns = [rf"^\(?({cls})\)?(?:[\s.:)]|$)", rf"\(({cls})\)", rf"\b({cls})\b"]
+    # A parenthesised letter may be lower case ("(b)"); a bare one must be upper case ("a" is a word).
+    patterns = [(rf"^\(?({cls})\)?(?:[\s.:)]|$)", 0), (rf"\(({cls})\)", re.I), (rf"\b({cls})\b", 0)]
     if marked:
-        for pattern in patterns:
-            hit = re.search(pattern, marked)
+        for pattern, flags in patterns:
+            hit = re.search(pattern, marked, flags=flags)
             if hit:
-                return hit.group(1)
-    for pattern in (rf"^\s*\(?({cls})[).:]", rf"\(({cls})\)", rf"(?:option|choice)\s+({cls})\b"):
-        hit = re.search(pattern, text, flags=re.MULTILINE)
+                return hit.group(1).upper()
+    for pattern, flags in ((rf"^\s*\(?({cls})[).:]", re.M), (rf"\(({cls})\)", re.I),
+                           (rf"(?:option|choice)\s+({cls})\b", re.I)):
+        hit = re.search(pattern, text, flags=flags)
         if hit:
-            return hit.group(1)
+            return hit.group(1).upper()
     if choices:  # the option's text itself, e.g. "Paris" for choices ["London", "Paris"]
         low = text.lower()
         found = [i for i, c in enumerate(choices) if str(c).strip() and str(c).strip().lower() in low]
