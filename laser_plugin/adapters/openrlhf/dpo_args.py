@@ -98,7 +98,7 @@ UPSTREAM: dict[str, tuple[Any, str]] = {
     "ckpt.max_mem": (100000000, ""),
     "ckpt.load_enable": (False, "resume from the latest round checkpoint under --ckpt.path"),
     "ckpt.save_steps": (-1, ""),
-    "ckpt.disable_ds": (False, ""),
+    "ckpt.disable_ds": (False, "skip the DeepSpeed state per round (bandit state still saved; no resume)"),
     "eval.steps": (-1, ""),
     "logger.logging_steps": (1, ""),
     "logger.tensorboard_dir": (None, ""),

@@ -241,9 +241,11 @@ class IterativeDPO:
 
     def _checkpoint(self, r: int) -> None:
         a, tag = self.args, f"round_{r}"
-        self.strategy.save_ckpt(self.model.model, a.ckpt.path, tag, a.ckpt.max_num, a.ckpt.max_mem,
-                                {"laser_round": r, "step_offset": self.trainer.step_offset})
+        if not a.ckpt.disable_ds:  # --ckpt.disable_ds (upstream's flag): no DeepSpeed state, no resume
+            self.strategy.save_ckpt(self.model.model, a.ckpt.path, tag, a.ckpt.max_num, a.ckpt.max_mem,
+                                    {"laser_round": r, "step_offset": self.trainer.step_offset})
         if self.sync.is_main:
+            (Path(a.ckpt.path) / tag).mkdir(parents=True, exist_ok=True)
             self.bandit.save(Path(a.ckpt.path) / tag / "laser_bandit.npz")
         if a.ckpt.save_hf:
             self.strategy.save_model(self.model, self.tokenizer, os.path.join(a.ckpt.path, f"{tag}_hf"))

