@@ -142,8 +142,17 @@ class Selector:
         if wrong:
             raise ValueError("selector state does not match: " + "; ".join(wrong) +
                              " (load it into a selector built with the same name, num_arms and dim)")
+        arrays = {k: np.asarray(v) for k, v in (state.get("arrays") or {}).items()}
+        mine = self._arrays()
+        missing = sorted(set(mine) - set(arrays))
+        if missing:
+            raise ValueError(f"{self.name}: state lacks arrays {missing}; it was not written by this selector")
+        bad = [f"{k} {arrays[k].shape} != {np.shape(v)}" for k, v in mine.items()
+               if not k.startswith("pending_") and arrays[k].shape != np.shape(v) and not arrays[k].size == np.size(v) == 1]
+        if bad:
+            raise ValueError(f"{self.name}: state arrays have the wrong shape: {'; '.join(bad)}")
         self.rng.bit_generator.state = json.loads(_scalar(state["rng"]))
-        self._load_arrays({k: np.asarray(v) for k, v in (state.get("arrays") or {}).items()})
+        self._load_arrays(arrays)
 
 
 def _scalar(value: Any) -> Any:

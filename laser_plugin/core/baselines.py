@@ -3,10 +3,11 @@
 random       uniform arm (LASeR's "random RM")
 fixed        always ``arm`` (the "best single RM")
 round_robin  arms in turn (LASeR's "sequential RMs")
-eps_greedy   best empirical mean, a uniform arm with probability epsilon
+eps_greedy   best empirical mean (unplayed arms first), a uniform arm with probability epsilon
 ucb1         mean_k + c * sqrt(2 ln t / n_k)   (Auer et al. 2002), unplayed arms first
 exp3         p_k = (1 - gamma) w_k / sum w + gamma / K,  w_k <- w_k exp(gamma r / (p_k K))
-             (Auer et al. 2002; rewards in [0, 1]; p_k is recomputed at update time)
+             (Auer et al. 2002; rewards clipped to [0, 1]; p_k is the probability the arm had
+             when it was selected, renormalised over the arms that were allowed then)
 """
 from __future__ import annotations
 
@@ -120,7 +121,7 @@ class EpsGreedySelector(_MeanRewards):
 
     def scores(self, contexts: Any) -> np.ndarray:
         n = len(self._contexts(contexts))
-        s = np.tile(self._means(), (n, 1))
+        s = np.tile(np.where(self.counts > 0, self._means(), np.inf), (n, 1))  # try every arm once
         explore = self.rng.random(n) < self.config.epsilon
         s[explore] = self.rng.random((int(explore.sum()), self.num_arms))
         return s
@@ -161,25 +162,38 @@ class Exp3Selector(Selector):
     def __init__(self, num_arms: int, dim: int, seed: int = 0, config: Any = None) -> None:
         super().__init__(num_arms, dim, seed, config)
         self.log_w = np.zeros(self.num_arms)  # log-weights: no overflow on long runs
+        self._played_p = np.full(self.num_arms, np.nan)  # p_k at the last selection of arm k
 
-    def probabilities(self) -> np.ndarray:
+    def probabilities(self, allowed: Optional[np.ndarray] = None) -> np.ndarray:
         w = np.exp(self.log_w - self.log_w.max())
         g = self.config.gamma
-        return (1 - g) * w / w.sum() + g / self.num_arms
+        p = (1 - g) * w / w.sum() + g / self.num_arms
+        if allowed is not None:  # quarantined arms get 0 and the rest are renormalised
+            p = np.where(allowed, p, 0.0)
+            p = p / p.sum()
+        return p
 
     def scores(self, contexts: Any) -> np.ndarray:
-        # Gumbel-max: argmax(log p + Gumbel) is a draw from p, and allowed-arm masking renormalises.
+        # Gumbel-max: argmax(log p + Gumbel) is a draw from p; masking arms renormalises p.
         n = len(self._contexts(contexts))
-        return np.log(self.probabilities())[None, :] + self.rng.gumbel(size=(n, self.num_arms))
+        with np.errstate(divide="ignore"):
+            return np.log(self.probabilities())[None, :] + self.rng.gumbel(size=(n, self.num_arms))
+
+    def select(self, contexts: Any, exclude: Optional[Iterable[int]] = None) -> np.ndarray:
+        arms = super().select(contexts, exclude)
+        p = self.probabilities(self._allowed(exclude))
+        self._played_p[arms] = p[arms]  # the importance weight must use the probability of the draw
+        return arms
 
     def update(self, arms: Any, contexts: Any, rewards: Any) -> None:
         a, _, r = self._update_inputs(arms, contexts, rewards)
-        for k, rk in zip(a, r):
-            p = self.probabilities()[k]
+        for k, rk in zip(a, np.clip(r, 0.0, 1.0)):
+            p = self._played_p[k] if np.isfinite(self._played_p[k]) else self.probabilities()[k]
             self.log_w[k] += self.config.gamma * rk / (p * self.num_arms)
 
     def _arrays(self) -> dict[str, Any]:
-        return {"log_w": self.log_w}
+        return {"log_w": self.log_w, "played_p": self._played_p}
 
     def _load_arrays(self, arrays: dict[str, Any]) -> None:
         self.log_w = arrays["log_w"].astype(np.float64).copy()
+        self._played_p = arrays["played_p"].astype(np.float64).copy()

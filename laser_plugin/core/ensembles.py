@@ -35,10 +35,14 @@ class Ensemble(Selector):
 
     def _matrix(self, scores: Any) -> np.ndarray:
         s = np.asarray(scores, dtype=np.float64)
-        require(s.ndim == 2, f"{self.name}.combine: scores must be [K, N], got shape {s.shape}")
+        require(s.ndim == 2 and s.shape[0] == self.num_arms,
+                f"{self.name}.combine: scores must be [K={self.num_arms}, N], got shape {s.shape}")
         keep = ~np.all(np.isnan(s), axis=1)
         require(bool(keep.any()), f"{self.name}.combine: every arm's scores are NaN")
-        return s[keep]
+        s = s[keep]
+        lost = np.flatnonzero(np.all(np.isnan(s), axis=0))
+        require(len(lost) == 0, f"{self.name}.combine: samples {lost[:8].tolist()} have no score from any arm")
+        return s
 
     def combine(self, scores: Any, group_ids: Optional[np.ndarray] = None) -> np.ndarray:
         raise NotImplementedError
@@ -89,7 +93,8 @@ class Agreement(Ensemble):
     def combine(self, scores: Any, group_ids: Optional[np.ndarray] = None) -> np.ndarray:
         s = self._matrix(scores)
         n = s.shape[1]
-        groups = np.zeros(n, dtype=np.int64) if group_ids is None else np.asarray(group_ids)
+        groups = np.zeros(n, dtype=np.int64) if group_ids is None else np.asarray(group_ids).reshape(-1)
+        require(len(groups) == n, f"agreement.combine: {len(groups)} group ids for {n} samples")
         out = np.full(n, 0.5)
         for g in np.unique(groups):
             idx = np.flatnonzero(groups == g)

@@ -16,6 +16,7 @@ import numpy as np
 import torch
 
 from laser_plugin.core.base import require
+from laser_plugin.core.granularity import mean_context
 
 
 def pool_hidden_states(hidden: torch.Tensor, attention_mask: torch.Tensor, mode: str = "mean") -> torch.Tensor:
@@ -23,9 +24,9 @@ def pool_hidden_states(hidden: torch.Tensor, attention_mask: torch.Tensor, mode:
     require(mode in ("mean", "last"), f"pooling must be 'mean' or 'last', got {mode!r}")
     require(hidden.ndim == 3 and attention_mask.shape == hidden.shape[:2],
             f"hidden [B, T, H] and mask [B, T] expected, got {tuple(hidden.shape)} and {tuple(attention_mask.shape)}")
-    mask = attention_mask.to(hidden.dtype)
-    if mode == "mean":
-        return (hidden * mask[..., None]).sum(1) / mask.sum(1).clamp(min=1)[:, None]
+    mask = attention_mask.to(torch.float32)
+    if mode == "mean":  # summed in float32: bf16 sums over long sequences lose most of their digits
+        return (hidden.float() * mask[..., None]).sum(1) / mask.sum(1).clamp(min=1)[:, None]
     positions = torch.arange(mask.shape[1], device=mask.device)[None, :].expand_as(mask)
     last = torch.where(mask > 0, positions, torch.full_like(positions, -1)).max(dim=1).values.clamp(min=0)
     return hidden[torch.arange(hidden.shape[0], device=hidden.device), last]
@@ -55,11 +56,13 @@ class ContextFeaturizer:
         return self.from_pooled(pool_hidden_states(hidden, attention_mask, self.pooling))
 
     def batch_context(self, rows: np.ndarray) -> np.ndarray:
+        """[n, dim] rows of this featuriser -> [1, dim]: one context per micro-batch decision."""
         rows = np.asarray(rows, dtype=np.float64)
-        feats = rows[:, :-1] if self.bias else rows
-        z = feats.mean(axis=0, keepdims=True)
-        z = z / max(float(np.linalg.norm(z)), 1e-12)
-        return np.concatenate([z, np.ones((1, 1))], axis=1) if self.bias else z
+        require(rows.ndim == 2 and rows.shape[1] == self.dim, f"rows must be [n, {self.dim}], got {rows.shape}")
+        out = mean_context(rows, bias=self.bias)
+        if not self.bias:  # the mean of unit vectors is shorter than 1: back onto the sphere
+            out /= max(float(np.linalg.norm(out)), 1e-12)
+        return out
 
     def state_dict(self) -> dict[str, Any]:
         return {"in_dim": np.array(self.in_dim), "dim": np.array(self.dim), "seed": np.array(self.seed),

@@ -3,8 +3,8 @@
 quantile  LASeR's rescaling (arXiv 2410.01735): with q_lo, q_hi the 20th / 80th percentiles of the
           PAST rewards (the current values are excluded from their own quantiles),
               r' = clip((r - q_lo) / (q_hi - q_lo), 0, 1),
-          and r' = 0.5 while the history is too short or q_hi == q_lo (the guard the reference
-          code lacks).
+          r' = 0.5 while the history is too short; when q_hi == q_lo (a flat history: the
+          reference code divides by zero) r' = 1, 0.5 or 0 for r above, at or below it.
 baseline  BayesianRouter's batch-baseline advantage: r' = r - mean(batch); a single value is
           compared with the running mean of past values instead (a one-element batch has no peers).
 zscore    per-arm running z-score with the statistics of past values: r' = (r - m_k) / s_k.
@@ -19,6 +19,12 @@ import numpy as np
 from laser_plugin.core.base import require
 
 
+def _as_rewards(rewards: Any) -> np.ndarray:
+    r = np.asarray(rewards, dtype=np.float64).reshape(-1)
+    require(bool(np.all(np.isfinite(r))), f"feedback: rewards must be finite, got {r[~np.isfinite(r)][:4].tolist()}")
+    return r
+
+
 class QuantileRescale:
     def __init__(self, low: float = 0.2, high: float = 0.8, window: int = 0, min_history: int = 2) -> None:
         require(0 <= low < high <= 1, f"quantile: need 0 <= low < high <= 1, got {low}, {high}")
@@ -27,13 +33,15 @@ class QuantileRescale:
         self.history = np.zeros(0)
 
     def __call__(self, rewards: Any, arms: Optional[np.ndarray] = None) -> np.ndarray:
-        r = np.asarray(rewards, dtype=np.float64).reshape(-1)
+        r = _as_rewards(rewards)
         past = self.history[-self.window:] if self.window else self.history
         out = np.full(r.shape, 0.5)
         if len(past) >= self.min_history:
             lo, hi = np.quantile(past, [self.low, self.high])
-            if hi - lo > 1e-12:
+            if hi - lo > 1e-12 * max(1.0, abs(lo), abs(hi)):
                 out = np.clip((r - lo) / (hi - lo), 0.0, 1.0)
+            else:  # degenerate quantiles: the limit of the rescaling, a step at lo
+                out = 0.5 + 0.5 * np.sign(r - lo)
         self.history = np.concatenate([self.history, r])
         if self.window and len(self.history) > 4 * self.window:
             self.history = self.history[-self.window:]  # bounded memory on long runs
@@ -51,7 +59,7 @@ class BatchBaseline:
         self.total, self.count = 0.0, 0
 
     def __call__(self, rewards: Any, arms: Optional[np.ndarray] = None) -> np.ndarray:
-        r = np.asarray(rewards, dtype=np.float64).reshape(-1)
+        r = _as_rewards(rewards)
         if len(r) > 1:
             out = r - r.mean()
         else:
@@ -69,14 +77,21 @@ class BatchBaseline:
 
 class RunningZScore:
     def __init__(self, per_arm: bool = True, max_arms: int = 1024) -> None:
+        require(max_arms >= 1, f"zscore: max_arms must be >= 1, got {max_arms}")
         self.per_arm = per_arm
         self.n = np.zeros(max_arms if per_arm else 1)
         self.mean = np.zeros_like(self.n)
         self.m2 = np.zeros_like(self.n)
 
     def __call__(self, rewards: Any, arms: Optional[np.ndarray] = None) -> np.ndarray:
-        r = np.asarray(rewards, dtype=np.float64).reshape(-1)
-        keys = np.zeros(len(r), dtype=np.int64) if not self.per_arm or arms is None else np.asarray(arms, np.int64)
+        r = _as_rewards(rewards)
+        if not self.per_arm or arms is None:
+            keys = np.zeros(len(r), dtype=np.int64)
+        else:
+            keys = np.asarray(arms, dtype=np.int64).reshape(-1)
+            require(len(keys) == len(r), f"zscore: {len(keys)} arms for {len(r)} rewards")
+            require(bool(np.all((keys >= 0) & (keys < len(self.n)))),
+                    f"zscore: arms must be in [0, {len(self.n)}) (raise max_arms), got {keys.tolist()[:8]}")
         out = np.zeros(len(r))
         for i, (k, v) in enumerate(zip(keys, r)):
             if self.n[k] >= 2:
@@ -98,7 +113,7 @@ class RunningZScore:
 
 class Identity:
     def __call__(self, rewards: Any, arms: Optional[np.ndarray] = None) -> np.ndarray:
-        return np.asarray(rewards, dtype=np.float64).reshape(-1)
+        return _as_rewards(rewards)
 
     def state_dict(self) -> dict[str, Any]:
         return {}
@@ -112,7 +127,7 @@ class Chain:
         self.steps, self.names = steps, names
 
     def __call__(self, rewards: Any, arms: Optional[np.ndarray] = None) -> np.ndarray:
-        out = np.asarray(rewards, dtype=np.float64).reshape(-1)
+        out = _as_rewards(rewards)
         for step in self.steps:
             out = step(out, arms)
         return out

@@ -13,18 +13,20 @@ def test_scores_and_update_match_hand_computation():
     sel.update([0], x, [1.0])
     # A_0 = [[2, 0], [0, 1]], b_0 = [1, 0]: theta_0 = [0.5, 0]; x^T A^-1 x = 0.5
     np.testing.assert_allclose(sel.theta[0], [0.5, 0.0])
-    np.testing.assert_allclose(sel.A_inv[0], [[0.5, 0.0], [0.0, 1.0]])
+    np.testing.assert_allclose(sel.model.inverse(0), [[0.5, 0.0], [0.0, 1.0]])
     np.testing.assert_allclose(sel.scores(x), [[0.5 + 0.5 * np.sqrt(0.5), 0.5]])
     y = np.array([[1.0, 1.0]])
     sel.update([0], y, [0.0])
     A = np.array([[3.0, 1.0], [1.0, 2.0]])
     b = np.array([1.0, 0.0])
-    inv = np.linalg.inv(A)
-    np.testing.assert_allclose(sel.A_inv[0], inv, atol=1e-12)
-    np.testing.assert_allclose(sel.theta[0], inv @ b, atol=1e-12)
+    inv = np.linalg.inv(A)  # [[0.4, -0.2], [-0.2, 0.6]]
+    np.testing.assert_allclose(sel.model.inverse(0), [[0.4, -0.2], [-0.2, 0.6]], atol=1e-12)
+    np.testing.assert_allclose(sel.theta[0], [0.4, -0.2], atol=1e-12)
+    np.testing.assert_allclose(sel.model.gram(0), A, atol=1e-12)
     z = np.array([0.3, -0.7])
     expected = z @ inv @ b + 0.5 * np.sqrt(z @ inv @ z)
     assert sel.scores(z)[0, 0] == pytest.approx(expected, abs=1e-12)
+    np.testing.assert_allclose(sel.scores(z)[0, 1], 0.5 * np.sqrt(z @ z))  # arm 1 untouched
 
 
 def test_selects_the_arm_with_the_highest_ucb():
@@ -33,45 +35,113 @@ def test_selects_the_arm_with_the_highest_ucb():
     sel.update([2, 2], np.repeat(x, 2, axis=0), [1.0, 1.0])
     assert sel.select(x)[0] == 2
     assert sel.select(x, exclude=[2])[0] in (0, 1)
+    assert sel.select(x[0]).shape == (1,)  # a 1-D context is one row
+
+
+def test_batched_update_woodbury_matches_explicit_solution():
+    rng = np.random.default_rng(4)
+    d, k = 12, 3
+    sel = make_selector("laser", num_arms=k, dim=d, alpha=0.3, ridge=2.0)
+    x, r, arms = rng.standard_normal((40, d)), rng.random(40), rng.integers(0, k, 40)
+    for lo in range(0, 40, 10):  # 10 rows per call: per arm a Woodbury update of 2..5 rows
+        sel.update(arms[lo:lo + 10], x[lo:lo + 10], r[lo:lo + 10])
+    z = rng.standard_normal((5, d))
+    for a in range(k):
+        rows = arms == a
+        A = 2.0 * np.eye(d) + x[rows].T @ x[rows]
+        inv = np.linalg.inv(A)
+        np.testing.assert_allclose(sel.model.inverse(a), inv, atol=1e-12)
+        np.testing.assert_array_equal(sel.model.inverse(a), sel.model.inverse(a).T)  # exactly symmetric
+        theta = inv @ (x[rows].T @ r[rows])
+        expected = z @ theta + 0.3 * np.sqrt(np.einsum("nd,de,ne->n", z, inv, z))
+        np.testing.assert_allclose(sel.scores(z)[:, a], expected, atol=1e-12)
+
+
+def test_update_reuses_the_selection_products_exactly_like_a_fresh_solve():
+    rng = np.random.default_rng(5)
+    a, b = (make_selector("laser", 3, 200, alpha=0.2) for _ in range(2))
+    for _ in range(5):
+        x = rng.standard_normal((7, 200))
+        arms = a.select(x)  # caches x^T S_k
+        r = rng.random(7)
+        a.update(arms[::-1], x[::-1], r[::-1])  # rows in another order still hit the cache
+        b.update(arms[::-1], x[::-1], r[::-1])  # no selection: products computed afresh
+    for k in range(3):
+        np.testing.assert_allclose(a.model.inverse(k), b.model.inverse(k), rtol=1e-12, atol=1e-15)
 
 
 def test_sherman_morrison_drift_after_1e5_updates_vs_exact_solve():
-    d, rng = 8, np.random.default_rng(0)
+    d, n, rng = 8, 100_000, np.random.default_rng(0)
     sel = make_selector("laser", num_arms=1, dim=d, refactor_every=10**9)  # never refactor: pure SM
-    x = rng.standard_normal((100_000, d)) / np.sqrt(d)
-    r = rng.random(100_000)
-    sel.update(np.zeros(len(x), dtype=int), x, r)
+    x = rng.standard_normal((n, d)) / np.sqrt(d)
+    r = rng.random(n)
+    zero = np.zeros(1, dtype=np.int64)
+    for i in range(n):  # one row per call: 1e5 rank-1 updates
+        sel.update(zero, x[i:i + 1], r[i:i + 1])
     A = np.eye(d) + x.T @ x
-    exact_inv = np.linalg.inv(A)
-    exact_theta = np.linalg.solve(A, x.T @ r)
     rel = lambda a, b: np.linalg.norm(a - b) / np.linalg.norm(b)  # noqa: E731
-    assert rel(sel.A_inv[0], exact_inv) <= 1e-8
-    assert rel(sel.theta[0], exact_theta) <= 1e-8
-    np.testing.assert_array_equal(sel.A_inv[0], sel.A_inv[0].T)  # symmetric, exactly
+    assert rel(sel.model.inverse(0), np.linalg.inv(A)) <= 1e-8
+    assert rel(sel.theta[0], np.linalg.solve(A, x.T @ r)) <= 1e-8
+    np.testing.assert_array_equal(sel.model.inverse(0), sel.model.inverse(0).T)  # symmetric, exactly
+    assert sel.model.counts[0] == n and sel.model.since_refactor[0] == n
 
 
-def test_refactorisation_restores_exact_inverse_and_discount_ridge():
-    rng = np.random.default_rng(1)
-    sel = make_selector("laser", num_arms=1, dim=4, discount=0.9, refactor_every=5)
-    x = rng.standard_normal((5, 4))
-    sel.update(np.zeros(5, dtype=int), x, np.ones(5))
-    # after 5 discounted updates the ridge decayed to 0.9^5; the refactorisation put it back to 1
-    # recompute the discounted sums directly
-    A_exp = sum(0.9 ** (4 - t) * np.outer(x[t], x[t]) for t in range(5)) + np.eye(4)
-    b_exp = sum(0.9 ** (4 - t) * x[t] for t in range(5))
-    np.testing.assert_allclose(sel.A[0], A_exp, atol=1e-12)
-    np.testing.assert_allclose(sel.A_inv[0], np.linalg.inv(A_exp), atol=1e-10)
-    np.testing.assert_allclose(sel.theta[0], np.linalg.solve(A_exp, b_exp), atol=1e-10)
+def test_periodic_refactorisation_is_exact():
+    rng = np.random.default_rng(2)
+    sel = make_selector("laser", num_arms=1, dim=4, refactor_every=3)
+    x = rng.standard_normal((7, 4))
+    for i in range(7):
+        sel.update([0], x[i:i + 1], [1.0])
+    assert sel.model.since_refactor[0] == 1  # refactorised after updates 3 and 6
+    A = np.eye(4) + x.T @ x
+    np.testing.assert_allclose(sel.model.inverse(0), np.linalg.inv(A), atol=1e-12)
+    np.testing.assert_allclose(sel.theta[0], np.linalg.solve(A, x.sum(0)), atol=1e-12)
+
+
+def test_discount_forgets_every_arm_per_round_and_restores_the_ridge():
+    g = 0.5
+    sel = make_selector("laser", num_arms=2, dim=2, discount=g, ridge_floor=0.3, alpha=1.0)
+    x0, x1 = np.array([1.0, 0.0]), np.array([0.0, 1.0])
+    sel.update([0], x0[None], [1.0])  # round 1: A_0 = 0.5 I + x0 x0^T, A_1 = 0.5 I
+    np.testing.assert_allclose(sel.model.gram(0), [[1.5, 0.0], [0.0, 0.5]])
+    np.testing.assert_allclose(sel.model.inverse(1), 2 * np.eye(2))  # unplayed arm: more uncertain
+    np.testing.assert_allclose(sel.theta[0], [1 / 1.5, 0.0])
+    sel.update([1], x1[None], [2.0])  # round 2: ridge 0.25 < 0.3: both arms refactorised to ridge 1
+    A0 = np.array([[0.75 + 0.75, 0.0], [0.0, 0.25 + 0.75]])  # 0.5 * A_0 plus the restored 0.75 I
+    A1 = np.array([[1.0, 0.0], [0.0, 2.0]])
+    np.testing.assert_allclose(sel.model.gram(0), A0)
+    np.testing.assert_allclose(sel.model.gram(1), A1)
+    np.testing.assert_allclose(sel.theta[0], [0.5 / 1.5, 0.0])  # b_0 = 0.5 * x0
+    np.testing.assert_allclose(sel.theta[1], [0.0, 1.0])  # b_1 = 2 x1, A_1[1, 1] = 2
+    np.testing.assert_allclose(sel.model.ridge_mass, [1.0, 1.0])
 
 
 @pytest.mark.parametrize("bad, match", [
     ({"alpha": -1}, "alpha must be >= 0"),
     ({"ridge": 0}, "ridge must be > 0"),
     ({"discount": 1.5}, r"discount must be in \(0, 1\]"),
+    ({"discount": 0}, r"discount must be in \(0, 1\]"),
+    ({"ridge_floor": 1.0}, r"ridge_floor must be in \(0, 1\)"),
     ({"refactor_every": 0}, "refactor_every must be >= 1"),
     ({"alpha": "lots"}, "cannot read 'lots' as float"),
-    ({"beta": 1}, r"no option\(s\) \['beta'\]; valid options: alpha, discount, refactor_every, ridge"),
+    ({"beta": 1}, r"no option\(s\) \['beta'\]; valid options: alpha, discount, refactor_every, ridge, ridge_floor"),
 ])
 def test_bad_configs(bad, match):
     with pytest.raises(ValueError, match=match):
         make_selector("laser", 2, 3, **bad)
+
+
+def test_bad_inputs():
+    sel = make_selector("laser", 2, 3)
+    with pytest.raises(ValueError, match=r"contexts must be \[N, 3\] \(or \[3\]\), got \(2, 4\)"):
+        sel.select(np.ones((2, 4)))
+    with pytest.raises(ValueError, match="contexts contain NaN or inf"):
+        sel.select(np.array([[np.nan, 0, 0]]))
+    with pytest.raises(ValueError, match=r"arms must be in \[0, 2\)"):
+        sel.update([2], np.ones((1, 3)), [0.0])
+    with pytest.raises(ValueError, match="1 arms, 1 contexts, 2 rewards"):
+        sel.update([0], np.ones((1, 3)), [0.0, 1.0])
+    with pytest.raises(ValueError, match="rewards must be finite"):
+        sel.update([0], np.ones((1, 3)), [np.inf])
+    with pytest.raises(ValueError, match=r"excluded arm 7 is not in \[0, 2\)"):
+        sel.select(np.ones(3), exclude=[7])

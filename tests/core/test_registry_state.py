@@ -24,6 +24,23 @@ def test_bad_shapes(bad, match):
 def test_string_values_from_the_cli_are_coerced():
     sel = make_selector("laser", 2, 3, alpha="0.25", refactor_every="10")
     assert sel.config.alpha == 0.25 and sel.config.refactor_every == 10
+    with pytest.raises(ValueError, match="option 'refactor_every': cannot read '1.5' as int"):
+        make_selector("laser", 2, 3, refactor_every="1.5")
+
+
+def test_import_is_light_and_every_selector_has_the_api():
+    import subprocess
+    import sys
+
+    code = ("import sys, laser_plugin; laser_plugin.make_selector('laser', 2, 3).update([0], [[1, 0, 0]], [1.0]);"
+            "bad = [m for m in ('torch', 'ray', 'deepspeed', 'openrlhf', 'vllm') if m in sys.modules]; print(bad)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "[]"
+    for name in available_selectors():
+        sel = make_selector(name, 3, 4)
+        assert sel.num_arms == 3 and sel.dim == 4 and isinstance(sel.uses_all_arms, bool)
+        assert sel.scores(np.ones((2, 4))).shape == (2, 3)
+        assert sel.select(np.ones((2, 4))).dtype == np.int64
 
 
 def _run(sel, rng, steps=30):
@@ -62,6 +79,41 @@ def test_mismatched_state_is_refused_with_what_differs():
         make_selector("laser", 3, 5).load_state_dict(state)
     with pytest.raises(ValueError, match=r"dim: checkpoint has 5, this selector has 6"):
         make_selector("laser", 4, 6).load_state_dict(state)
+
+
+def test_state_with_wrong_arrays_is_refused(tmp_path):
+    sel = make_selector("laser", 2, 3)
+    state = sel.state_dict()
+    state["arrays"]["S"] = np.zeros((2, 4, 4))
+    with pytest.raises(ValueError, match=r"laser: state arrays have the wrong shape: S \(2, 4, 4\) != \(2, 3, 3\)"):
+        make_selector("laser", 2, 3).load_state_dict(state)
+    del state["arrays"]["S"]
+    with pytest.raises(ValueError, match=r"laser: state lacks arrays \['S'\]"):
+        make_selector("laser", 2, 3).load_state_dict(state)
+    with pytest.raises(ValueError, match=r"exp3: state lacks arrays \['log_w', 'played_p'\]"):
+        make_selector("exp3", 2, 3).load_state_dict({**make_selector("exp3", 2, 3).state_dict(), "arrays": {}})
+
+
+def test_state_file_has_no_pickle_and_keeps_the_meta(tmp_path):
+    sel = make_selector("thompson", 2, 3, seed=5, noise=0.25)
+    path = tmp_path / "t.safetensors"
+    save_state(path, sel.state_dict())
+    flat = load_state(path)
+    assert all(isinstance(v, np.ndarray) for v in flat.values())
+    assert b"pickle" not in path.read_bytes()[:200]
+    from laser_plugin.core.state_io import unflatten_state
+
+    meta = unflatten_state(flat)["meta"]
+    assert meta["selector"] == "thompson" and meta["num_arms"].item() == 2 and meta["dim"].item() == 3
+    assert '"noise": 0.25' in meta["config"]
+
+
+def test_truncated_state_file_names_the_path(tmp_path):
+    path = tmp_path / "cut.safetensors"
+    save_state(path, make_selector("laser", 2, 3).state_dict())
+    path.write_bytes(path.read_bytes()[:-40])
+    with pytest.raises(ValueError, match="cut.safetensors is corrupt"):
+        load_state(path)
 
 
 def test_corrupt_or_foreign_state_files(tmp_path):

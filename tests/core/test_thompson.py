@@ -9,6 +9,7 @@ from laser_plugin.core.state_io import save_state
 def test_prior_sets_expected_scores_before_any_update():
     mu0 = np.array([[1.0, 0.0], [0.0, 2.0], [0.5, 0.5]])
     sel = make_selector("bayesian_router", 3, 2, prior=mu0)
+    assert sel.name == "thompson"  # the alias builds the canonical selector
     x = np.array([[0.2, 0.8], [1.0, 0.0]])
     np.testing.assert_allclose(sel.expected_scores(x), x @ mu0.T)
     # with no exploration the draw is the posterior mean: the offline router's choice
@@ -22,20 +23,40 @@ def test_posterior_matches_closed_form():
     sel = make_selector("thompson", 2, 3, prior=mu0, prior_strength=2.0, noise=0.5)
     x = rng.standard_normal((20, 3))
     r = rng.random(20)
-    sel.update(np.zeros(20, dtype=int), x, r)
+    for i in range(0, 20, 4):  # single rows and 4-row (Woodbury) updates
+        sel.update([0], x[i:i + 1], r[i:i + 1])
+        sel.update([0, 0, 0], x[i + 1:i + 4], r[i + 1:i + 4])
     lam = 2.0 * np.eye(3) + x.T @ x / 0.25
     b = 2.0 * mu0[0] + x.T @ r / 0.25
-    np.testing.assert_allclose(sel.Sigma[0], np.linalg.inv(lam), atol=1e-10)
-    np.testing.assert_allclose(sel.mu[0], np.linalg.solve(lam, b), atol=1e-10)
+    np.testing.assert_allclose(sel.covariance(0), np.linalg.inv(lam), atol=1e-12)
+    np.testing.assert_allclose(sel.mu[0], np.linalg.solve(lam, b), atol=1e-12)
     np.testing.assert_allclose(sel.mu[1], mu0[1])  # arm 1 untouched
+    np.testing.assert_allclose(sel.covariance(1), np.eye(3) / 2.0)
 
 
-def test_draws_have_the_posterior_variance():
-    sel = make_selector("thompson", 1, 2, prior_strength=4.0, exploration=1.0, seed=3)
+def test_hand_computed_one_dimensional_posterior():
+    # d = 1, lambda0 = 1, mu0 = 2, s = 1: one reward 0 at x = 1 -> Lambda = 2, b = 2, mu = 1, Sigma = 1/2
+    sel = make_selector("thompson", 1, 1, prior=[[2.0]], noise=1.0)
+    sel.update([0], [[1.0]], [0.0])
+    assert sel.mu[0, 0] == pytest.approx(1.0)
+    assert sel.covariance(0)[0, 0] == pytest.approx(0.5)
+
+
+def test_draws_have_the_posterior_mean_and_variance():
+    sel = make_selector("thompson", 1, 2, prior=[[0.5, -0.25]], prior_strength=4.0, exploration=1.5, seed=3)
     x = np.tile([[1.0, 1.0]], (20000, 1))
-    draws = sel.scores(x)[:, 0]
-    assert draws.mean() == pytest.approx(0.0, abs=0.02)
-    assert draws.var() == pytest.approx(2.0 / 4.0, rel=0.05)  # x^T (I/4) x
+    draws = sel.scores(x)[:, 0]  # independent draws per row
+    assert draws.mean() == pytest.approx(0.25, abs=0.02)
+    assert draws.var() == pytest.approx(1.5 ** 2 * 2.0 / 4.0, rel=0.05)  # v^2 x^T (I/4) x
+
+
+def test_discounted_thompson_restores_the_prior_with_the_ridge():
+    sel = make_selector("thompson", 1, 1, prior=[[2.0]], noise=1.0, discount=0.5, ridge_floor=0.4)
+    sel.update([0], [[1.0]], [0.0])  # Lambda = 0.5 + 1, b = 0.5 * 2 + 0: mu = 1 / 1.5
+    assert sel.mu[0, 0] == pytest.approx(1 / 1.5)
+    sel.update([0], [[1.0]], [0.0])  # Lambda = 0.75 + 1 (+0.75 restored), b = 0.5 (+0.75 * 2)
+    assert sel.covariance(0)[0, 0] == pytest.approx(1 / 2.5)
+    assert sel.mu[0, 0] == pytest.approx(2.0 / 2.5)
 
 
 def test_prior_file_round_trip_and_mismatch(tmp_path):
@@ -45,12 +66,21 @@ def test_prior_file_round_trip_and_mismatch(tmp_path):
     np.testing.assert_allclose(sel.mu, mu0)
     with pytest.raises(ValueError, match=r"shape \(3, 2\), but this selector has K=4 arms and d=2"):
         make_selector("thompson", 4, 2, prior=str(tmp_path / "prior.safetensors"))
+    save_state(tmp_path / "other.safetensors", {"embeddings": mu0})
+    with pytest.raises(ValueError, match="has no 'prior_mean' array"):
+        make_selector("thompson", 3, 2, prior=str(tmp_path / "other.safetensors"))
+    with pytest.raises(ValueError, match="prior means contain NaN"):
+        make_selector("thompson", 1, 2, prior=[[np.nan, 0.0]])
 
 
 @pytest.mark.parametrize("bad, match", [
     ({"noise": 0}, "noise must be > 0"),
     ({"prior_strength": -1}, "prior_strength must be > 0"),
     ({"exploration": -0.1}, "exploration must be >= 0"),
+    ({"discount": 0}, r"discount must be in \(0, 1\]"),
+    ({"ridge_floor": 0}, r"ridge_floor must be in \(0, 1\)"),
+    ({"refactor_every": "0"}, "refactor_every must be >= 1"),
+    ({"alpha": 0.1}, r"selector 'thompson' has no option\(s\) \['alpha'\]; valid options: discount, exploration"),
 ])
 def test_bad_configs(bad, match):
     with pytest.raises(ValueError, match=match):

@@ -1,0 +1,202 @@
+"""Per-arm ridge regression kept in inverse form: the engine shared by LinUCB and linear Thompson.
+
+For each arm k (every row weighted 1 unless discounted):
+    A_k = lam I + sum_t x_t x_t^T,    b_k = lam mu0_k + sum_t r_t x_t,    theta_k = A_k^-1 b_k.
+One row of arm k (Sherman-Morrison, O(d^2)), with u = A^-1 x and c = 1 + x.u:
+    A^-1 <- A^-1 - u u^T / c,           theta <- theta + u (r - x.theta) / c
+m rows X of one arm in one call (Woodbury, O(m d^2) as two BLAS-3 products), U = A^-1 X^T:
+    C = I + X U,   A^-1 <- A^-1 - U C^-1 U^T,   theta <- theta + U C^-1 (r - X theta)
+Both subtract a product v v^T whose (i, j) and (j, i) entries are bit-identical, so a symmetric
+A^-1 stays exactly symmetric. Every ``refactor_every`` updates of an arm, A^-1 and theta are
+recomputed exactly from A (kept as A_base plus a buffer of recent rows: no d x d pass per row).
+
+Discount gamma < 1 (Garivier & Moulines 2011; Russac et al. 2019): each update call is one round,
+and EVERY arm forgets, A <- gamma A and b <- gamma b, before the new rows are added, so an arm that
+is not played regains uncertainty and gets re-explored after a drift. That is a scalar per arm:
+A^-1 is stored as s_k * S_k and only s_k changes. The ridge decays too; an arm is refactorised
+(restoring lam I and lam mu0) once its ridge falls below ``ridge_floor * lam``.
+"""
+from __future__ import annotations
+
+from typing import Any, Optional
+
+import numpy as np
+
+_FLUSH_ROWS = 256  # recent rows kept per arm before they are folded into A_base (one gemm)
+_CACHE_MAX = 1 << 24  # float64 entries of the cached x^T S_k products (128 MiB)
+_torch: Any = None
+
+
+def rank1_subtract(m: np.ndarray, v: np.ndarray) -> None:
+    """m -= v v^T in place, in one pass over m (no d x d temporary)."""
+    global _torch
+    if len(v) < 128:  # small: numpy's outer is cheaper than a torch call
+        m -= np.multiply.outer(v, v)
+        return
+    if _torch is None:  # imported on first use: `import laser_plugin` stays torch-free
+        try:
+            import torch as _t
+
+            _torch = _t
+        except ImportError:  # pragma: no cover - torch is a dependency
+            _torch = False
+    if _torch and m.flags.c_contiguous:
+        t = _torch.from_numpy(v)
+        _torch.from_numpy(m).addr_(t, t, alpha=-1.0)  # BLAS ger, multi-threaded
+        return
+    step = max(1, (1 << 15) // len(v))  # row blocks with ~256 KiB temporaries
+    for i in range(0, len(m), step):
+        m[i:i + step] -= np.multiply.outer(v[i:i + step], v)
+
+
+def spd_inverse(a: np.ndarray) -> np.ndarray:
+    inv = np.linalg.inv(a)
+    return 0.5 * (inv + inv.T)  # exactly symmetric: fp addition commutes
+
+
+class RidgeArms:
+    """K independent ridge regressions in R^d, in float64, with O(d^2) updates."""
+
+    def __init__(self, num_arms: int, dim: int, ridge: float, discount: float = 1.0, ridge_floor: float = 0.1,
+                 refactor_every: int = 1000, prior_mean: Optional[np.ndarray] = None, row_scale: float = 1.0) -> None:
+        k, d = num_arms, dim
+        self.row_scale = float(row_scale)  # rows and rewards enter as (x, r) * row_scale (Thompson: 1 / noise)
+        self.num_arms, self.dim, self.ridge, self.discount = k, d, float(ridge), float(discount)
+        self.ridge_floor, self.refactor_every = float(ridge_floor), int(refactor_every)
+        self.mu0 = np.zeros((k, d)) if prior_mean is None else np.array(prior_mean, dtype=np.float64)
+        self.S = np.repeat(np.eye(d)[None] / ridge, k, axis=0)  # A_k^-1 = s_k * S_k
+        self.s = np.ones(k)
+        self.A_base = np.repeat(np.eye(d)[None] * ridge, k, axis=0)  # A_k = c_k (A_base_k + sum w x x^T)
+        self.c = np.ones(k)
+        self.pending: list[list[tuple[np.ndarray, float]]] = [[] for _ in range(k)]
+        self.b = self.ridge * self.mu0
+        self.theta = self.mu0.copy()
+        self.ridge_mass = np.full(k, self.ridge)  # the part of lam still in A_k after discounting
+        self.counts = np.zeros(k, dtype=np.int64)  # rows seen
+        self.since_refactor = np.zeros(k, dtype=np.int64)  # update operations since the last refactor
+        self._version = np.zeros(k, dtype=np.int64)  # bumps whenever S_k changes (invalidates the cache)
+        self._cache: Optional[tuple] = None
+
+    # ------------------------------------------------------------------ reading
+    def inverse(self, k: int) -> np.ndarray:
+        return self.s[k] * self.S[k]
+
+    def gram(self, k: int) -> np.ndarray:
+        """The exact current A_k (for checks and refactorisation)."""
+        a = self.A_base[k].copy()
+        if self.pending[k]:
+            x = np.stack([r for r, _ in self.pending[k]])
+            w = np.array([w for _, w in self.pending[k]])
+            a += (x * w[:, None]).T @ x
+        return self.c[k] * a
+
+    def project(self, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Per row and arm: mean x.theta_k and variance x^T A_k^-1 x, both [N, K]."""
+        n, k = len(x), self.num_arms
+        prods = np.empty((k, n, self.dim))
+        for a in range(k):
+            np.matmul(x, self.S[a], out=prods[a])  # x^T S_a (S_a symmetric): one gemv/gemm per arm
+        var = np.einsum("knd,nd->nk", prods, x) * self.s[None, :]
+        if prods.size <= _CACHE_MAX:  # update() reuses S_a x instead of another pass over S_a
+            self._cache = (x.copy(), prods, self._version.copy())
+        return x @ self.theta.T, np.maximum(var, 0.0)
+
+    def _products(self, k: int, x: np.ndarray) -> np.ndarray:
+        """S_k x for each row of x ([m, d]), from the last project() call when still valid."""
+        if self._cache is not None and self._cache[2][k] == self._version[k]:
+            cx, prods, _ = self._cache
+            if len(cx) == len(x) and np.array_equal(cx, x):
+                return prods[k]
+            index = {row.tobytes(): i for i, row in enumerate(cx)}
+            hits = [index.get(row.tobytes()) for row in x]
+            if all(h is not None for h in hits):
+                return prods[k][hits]
+        return x @ self.S[k]
+
+    # ------------------------------------------------------------------ updates
+    def update(self, arms: np.ndarray, x: np.ndarray, r: np.ndarray) -> None:
+        """One round: discount every arm (if gamma < 1), then add the rows of each played arm."""
+        g = self.discount
+        if g < 1.0:
+            self.s /= g
+            self.c *= g
+            self.b *= g
+            self.ridge_mass *= g
+        for k in np.unique(arms):
+            rows = np.flatnonzero(arms == k)
+            self._add(int(k), x[rows], r[rows])
+        if g < 1.0:
+            for k in np.flatnonzero(self.ridge_mass < self.ridge_floor * self.ridge):
+                self.refactor(int(k))
+
+    def _add(self, k: int, x_raw: np.ndarray, r: np.ndarray) -> None:
+        m, x, r = len(x_raw), x_raw * self.row_scale, r * self.row_scale
+        self.pending[k].extend((row.copy(), 1.0 / self.c[k]) for row in x)
+        self.b[k] += r @ x
+        self.counts[k] += m
+        if m > 1 and 2 * m >= self.dim:  # rows >= d / 2: an exact solve is cheaper than Woodbury
+            self.refactor(k)
+            return
+        p = self._products(k, x_raw) * self.row_scale  # [m, d]: S_k x_i
+        s = self.s[k]
+        if m == 1:
+            p0, x0 = p[0], x[0]
+            c = 1.0 + s * (x0 @ p0)
+            self.theta[k] += (s * p0) * ((r[0] - x0 @ self.theta[k]) / c)
+            rank1_subtract(self.S[k], p0 * np.sqrt(s / c))
+        else:
+            u_t = s * p  # U^T
+            cm = np.eye(m) + x @ u_t.T
+            chol = np.linalg.cholesky(0.5 * (cm + cm.T))
+            g_t = np.linalg.solve(chol, u_t)  # G^T = L^-1 U^T, so U C^-1 U^T = G G^T
+            self.theta[k] += g_t.T @ np.linalg.solve(chol, r - x @ self.theta[k])
+            t = g_t.T @ g_t  # numpy uses syrk for a.T @ a: exactly symmetric
+            t *= 1.0 / s
+            self.S[k] -= t
+        self._version[k] += 1
+        self.since_refactor[k] += 1
+        if len(self.pending[k]) >= _FLUSH_ROWS:
+            self._flush(k)
+        if self.since_refactor[k] >= self.refactor_every:
+            self.refactor(k)
+
+    def _flush(self, k: int) -> None:
+        if self.pending[k]:
+            self.A_base[k] = self.gram(k) / self.c[k]
+            self.pending[k] = []
+
+    def refactor(self, k: int) -> None:
+        """Exact A_k^-1 and theta_k from A_k; restores the decayed ridge (and prior) when discounting."""
+        a = self.gram(k)
+        missing = self.ridge - self.ridge_mass[k]
+        if missing > 0:
+            a[np.diag_indices(self.dim)] += missing
+            self.b[k] += missing * self.mu0[k]
+            self.ridge_mass[k] = self.ridge
+        self.A_base[k], self.c[k], self.pending[k] = a, 1.0, []
+        self.S[k], self.s[k] = spd_inverse(a), 1.0
+        self.theta[k] = self.S[k] @ self.b[k]
+        self.since_refactor[k] = 0
+        self._version[k] += 1
+
+    # ------------------------------------------------------------------ state
+    def arrays(self) -> dict[str, np.ndarray]:
+        rows = [(k, x, w) for k in range(self.num_arms) for x, w in self.pending[k]]
+        return {"S": self.S, "s": self.s, "A_base": self.A_base, "c": self.c, "b": self.b, "theta": self.theta,
+                "mu0": self.mu0, "ridge_mass": self.ridge_mass, "counts": self.counts,
+                "since_refactor": self.since_refactor,
+                "pending_arm": np.array([k for k, _, _ in rows], dtype=np.int64),
+                "pending_x": np.stack([x for _, x, _ in rows]) if rows else np.zeros((0, self.dim)),
+                "pending_w": np.array([w for _, _, w in rows], dtype=np.float64)}
+
+    def load_arrays(self, arrays: dict[str, Any]) -> None:
+        """Arrays from ``arrays()`` (names and shapes already checked by ``Selector.load_state_dict``)."""
+        for name in ("S", "s", "A_base", "c", "b", "theta", "mu0", "ridge_mass", "counts", "since_refactor"):
+            dtype = np.int64 if name in ("counts", "since_refactor") else np.float64
+            setattr(self, name, np.array(arrays[name], dtype=dtype))
+        self.pending = [[] for _ in range(self.num_arms)]
+        px = np.asarray(arrays["pending_x"], dtype=np.float64).reshape(-1, self.dim)
+        for arm, x, w in zip(arrays["pending_arm"].reshape(-1), px, arrays["pending_w"].reshape(-1)):
+            self.pending[int(arm)].append((x.copy(), float(w)))
+        self._version += 1
+        self._cache = None
