@@ -206,3 +206,22 @@ def test_weight_update_through_openrlhf_workerwrap_over_gloo(make_engine, second
 
     asyncio.run(sync())
     assert _tokens(collect(engine, PROMPTS, greedy)) == target
+
+
+def test_pause_abort_ends_queued_requests(make_engine):
+    from vllm import SamplingParams
+
+    engine = make_engine()
+
+    async def main():
+        await engine.pause_generation(mode="keep")
+        stream = engine.generate({"prompt_token_ids": PROMPTS[0]}, SamplingParams(max_tokens=3), "q")
+        task = asyncio.create_task(stream.__anext__())
+        await asyncio.sleep(0.1)
+        await engine.pause_generation(mode="abort")
+        out = await asyncio.wait_for(task, 10)
+        assert out.outputs[0].finish_reason == "abort" and list(out.outputs[0].token_ids) == []
+        assert engine.output_processor.get_num_unfinished_requests() == 0
+        await engine.resume_generation()
+
+    asyncio.run(main())

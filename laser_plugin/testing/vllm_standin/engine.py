@@ -36,6 +36,7 @@ class _Pending:
     request_id: str
     gen: GenRequest
     prompt_text: str | None
+    key: Any  # sampling_key: requests with equal keys share a generate() call
     future: asyncio.Future = field(repr=False)
 
 
@@ -133,7 +134,8 @@ class StandInAsyncLLMEngine:
             raise ValueError(f"vllm stand-in: logprobs={params.logprobs} > max_logprobs={self.max_logprobs}")
         max_tokens = min(params.max_tokens, room) if params.max_tokens is not None else room
         self._ensure_scheduler()
-        pending = _Pending(request_id, GenRequest(ids, params, max_tokens), text, self._loop.create_future())
+        gen = GenRequest(ids, params, max_tokens)
+        pending = _Pending(request_id, gen, text, sampling_key(params), self._loop.create_future())
         self._queue.append(pending)
         self._wakeup.set()
         return pending
@@ -154,8 +156,8 @@ class StandInAsyncLLMEngine:
             if self._paused or not self._queue:
                 self._wakeup.clear()
                 continue
-            key = sampling_key(self._queue[0].gen.params)
-            batch = [p for p in self._queue if sampling_key(p.gen.params) == key][: self.max_batch_rows]
+            key = self._queue[0].key
+            batch = [p for p in self._queue if p.key == key][: self.max_batch_rows]
             for p in batch:
                 self._queue.remove(p)
             self._running, self._idle = len(batch), asyncio.Event()
@@ -178,11 +180,14 @@ class StandInAsyncLLMEngine:
         self.stats["batch_rows"].append(sum(int(r.params.n or 1) for r in requests))
         generate_batch(self.model, requests, eos_ids=self.eos_ids, pad_id=self.pad_id, logprobs_mode=self.logprobs_mode)
 
-    def _request_output(self, pending: _Pending) -> Any:
+    def _request_output(self, pending: _Pending, aborted: bool = False) -> Any:
         from vllm.logprobs import Logprob
         from vllm.outputs import CompletionOutput, RequestOutput
 
         params = pending.gen.params
+        if aborted:
+            outputs = [CompletionOutput(0, "", [], None, None, finish_reason="abort")]
+            return RequestOutput(pending.request_id, pending.prompt_text, pending.gen.prompt_token_ids, None, outputs, True)
         outputs = []
         for index, done in enumerate(pending.gen.completions):
             logprobs = cumulative = None
@@ -202,7 +207,8 @@ class StandInAsyncLLMEngine:
         ids = {request_id} if isinstance(request_id, str) else set(request_id)
         for p in [p for p in self._queue if p.request_id in ids]:
             self._queue.remove(p)
-            p.future.cancel()
+            if not p.future.done():  # like vLLM: the stream ends with an empty "abort" output
+                p.future.set_result(self._request_output(p, aborted=True))
 
     # ---------------------------------------------------------------- engine control
     async def pause_generation(self, *, mode: str = "abort", wait_for_inflight_requests: bool | None = None, clear_cache: bool = True) -> None:
