@@ -1,5 +1,17 @@
-"""Selection core: bandit selectors, ensembles, feedback normalisers, context features.
-numpy/torch only (no ray, deepspeed or openrlhf)."""
+"""Selection core (numpy; torch only in ``features``): no ray, deepspeed, openrlhf or vllm.
+
+registry     make_selector / available_selectors / register_selector (one registry)
+linucb       ``laser`` (alias ``linucb``): disjoint LinUCB, LASeR
+thompson     ``thompson`` (alias ``bayesian_router``): linear Thompson sampling with priors
+linear       the shared per-arm ridge engine (Sherman-Morrison / Woodbury, refactorisation, discount)
+baselines    random, fixed, round_robin (alias sequential), eps_greedy, ucb1, exp3
+ensembles    score_mean, agreement, min, mean_minus_var (use every arm; ``combine``)
+feedback     make_feedback("quantile" | "baseline" | "zscore" | "none", joined with '+')
+granularity  one decision per batch / group / row in one call
+features     pool_hidden_states, ContextFeaturizer (torch)
+state_io     save_state / load_state (safetensors + JSON, no pickle)
+"""
+from laser_plugin.core.feedback import make_feedback
 from laser_plugin.core.registry import available_selectors, make_selector, register_selector, selector_option_names
 
-__all__ = ["available_selectors", "make_selector", "register_selector", "selector_option_names"]
+__all__ = ["available_selectors", "make_feedback", "make_selector", "register_selector", "selector_option_names"]

@@ -115,7 +115,8 @@ class Selector:
         x = self._contexts(contexts)
         r = np.asarray(rewards, dtype=np.float64).reshape(-1)
         require(len(a) == len(x) == len(r), f"{self.name}.update: {len(a)} arms, {len(x)} contexts, {len(r)} rewards")
-        require(bool(np.all((a >= 0) & (a < self.num_arms))), f"{self.name}.update: arms must be in [0, {self.num_arms})")
+        require(bool(np.all((a >= 0) & (a < self.num_arms))),
+                f"{self.name}.update: arms must be in [0, {self.num_arms})")
         require(bool(np.all(np.isfinite(r))), f"{self.name}.update: rewards must be finite")
         return a, x, r
 
@@ -147,8 +148,9 @@ class Selector:
         missing = sorted(set(mine) - set(arrays))
         if missing:
             raise ValueError(f"{self.name}: state lacks arrays {missing}; it was not written by this selector")
-        bad = [f"{k} {arrays[k].shape} != {np.shape(v)}" for k, v in mine.items()
-               if not k.startswith("pending_") and arrays[k].shape != np.shape(v) and not arrays[k].size == np.size(v) == 1]
+        bad = [f"{k} {arrays[k].shape} != {np.shape(v)}" for k, v in mine.items()  # pending_*: any length
+               if not k.startswith("pending_") and arrays[k].shape != np.shape(v)
+               and not arrays[k].size == np.size(v) == 1]  # safetensors stores a scalar as [1]
         if bad:
             raise ValueError(f"{self.name}: state arrays have the wrong shape: {'; '.join(bad)}")
         self.rng.bit_generator.state = json.loads(_scalar(state["rng"]))

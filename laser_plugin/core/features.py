@@ -33,11 +33,15 @@ def pool_hidden_states(hidden: torch.Tensor, attention_mask: torch.Tensor, mode:
 
 
 class ContextFeaturizer:
+    """Hidden states -> float64 contexts [B, dim]: pooled, projected to dim - 1 (dim without a bias;
+    no projection when in_dim already equals that), L2-normalised, then the constant bias column."""
+
     def __init__(self, in_dim: int, dim: int, seed: int = 0, bias: bool = True, pooling: str = "mean") -> None:
         require(dim >= (2 if bias else 1), f"context dim must be >= {2 if bias else 1}, got {dim}")
         require(in_dim >= 1, f"in_dim must be >= 1, got {in_dim}")
         require(pooling in ("mean", "last"), f"pooling must be 'mean' or 'last', got {pooling!r}")
-        self.in_dim, self.dim, self.seed, self.bias, self.pooling = int(in_dim), int(dim), int(seed), bool(bias), pooling
+        self.in_dim, self.dim, self.seed = int(in_dim), int(dim), int(seed)
+        self.bias, self.pooling = bool(bias), pooling
         m = self.dim - int(self.bias)
         if m == self.in_dim:
             self.projection = None

@@ -24,27 +24,12 @@ import numpy as np
 
 _FLUSH_ROWS = 256  # recent rows kept per arm before they are folded into A_base (one gemm)
 _CACHE_MAX = 1 << 24  # float64 entries of the cached x^T S_k products (128 MiB)
-_torch: Any = None
-
 
 def rank1_subtract(m: np.ndarray, v: np.ndarray) -> None:
-    """m -= v v^T in place, in one pass over m (no d x d temporary)."""
-    global _torch
-    if len(v) < 128:  # small: numpy's outer is cheaper than a torch call
-        m -= np.multiply.outer(v, v)
-        return
-    if _torch is None:  # imported on first use: `import laser_plugin` stays torch-free
-        try:
-            import torch as _t
-
-            _torch = _t
-        except ImportError:  # pragma: no cover - torch is a dependency
-            _torch = False
-    if _torch and m.flags.c_contiguous:
-        t = _torch.from_numpy(v)
-        _torch.from_numpy(m).addr_(t, t, alpha=-1.0)  # BLAS ger, multi-threaded
-        return
-    step = max(1, (1 << 15) // len(v))  # row blocks with ~256 KiB temporaries
+    """m -= v v^T in place, in one pass over m: row blocks with ~256 KiB temporaries instead of a d x d
+    one. Single-threaded on purpose: on a shared 2-core machine a multi-threaded BLAS ger (tried:
+    torch.addr_) stalls waiting for its second thread, up to 10 ms even at d = 256."""
+    step = max(1, (1 << 15) // len(v))
     for i in range(0, len(m), step):
         m[i:i + step] -= np.multiply.outer(v[i:i + step], v)
 

@@ -107,7 +107,7 @@ def test_ensemble_errors():
         make_selector("agreement", 3, 2).combine(SCORES, group_ids=[0, 0])
     with pytest.raises(ValueError, match="lam must be >= 0"):
         make_selector("mean_minus_var", 3, 2, lam=-1)
-    with pytest.raises(ValueError, match=r"selector 'score_mean' has no option\(s\) \['lam'\]; valid options: \(none\)"):
+    with pytest.raises(ValueError, match=r"'score_mean' has no option\(s\) \['lam'\]; valid options: \(none\)"):
         make_selector("score_mean", 3, 2, lam=1)
     sel.update([0], np.ones((1, 2)), [1.0])  # a no-op: nothing to learn
 
