@@ -24,8 +24,8 @@ The seam: two names on the real vllm package, in every process that installs the
     replacing the ``vllm`` package, which would have to re-create all the real pieces listed above.
 
 Reaching Ray workers
-    Ray pickles ``RolloutRayActor`` by reference, so a driver-side patch would not reach the process that
-    builds the engine. ``laser_plugin.compat.cpu.ray_worker_setup`` (the runtime_env
+    A driver-side patch never reaches the process that builds the engine (the worker imports vllm
+    afresh, whatever way Ray ships the actor class). ``laser_plugin.compat.cpu.ray_worker_setup`` (the runtime_env
     ``worker_process_setup_hook``) calls :func:`install` when ``LASER_VLLM_STANDIN=1`` is in the worker's
     environment. :func:`cpu_rollout_session` starts a local Ray with that hook, the env var and logical
     GPUs; ``python -m laser_plugin.launch --cpu-rollout openrlhf.cli.train_ppo_ray ...`` uses it.

@@ -69,7 +69,8 @@ class StandInAsyncLLMEngine:
             raise ValueError(f"vllm stand-in: unknown logprobs_mode {self.logprobs_mode!r}")
         trust = bool(getattr(engine_args, "trust_remote_code", False))
         path = engine_args.model
-        self.tokenizer = AutoTokenizer.from_pretrained(getattr(engine_args, "tokenizer", None) or path, trust_remote_code=trust)
+        tokenizer_path = getattr(engine_args, "tokenizer", None) or path
+        self.tokenizer = AutoTokenizer.from_pretrained(tokenizer_path, trust_remote_code=trust)
         self.model = AutoModelForCausalLM.from_pretrained(path, dtype=self.dtype, trust_remote_code=trust).eval()
         # vLLM stops on the tokenizer's EOS and the generation config's EOS ids; capture them, then give
         # generate() an empty config so HF never re-inserts defaults (EOS, top_k=50) behind our back.
@@ -78,9 +79,11 @@ class StandInAsyncLLMEngine:
         if self.tokenizer.eos_token_id is not None and self.tokenizer.eos_token_id not in eos:
             eos.insert(0, self.tokenizer.eos_token_id)
         self.eos_ids: list[int] = eos
-        self.pad_id = self.tokenizer.pad_token_id if self.tokenizer.pad_token_id is not None else (eos[0] if eos else 0)
+        pad = self.tokenizer.pad_token_id
+        self.pad_id = pad if pad is not None else (eos[0] if eos else 0)
         self.model.generation_config = GenerationConfig()
-        self.max_model_len = int(getattr(engine_args, "max_model_len", None) or self.model.config.max_position_embeddings)
+        max_len = getattr(engine_args, "max_model_len", None) or self.model.config.max_position_embeddings
+        self.max_model_len = int(max_len)
         self.max_logprobs = int(getattr(engine_args, "max_logprobs", 20) or 20)
         seed = getattr(engine_args, "seed", None)
         if seed is not None:
@@ -97,7 +100,11 @@ class StandInAsyncLLMEngine:
         self._loop: asyncio.AbstractEventLoop | None = None
         self._idle: asyncio.Event | None = None
         # Say plainly in the run's log that no real vLLM engine is serving this run.
-        print(f"vllm stand-in: serving {path} on cpu with HF generate (dtype={self.dtype}, logprobs_mode={self.logprobs_mode})", flush=True)
+        print(
+            f"vllm stand-in: serving {path} on cpu with HF generate "
+            f"(dtype={self.dtype}, logprobs_mode={self.logprobs_mode})",
+            flush=True,
+        )
 
     @classmethod
     def from_engine_args(cls, engine_args: Any, start_engine_loop: bool = True, **_: Any) -> "StandInAsyncLLMEngine":
@@ -108,7 +115,9 @@ class StandInAsyncLLMEngine:
         """Async iterator with one item, the finished ``RequestOutput`` (vLLM streams several; OpenRLHF
         keeps only the last)."""
         if self._asleep:
-            raise RuntimeError(f"vllm stand-in: generate() while the engine sleeps ({sorted(self._asleep)}); call wake_up first")
+            raise RuntimeError(
+                f"vllm stand-in: generate() while the engine sleeps ({sorted(self._asleep)}); call wake_up first"
+            )
         pending = self._submit(prompt, sampling_params, request_id)
         try:
             yield await pending.future
@@ -129,7 +138,9 @@ class StandInAsyncLLMEngine:
         ids = list(ids)
         room = self.max_model_len - len(ids)
         if room < 1:
-            raise ValueError(f"vllm stand-in: prompt of {len(ids)} tokens leaves no room in max_model_len={self.max_model_len}")
+            raise ValueError(
+                f"vllm stand-in: prompt of {len(ids)} tokens leaves no room in max_model_len={self.max_model_len}"
+            )
         if params.logprobs is not None and params.logprobs > self.max_logprobs:
             raise ValueError(f"vllm stand-in: logprobs={params.logprobs} > max_logprobs={self.max_logprobs}")
         max_tokens = min(params.max_tokens, room) if params.max_tokens is not None else room
@@ -178,7 +189,9 @@ class StandInAsyncLLMEngine:
 
     def _run_batch(self, requests: list[GenRequest]) -> None:
         self.stats["batch_rows"].append(sum(int(r.params.n or 1) for r in requests))
-        generate_batch(self.model, requests, eos_ids=self.eos_ids, pad_id=self.pad_id, logprobs_mode=self.logprobs_mode)
+        generate_batch(
+            self.model, requests, eos_ids=self.eos_ids, pad_id=self.pad_id, logprobs_mode=self.logprobs_mode
+        )
 
     def _request_output(self, pending: _Pending, aborted: bool = False) -> Any:
         from vllm.logprobs import Logprob
@@ -187,7 +200,9 @@ class StandInAsyncLLMEngine:
         params = pending.gen.params
         if aborted:
             outputs = [CompletionOutput(0, "", [], None, None, finish_reason="abort")]
-            return RequestOutput(pending.request_id, pending.prompt_text, pending.gen.prompt_token_ids, None, outputs, True)
+            return RequestOutput(
+                pending.request_id, pending.prompt_text, pending.gen.prompt_token_ids, None, outputs, True
+            )
         outputs = []
         for index, done in enumerate(pending.gen.completions):
             logprobs = cumulative = None
@@ -200,7 +215,12 @@ class StandInAsyncLLMEngine:
             # vLLM keeps the stop token in token_ids but not in the detokenized text.
             text_ids = done.token_ids[:-1] if done.finish_reason == "stop" else done.token_ids
             text = self.tokenizer.decode(text_ids, skip_special_tokens=bool(params.skip_special_tokens))
-            outputs.append(CompletionOutput(index, text, done.token_ids, cumulative, logprobs, finish_reason=done.finish_reason, stop_reason=done.stop_reason))
+            outputs.append(
+                CompletionOutput(
+                    index, text, done.token_ids, cumulative, logprobs,
+                    finish_reason=done.finish_reason, stop_reason=done.stop_reason,
+                )
+            )
         return RequestOutput(pending.request_id, pending.prompt_text, pending.gen.prompt_token_ids, None, outputs, True)
 
     async def abort(self, request_id: Any, internal: bool = False) -> None:
@@ -211,7 +231,9 @@ class StandInAsyncLLMEngine:
                 p.future.set_result(self._request_output(p, aborted=True))
 
     # ---------------------------------------------------------------- engine control
-    async def pause_generation(self, *, mode: str = "abort", wait_for_inflight_requests: bool | None = None, clear_cache: bool = True) -> None:
+    async def pause_generation(
+        self, *, mode: str = "abort", wait_for_inflight_requests: bool | None = None, clear_cache: bool = True
+    ) -> None:
         """"keep": queued requests wait for resume; "abort": they are dropped; "wait": they finish first.
         The batch already running always completes (HF generate cannot be interrupted)."""
         if wait_for_inflight_requests:
@@ -248,7 +270,9 @@ class StandInAsyncLLMEngine:
     async def reset_prefix_cache(self, reset_running_requests: bool = False, reset_connector: bool = False) -> bool:
         return True  # no prefix cache to reset
 
-    async def collective_rpc(self, method: Any, timeout: float | None = None, args: tuple = (), kwargs: dict | None = None) -> list[Any]:
+    async def collective_rpc(
+        self, method: Any, timeout: float | None = None, args: tuple = (), kwargs: dict | None = None
+    ) -> list[Any]:
         """Call ``method`` on the (single) worker, on the model thread; returns one result per worker."""
         if method == "update_weight" and "weights" in self._asleep:
             raise RuntimeError("vllm stand-in: update_weight while weights sleep; wake_up(tags=['weights']) first")

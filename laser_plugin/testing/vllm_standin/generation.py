@@ -48,7 +48,8 @@ def check_supported(params: Any) -> None:
     """Fail loudly on sampling features the stand-in would otherwise silently ignore."""
     for name, off in _UNSUPPORTED_DEFAULTS.items():
         if getattr(params, name, off) not in (off, None, [], ()):
-            raise NotImplementedError(f"vllm stand-in: SamplingParams.{name}={getattr(params, name)!r} is not supported")
+            value = getattr(params, name)
+            raise NotImplementedError(f"vllm stand-in: SamplingParams.{name}={value!r} is not supported")
     if getattr(params, "stop", None):
         raise NotImplementedError("vllm stand-in: stop strings are not supported (use stop_token_ids)")
     if getattr(params, "bad_words", None):
@@ -91,7 +92,9 @@ def _generation_config(params: Any, max_new_tokens: int, stop_ids: list[int], pa
     return GenerationConfig(**kwargs)
 
 
-def _row_logprobs(values: torch.Tensor, tokens: list[int], k: int, normalise: bool) -> list[dict[int, tuple[float, int]]]:
+def _row_logprobs(
+    values: torch.Tensor, tokens: list[int], k: int, normalise: bool
+) -> list[dict[int, tuple[float, int]]]:
     """values: (steps, vocab) logits/scores of one row; returns vLLM-style per-token dicts."""
     values = values.float()
     if normalise:
@@ -155,6 +158,7 @@ def generate_batch(
                 break
         logprobs = None
         if want_lp:
-            logprobs = _row_logprobs(steps[r, : len(tokens)], tokens, int(params.logprobs), logprobs_mode.endswith("logprobs"))
+            normalise = logprobs_mode.endswith("logprobs")  # *_logits modes return the values as they are
+            logprobs = _row_logprobs(steps[r, : len(tokens)], tokens, int(params.logprobs), normalise)
         req.completions.append(Completion(tokens, finish, stop_reason, logprobs))
 

@@ -56,7 +56,9 @@ class HFWeightLoader:
                     raise KeyError(f"vllm stand-in: the engine model has no weight named {name!r}")
                 target = targets[name]
                 if tuple(target.shape) != tuple(tensor.shape):
-                    raise ValueError(f"vllm stand-in: shape mismatch for {name}: {tuple(tensor.shape)} vs {tuple(target.shape)}")
+                    raise ValueError(
+                        f"vllm stand-in: shape mismatch for {name}: {tuple(tensor.shape)} vs {tuple(target.shape)}"
+                    )
                 target.copy_(tensor.to(device=target.device, dtype=target.dtype))
                 loaded.add(name)
         return loaded
