@@ -53,7 +53,13 @@ PoolShardActor = ray.remote(num_gpus=1)(_PoolShard)
 
 
 class PoolActorGroup:
-    """``num_nodes`` x ``num_gpus_per_node`` pool shards; ``as_pool()`` gives the driver-side pool."""
+    """``num_nodes`` x ``num_gpus_per_node`` pool shards; ``as_pool()`` gives the driver-side pool.
+
+    ``strategy``: an OpenRLHF DeepspeedStrategy (``adapters.openrlhf.strategy.make_strategy``), e.g.
+    ``ds.zero_stage=3``; its ``train.batch_size`` must be a multiple of the world size (DeepSpeed's
+    batch arithmetic). ``pg``: a placement group with one {"GPU": 1, "CPU": 1} bundle per rank (e.g.
+    STRICT_SPREAD over nodes); None lets RayActorGroup PACK one itself.
+    """
 
     def __init__(
         self,
