@@ -31,11 +31,15 @@ class SelectorConfig:
 
 def _coerce(name: str, value: Any, hint: Any) -> Any:
     """CLI values arrive as strings ("0.5", "true"): convert them to the field's declared type."""
-    if not isinstance(value, str):
-        return value
     base = getattr(hint, "__origin__", None)
     args = [a for a in getattr(hint, "__args__", ()) if a is not type(None)]
     target = args[0] if base is not None and args else hint
+    if not isinstance(value, str):
+        if target is int and isinstance(value, float):  # 1000.0 is fine, 1.5 is not an int
+            if not value.is_integer():
+                raise ValueError(f"option {name!r}: {value!r} is not an integer")
+            return int(value)
+        return value
     try:
         if target is bool:
             if value.lower() in ("1", "true", "yes", "on"):

@@ -49,7 +49,9 @@ class RidgeArms:
         self.num_arms, self.dim, self.ridge, self.discount = k, d, float(ridge), float(discount)
         self.ridge_floor, self.refactor_every = float(ridge_floor), int(refactor_every)
         self.mu0 = np.zeros((k, d)) if prior_mean is None else np.array(prior_mean, dtype=np.float64)
-        self.S = np.repeat(np.eye(d)[None] / ridge, k, axis=0)  # A_k^-1 = s_k * S_k
+        # A_k^-1 = s_k * S_k. Stored as [d, K, d] so that one gemm scores every arm; S[k] is a view.
+        self._S_all = np.repeat(np.eye(d)[:, None, :] / ridge, k, axis=1)
+        self.S = self._S_all.transpose(1, 0, 2)
         self.s = np.ones(k)
         self.A_base = np.repeat(np.eye(d)[None] * ridge, k, axis=0)  # A_k = c_k (A_base_k + sum w x x^T)
         self.c = np.ones(k)
@@ -77,11 +79,9 @@ class RidgeArms:
 
     def project(self, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Per row and arm: mean x.theta_k and variance x^T A_k^-1 x, both [N, K]."""
-        n, k = len(x), self.num_arms
-        prods = np.empty((k, n, self.dim))
-        for a in range(k):
-            np.matmul(x, self.S[a], out=prods[a])  # x^T S_a (S_a symmetric): one gemv/gemm per arm
-        var = np.einsum("knd,nd->nk", prods, x) * self.s[None, :]
+        n, k, d = len(x), self.num_arms, self.dim
+        prods = (x @ self._S_all.reshape(d, k * d)).reshape(n, k, d)  # x^T S_a (= S_a x): one pass over all S
+        var = np.matmul(prods, x[:, :, None])[:, :, 0] * self.s[None, :]
         if prods.size <= _CACHE_MAX:  # update() reuses S_a x instead of another pass over S_a
             self._cache = (x.copy(), prods, self._version.copy())
         return x @ self.theta.T, np.maximum(var, 0.0)
@@ -91,11 +91,11 @@ class RidgeArms:
         if self._cache is not None and self._cache[2][k] == self._version[k]:
             cx, prods, _ = self._cache
             if len(cx) == len(x) and np.array_equal(cx, x):
-                return prods[k]
+                return prods[:, k]
             index = {row.tobytes(): i for i, row in enumerate(cx)}
             hits = [index.get(row.tobytes()) for row in x]
             if all(h is not None for h in hits):
-                return prods[k][hits]
+                return prods[hits, k]
         return x @ self.S[k]
 
     # ------------------------------------------------------------------ updates
@@ -176,7 +176,8 @@ class RidgeArms:
 
     def load_arrays(self, arrays: dict[str, Any]) -> None:
         """Arrays from ``arrays()`` (names and shapes already checked by ``Selector.load_state_dict``)."""
-        for name in ("S", "s", "A_base", "c", "b", "theta", "mu0", "ridge_mass", "counts", "since_refactor"):
+        self.S[...] = arrays["S"]
+        for name in ("s", "A_base", "c", "b", "theta", "mu0", "ridge_mass", "counts", "since_refactor"):
             dtype = np.int64 if name in ("counts", "since_refactor") else np.float64
             setattr(self, name, np.array(arrays[name], dtype=dtype))
         self.pending = [[] for _ in range(self.num_arms)]

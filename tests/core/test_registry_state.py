@@ -26,6 +26,10 @@ def test_string_values_from_the_cli_are_coerced():
     assert sel.config.alpha == 0.25 and sel.config.refactor_every == 10
     with pytest.raises(ValueError, match="option 'refactor_every': cannot read '1.5' as int"):
         make_selector("laser", 2, 3, refactor_every="1.5")
+    with pytest.raises(ValueError, match="option 'refactor_every': 1.5 is not an integer"):
+        make_selector("laser", 2, 3, refactor_every=1.5)
+    assert make_selector("laser", 2, 3, refactor_every=10.0).config.refactor_every == 10
+    assert make_selector("exp3", 2, 3, gamma="1").config.gamma == 1.0
 
 
 def test_import_is_light_and_every_selector_has_the_api():
