@@ -4,7 +4,7 @@ Real small models on CPU: the policy is SmolLM2-135M-Instruct (converted once fr
 wheel), the pool is K = 3 OpenRLHF reward models on the SmolLM2 backbone with value heads (built once
 with ``get_llm_for_sequence_regression``, so each RM costs what a 135M RM costs to run). Both
 selectors run the same command (``laser-plugin iterative-dpo``, 1 round, same prompts and seed,
-all K RMs resident so no reloads), each in its own subprocess so its memory peak is its own.
+once with all K RMs resident and once with one), each in its own subprocess so its memory peak is its own.
 Reported side by side: wall time of the iteration and of its phases (sampling, scoring, DPO
 training), process wall time including model loading, and peak RSS. The LASeR paper reports 2-3x
 faster training than the ensemble; on this CPU, HF generate and DPO cost the same for both, so the
@@ -69,56 +69,71 @@ def child(argv: list[str]) -> None:
     from laser_plugin.cli import main
 
     code = main(argv)
-    print("BENCH_MAXRSS_KB=%d" % resource.getrusage(resource.RUSAGE_SELF).ru_maxrss, flush=True)
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    print("BENCH_MAXRSS_KB=%d" % usage.ru_maxrss, flush=True)
+    print("BENCH_CPU_S=%.3f" % (usage.ru_utime + usage.ru_stime), flush=True)
     sys.exit(code)
 
 
-def run_selector(selector: str, common: list[str], work: Path) -> dict:
-    out = work / selector
+def run_selector(selector: str, residency: int, common: list[str], work: Path) -> dict:
+    out = work / f"{selector}_r{residency}"
     cmd = [sys.executable, __file__, "--child", "iterative-dpo", *common, "--reward_selector", selector,
-           "--ckpt.output_dir", str(out)]
+           "--reward_selector.residency", str(residency), "--ckpt.output_dir", str(out)]
     start = time.perf_counter()
     proc = subprocess.run(cmd, capture_output=True, text=True, cwd=ROOT)
     wall = time.perf_counter() - start
     if proc.returncode != 0:
         raise RuntimeError(f"{selector} failed:\n{(proc.stdout + proc.stderr)[-4000:]}")
-    rss = [int(line.split("=")[1]) for line in proc.stdout.splitlines() if line.startswith("BENCH_MAXRSS_KB=")]
+    tagged = {k: float(v) for k, v in (line.split("=", 1) for line in proc.stdout.splitlines() if line.startswith("BENCH_"))}
     summary = json.loads((out / "laser_summary.json").read_text())
     rnd = summary["rounds"][0]
-    sec = rnd["seconds"]
-    return {"selector": selector, "process_wall_s": wall, "setup_s": summary["setup_seconds"],
+    sec, pool = rnd["seconds"], rnd["pool"]
+    return {"selector": selector, "residency": residency, "process_wall_s": wall,
+            "process_cpu_s": tagged.get("BENCH_CPU_S"), "setup_s": summary["setup_seconds"],
             "iteration_s": sec["sample"] + sec["score"] + sec["train"], "sample_s": sec["sample"],
-            "score_s": sec["score"], "train_s": sec["train"], "peak_rss_gb": rss[0] / 2**20 if rss else None,
+            "score_s": sec["score"], "rm_compute_s": pool["rm_seconds"], "rm_load_s": pool["rm_load_seconds"],
+            "rm_loads": pool["rm_loads"], "rm_samples": pool["rm_samples"], "train_s": sec["train"],
+            "peak_rss_gb": tagged["BENCH_MAXRSS_KB"] / 2**20 if "BENCH_MAXRSS_KB" in tagged else None,
             "decisions": rnd["decisions"], "arm_share": rnd["arm_share"], "pairs": rnd["pairs"],
             "loss_mean": rnd["loss_mean"]}
 
 
 def report(rows: list[dict], config: dict) -> str:
-    by = {r["selector"]: r for r in rows}
-    las, ens = by["laser"], by["score_mean"]
-    speed = ens["iteration_s"] / las["iteration_s"]
     lines = [
         "# One iterative-DPO iteration: LASeR vs score_mean (3 RMs), CPU",
         "",
-        f"Policy SmolLM2-135M-Instruct (bf16), 3 OpenRLHF RMs on the SmolLM2 backbone, {config['prompts']} prompts x "
-        f"{config['samples']} samples, max_new_tokens {config['max_new_tokens']}, best-vs-worst pairs, DPO "
-        f"micro-batch 2 / batch 4, ZeRO-{config['zero_stage']}, LoRA rank {config['lora_rank']}, "
-        f"all RMs resident. {config['machine']}.",
+        f"Policy SmolLM2-135M-Instruct (bf16), 3 OpenRLHF RMs on the SmolLM2 backbone (135M each), "
+        f"{config['prompts']} prompts x {config['samples']} samples, max_new_tokens {config['max_new_tokens']}, "
+        f"{config['score_batch']} prompts per bandit decision, best-vs-worst pairs, DPO micro-batch 2 / batch 4, "
+        f"ZeRO-{config['zero_stage']}, LoRA rank {config['lora_rank']}. {config['machine']}. Each row is its own "
+        "process (same prompts and seeds); `iteration` = sampling + scoring + DPO training of the round; "
+        "`scoring` includes loading RMs on first use (`RM load`), `RM compute` is the RM forward time alone. "
+        "residency = RMs kept in memory at once (1: the others are dropped and reloaded when needed).",
         "",
-        "| selector | iteration s | sampling s | scoring s | DPO train s | process wall s | peak RSS GB | arms used |",
-        "|---|---|---|---|---|---|---|---|",
+        "| selector | residency | iteration s | sampling s | scoring s | RM compute s | RM load s (loads) | RM samples "
+        "| DPO train s | process wall s | process CPU s | peak RSS GB | arms chosen |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for r in rows:
         arms = ", ".join(f"{k} {v:.2f}" for k, v in sorted(r["arm_share"].items()))
-        lines.append(f"| {r['selector']} | {r['iteration_s']:.1f} | {r['sample_s']:.1f} | {r['score_s']:.1f} | "
-                     f"{r['train_s']:.1f} | {r['process_wall_s']:.1f} | {r['peak_rss_gb']:.2f} | {arms} |")
-    score_speed = ens["score_s"] / las["score_s"]
-    share = ens["score_s"] / ens["iteration_s"]
-    lines += ["", f"Iteration speed-up (score_mean / laser): **{speed:.2f}x** (target >= 2x: "
-              f"{'met' if speed >= 2 else 'not met'}). Scoring-phase speed-up: **{score_speed:.2f}x**. "
-              f"Scoring is {share:.0%} of the ensemble's iteration here, which bounds the iteration speed-up at "
-              f"{1 / (1 - share + share / 3):.2f}x for K = 3; sampling and DPO cost the same for both.",
-              "", f"Command: `{config['command']}`"]
+        lines.append(f"| {r['selector']} | {r['residency']} | {r['iteration_s']:.1f} | {r['sample_s']:.1f} | "
+                     f"{r['score_s']:.1f} | {r['rm_compute_s']:.1f} | {r['rm_load_s']:.1f} ({r['rm_loads']:.0f}) | "
+                     f"{r['rm_samples']:.0f} | {r['train_s']:.1f} | {r['process_wall_s']:.1f} | "
+                     f"{r['process_cpu_s']:.0f} | {r['peak_rss_gb']:.2f} | {arms} |")
+    lines.append("")
+    for res in sorted({r["residency"] for r in rows}, reverse=True):
+        by = {r["selector"]: r for r in rows if r["residency"] == res}
+        las, ens = by["laser"], by["score_mean"]
+        it, sc = ens["iteration_s"] / las["iteration_s"], ens["score_s"] / las["score_s"]
+        share = ens["score_s"] / ens["iteration_s"]
+        lines.append(f"- residency {res}: iteration speed-up (score_mean / laser) **{it:.2f}x** (target >= 2x: "
+                     f"{'met' if it >= 2 else 'not met'}); scoring-phase speed-up **{sc:.2f}x**; RM compute "
+                     f"{ens['rm_compute_s'] / max(las['rm_compute_s'], 1e-9):.2f}x; peak RSS {las['peak_rss_gb']:.2f} vs "
+                     f"{ens['peak_rss_gb']:.2f} GB. Scoring is {share:.0%} of the ensemble's iteration, so even a free "
+                     f"scorer could speed the iteration up by at most {1 / (1 - share):.2f}x here.")
+    lines += ["", "Sampling (HF generate) and DPO training do the same work for both selectors; their differences "
+              "between rows are machine noise (other jobs shared the 2 cores).", "",
+              f"Command: `{config['command']}`"]
     return "\n".join(lines) + "\n"
 
 
@@ -132,6 +147,8 @@ def main() -> None:
     ap.add_argument("--max-new-tokens", type=int, default=48)
     ap.add_argument("--lora-rank", type=int, default=0)
     ap.add_argument("--zero-stage", type=int, default=0)
+    ap.add_argument("--score-batch", type=int, default=8, help="prompts per bandit decision")
+    ap.add_argument("--residency", type=int, nargs="+", default=[3, 1], help="pool residencies to compare")
     ap.add_argument("--cache", default=None, help="model cache (default ~/.cache/laser_plugin)")
     ap.add_argument("--out", default=str(RESULTS / "iteration_cost"))
     a = ap.parse_args()
@@ -152,11 +169,16 @@ def main() -> None:
                   "--rollout.temperature", "0.8", "--rollout.max_new_tokens", str(a.max_new_tokens),
                   "--rollout.batch_size", "64", "--train.micro_batch_size", "2", "--train.batch_size", "4",
                   "--ds.zero_stage", str(a.zero_stage), "--ds.lora.rank", str(a.lora_rank), "--adam.lr", "1e-6",
-                  "--laser.rounds", "1", "--laser.score_batch_size", "8", "--laser.no_save_samples",
+                  "--laser.rounds", "1", "--laser.score_batch_size", str(a.score_batch), "--laser.no_save_samples",
                   "--ckpt.disable_ds", "--reward_pool", ",".join(f"hf:{p}@rm{i}" for i, p in enumerate(rms)),
-                  "--reward_selector.residency", "3", "--reward_selector.context_dim", "32"]
-        rows = [run_selector(s, common, work) for s in ("laser", "score_mean")]
+                  "--reward_selector.context_dim", "32"]
+        rows = []
+        for i, res in enumerate(a.residency):  # alternate the order so slow drift hits both selectors
+            order = ("laser", "score_mean") if i % 2 == 0 else ("score_mean", "laser")
+            rows += [run_selector(s, res, common, work) for s in order]
+        rows.sort(key=lambda r: (-r["residency"], r["selector"]))
     config = {"prompts": a.prompts, "samples": a.samples, "max_new_tokens": a.max_new_tokens, "lora_rank": a.lora_rank,
+              "score_batch": a.score_batch,
               "zero_stage": a.zero_stage, "machine": f"{os.cpu_count()} CPU cores, {platform.processor() or platform.machine()}",
               "command": "python benchmarks/bench_iteration_cost.py " + " ".join(sys.argv[1:])}
     text = report(rows, config)

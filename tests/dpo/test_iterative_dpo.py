@@ -130,13 +130,15 @@ def test_resume_from_round_0_reproduces_round_1(run, tmp_path, tiny_policy, tiny
     assert [r["round"] for r in json.loads((resumed / "laser_summary.json").read_text())["rounds"]] == [0, 1]
 
 
-def test_probe_feedback_signal_runs(tmp_path, tiny_policy, tiny_reward_models, prompt_file, verifier_file, probe_file):
+def test_probe_feedback_signal_with_two_epochs(tmp_path, tiny_policy, tiny_reward_models, prompt_file, verifier_file, probe_file):
     out = tmp_path / "probe"
     _cli(*_dpo_args(tiny_policy, prompt_file, tiny_reward_models, verifier_file, out, "--laser.rounds", 1,
                     "--laser.feedback_signal", "probe", "--laser.probe_dataset", probe_file,
-                    "--laser.no_save_samples"))
+                    "--laser.no_save_samples", "--train.max_epochs", 2))
     (rnd,) = json.loads((out / "laser_summary.json").read_text())["rounds"]
-    assert rnd["feedback_signal"] == "probe" and rnd["probe_loss"] is not None and rnd["bandit_updates"] > 0
+    assert rnd["feedback_signal"] == "probe" and rnd["probe_loss"] is not None
+    # Two epochs over the round's pairs: each decision with trained pairs is still fed back exactly once.
+    assert 0 < rnd["bandit_updates"] <= rnd["decisions"] and rnd["optimizer_steps"] > 0
 
 
 def test_best_of_n_ranks_with_the_trained_selector_and_evaluate_reports(run, tmp_path, tiny_reward_models, prompt_file,

@@ -167,7 +167,7 @@ class IterativeDPO:
         items = self._round_prompts(r)
         pidx, responses, seqs, contexts = self._sample(r, items)
         t["sampled"] = time.perf_counter()
-        self.stats = RoundStats(r, self.bandit.arm_names)
+        self.stats = RoundStats(r, self.bandit.arm_names, self.bandit.metrics() if self.sync.is_main else None)
         payload = None
         if self.sync.is_main:
             scored = score_samples(self.bandit, items, pidx, responses, self.loop.score_batch_size, contexts, seqs,
@@ -189,7 +189,9 @@ class IterativeDPO:
         order = DecisionGroupedOrder(decisions, a.train.micro_batch_size, a.train.batch_size, self.sync.world_size,
                                      self.sync.rank, seed=a.train.seed + r)
         steps = len(order.global_order) // a.train.batch_size
-        self.feedback, self.attribution = DecisionFeedback(order.trained_counts(decisions)), StepAttribution()
+        # With several epochs a decision's rows come back each epoch: it is fed once, after the last.
+        expected = {d: n * a.train.max_epochs for d, n in order.trained_counts(decisions).items()}
+        self.feedback, self.attribution = DecisionFeedback(expected), StepAttribution()
         if steps > 0:
             loader = dpo_data.pair_loader(dpo_data.pair_dataset(rows, self.tokenizer, a.data.max_len, self.strategy),
                                           order, a.train.micro_batch_size, self.strategy, a.data.dataloader_num_workers)

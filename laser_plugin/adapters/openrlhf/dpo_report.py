@@ -21,14 +21,20 @@ def write_jsonl(path: Path, records: Iterable[dict]) -> None:
 class RoundStats:
     """Collected on rank 0 while a round runs; ``finish`` returns a JSON-able dict."""
 
-    def __init__(self, round_idx: int, arm_names: list[str]) -> None:
+    def __init__(self, round_idx: int, arm_names: list[str], pool_metrics: dict | None = None) -> None:
         self.round, self.names = round_idx, list(arm_names)
+        self.pool_before = self._pool_totals(pool_metrics or {})
         self.losses: dict[str, list[float]] = defaultdict(list)
         self.rewards: dict[str, list[float]] = defaultdict(list)
         self.signals: list[float] = []
         self.probe_losses: list[float] = []
         self.train_logs: dict[str, Any] = {}
         self.scoring: dict[str, Any] = {}
+
+    def _pool_totals(self, metrics: dict) -> dict[str, float]:
+        """RM compute seconds, load seconds, loads and scored samples summed over arms (pool counters)."""
+        keys = ("seconds", "load_seconds", "loads", "samples")
+        return {k: float(sum(metrics.get(f"pool/{n}/{k}", 0.0) for n in self.names)) for k in keys}
 
     def _name(self, arm: int) -> str:
         return self.names[arm] if arm >= 0 else "ensemble"
@@ -64,6 +70,9 @@ class RoundStats:
 
     def finish(self, bandit: Any, pairs: int, trained: int, steps: int, t: dict, signal: str) -> dict:
         all_losses = [x for v in self.losses.values() for x in v]
+        metrics = bandit.metrics()
+        after = self._pool_totals(metrics)
+        pool = {f"rm_{k}": after[k] - self.pool_before[k] for k in after}  # this round only
         return {
             "round": self.round, **self.scoring, "pairs": pairs, "pairs_trained": trained, "optimizer_steps": steps,
             "loss_mean": float(np.mean(all_losses)) if all_losses else None,
@@ -74,7 +83,8 @@ class RoundStats:
             "bandit_updates": len(self.signals),
             "bandit_reward_by_arm": {k: float(np.mean(v)) for k, v in self.rewards.items()},
             "probe_loss": self.probe_losses[-1] if self.probe_losses else None,
-            "bandit_pending": float(bandit.metrics().get("laser/pending", 0.0)),
+            "bandit_pending": float(metrics.get("laser/pending", 0.0)),
+            "pool": pool,
             "seconds": {"sample": t["sampled"] - t["start"], "score": t["scored"] - t["sampled"],
                         "train": t["trained"] - t["scored"], "checkpoint": t["saved"] - t["trained"],
                         "total": t["saved"] - t["start"]},
