@@ -51,6 +51,13 @@ class RankSync:
             out[r::self.world_size] = part
         return out
 
+    def check_same_state(self, obj: Any) -> str:
+        """Digest of ``obj.state_dict()``; raises if any rank's digest differs from rank 0's."""
+        digests = self.gather(state_digest(obj.state_dict()))
+        if len(set(digests)) != 1:
+            raise RuntimeError(f"bandit state differs between ranks: {digests}")
+        return digests[0]
+
     def sync_state(self, obj: Any) -> None:
         """Make ``obj`` (anything with state_dict/load_state_dict) equal rank 0's on every rank."""
         if self.world_size == 1:
@@ -60,4 +67,17 @@ class RankSync:
             obj.load_state_dict(state)
 
 
-__all__ = ["RankSync"]
+def state_digest(state: dict) -> str:
+    """A stable hash of a flat {name: array-like} state."""
+    import hashlib
+
+    import numpy as np
+
+    h = hashlib.sha256()
+    for key in sorted(state):
+        arr = np.ascontiguousarray(np.asarray(state[key]))
+        h.update(key.encode() + str(arr.dtype).encode() + str(arr.shape).encode() + arr.tobytes())
+    return h.hexdigest()[:16]
+
+
+__all__ = ["RankSync", "state_digest"]

@@ -164,3 +164,25 @@ def test_best_of_n_ranks_with_the_trained_selector_and_evaluate_reports(run, tmp
     assert set(rep["accuracy_by_domain"]) == {"math", "yes_no", "choice", "all"}
     assert rep["feedback_signal"] == "loss" and set(rep["arm_share_by_domain"]) == {"math", "yes_no", "choice", "all"}
     assert abs(sum(rep["arm_share_by_domain"]["all"].values()) - 1) < 1e-9 and "bandit feedback=loss" in log
+
+
+def test_two_deepspeed_ranks_hold_one_bandit_state(tmp_path, tiny_policy, tiny_reward_models, prompt_file, verifier_file):
+    """torchrun with 2 CPU ranks (gloo): rank 0 decides and broadcasts, per-micro-batch losses of both
+    ranks are gathered, the loop checks every round that both ranks' bandit states hash the same."""
+    import os
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    out = tmp_path / "two_ranks"
+    argv = _dpo_args(tiny_policy, prompt_file, tiny_reward_models, verifier_file, out, "--train.micro_batch_size", 1,
+                     "--reward_selector", "thompson", "--laser.no_save_samples")
+    torchrun = Path(sys.executable).with_name("torchrun")
+    proc = subprocess.run([str(torchrun), "--nproc_per_node", "2", "--master_port", str(port), "-m", "laser_plugin.cli",
+                           *map(str, argv)], capture_output=True, text=True, timeout=900,
+                          env={**os.environ, "LASER_DEBUG": "1"})
+    assert proc.returncode == 0, (proc.stdout + proc.stderr)[-5000:]
+    rounds = json.loads((out / "laser_summary.json").read_text())["rounds"]
+    assert [r["ranks"] for r in rounds] == [2, 2] and all(r["bandit_updates"] > 0 for r in rounds)
+    assert _state(out / "laser_bandit.npz")["counts/reward_n"].sum() == sum(r["bandit_updates"] for r in rounds)

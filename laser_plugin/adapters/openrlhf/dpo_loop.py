@@ -201,10 +201,12 @@ class IterativeDPO:
         if self.sync.is_main:
             self._update(self.feedback.flush())
         self.sync.sync_state(self.bandit)
+        digest = self.sync.check_same_state(self.bandit)  # every rank must hold the same bandit state
         t["trained"] = time.perf_counter()
         self._checkpoint(r)
         t["saved"] = time.perf_counter()
         stats = self.stats.finish(self.bandit, len(rows), len(order.global_order), steps, t, self.loop.feedback_signal)
+        stats.update(ranks=self.sync.world_size, bandit_state_digest=digest)
         if self.sync.is_main:
             path = self.out_dir / "rounds" / f"round_{r}"
             path.mkdir(parents=True, exist_ok=True)
