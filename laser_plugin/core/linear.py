@@ -70,12 +70,16 @@ class RidgeArms:
 
     def gram(self, k: int) -> np.ndarray:
         """The exact current A_k (for checks and refactorisation)."""
+        return self.c[k] * self._folded(k)
+
+    def _folded(self, k: int) -> np.ndarray:
+        """A_base_k + sum_pending w x x^T (one gemm for all buffered rows)."""
         a = self.A_base[k].copy()
         if self.pending[k]:
             x = np.stack([r for r, _ in self.pending[k]])
             w = np.array([w for _, w in self.pending[k]])
             a += (x * w[:, None]).T @ x
-        return self.c[k] * a
+        return a
 
     def project(self, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Per row and arm: mean x.theta_k and variance x^T A_k^-1 x, both [N, K]."""
@@ -147,7 +151,7 @@ class RidgeArms:
 
     def _flush(self, k: int) -> None:
         if self.pending[k]:
-            self.A_base[k] = self.gram(k) / self.c[k]
+            self.A_base[k] = self._folded(k)
             self.pending[k] = []
 
     def refactor(self, k: int) -> None:

@@ -65,12 +65,18 @@ def test_seeded_runs_are_identical(name):
     np.testing.assert_array_equal(a, b)
 
 
-@pytest.mark.parametrize("name", BANDITS + ["score_mean", "agreement"])
-def test_save_load_round_trip_gives_identical_next_decisions(name, tmp_path):
-    sel = make_selector(name, 4, 5, seed=3)
+CASES = [(n, {}) for n in BANDITS + ["score_mean", "agreement"]] + [
+    ("laser", {"discount": 0.9, "refactor_every": 7}),
+    ("thompson", {"discount": 0.95, "prior": np.arange(20.0).reshape(4, 5) / 20}),
+]
+
+
+@pytest.mark.parametrize("name, config", CASES, ids=[f"{n}{'-' + '-'.join(c) if c else ''}" for n, c in CASES])
+def test_save_load_round_trip_gives_identical_next_decisions(name, config, tmp_path):
+    sel = make_selector(name, 4, 5, seed=3, **config)
     _run(sel, np.random.default_rng(1))
     save_state(tmp_path / "s.safetensors", sel.state_dict())
-    clone = make_selector(name, 4, 5, seed=999)  # another seed: the RNG state must come from the file
+    clone = make_selector(name, 4, 5, seed=999, **config)  # another seed: the RNG state must come from the file
     clone.load_state_dict(load_state(tmp_path / "s.safetensors"))
     np.testing.assert_array_equal(_run(sel, np.random.default_rng(2)), _run(clone, np.random.default_rng(2)))
 
