@@ -29,6 +29,10 @@ def test_quantile_window_and_bad_options():
         QuantileRescale(low=0.8, high=0.2)
     with pytest.raises(ValueError, match="window must be >= 0"):
         QuantileRescale(window=-1)
+    with pytest.raises(ValueError, match="min_history >= 1"):
+        QuantileRescale(min_history=0)
+    with pytest.raises(ValueError, match="zscore: max_arms must be >= 1"):
+        RunningZScore(max_arms=0)
     with pytest.raises(ValueError, match="rewards must be finite"):
         q([np.nan])
 

@@ -69,6 +69,8 @@ def test_prior_file_round_trip_and_mismatch(tmp_path):
     save_state(tmp_path / "other.safetensors", {"embeddings": mu0})
     with pytest.raises(ValueError, match="has no 'prior_mean' array"):
         make_selector("thompson", 3, 2, prior=str(tmp_path / "other.safetensors"))
+    with pytest.raises(FileNotFoundError, match="missing.safetensors does not exist"):
+        make_selector("thompson", 3, 2, prior=str(tmp_path / "missing.safetensors"))
     with pytest.raises(ValueError, match="prior means contain NaN"):
         make_selector("thompson", 1, 2, prior=[[np.nan, 0.0]])
 
