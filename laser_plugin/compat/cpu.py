@@ -9,6 +9,7 @@ so openrlhf is never imported here.
 """
 from __future__ import annotations
 
+import importlib
 import importlib.abc
 import importlib.util
 import os
@@ -205,3 +206,8 @@ def ray_worker_setup() -> None:
         from laser_plugin.testing.vllm_standin import install
 
         install()
+    # Further per-worker setup registered by higher layers (e.g. the OpenRLHF adapter's hooks), as
+    # "module:function" entries: compat stays unaware of what they are.
+    for entry in filter(None, os.environ.get("LASER_WORKER_SETUP", "").split(",")):
+        module_name, _, func = entry.partition(":")
+        getattr(importlib.import_module(module_name), func)()

@@ -10,9 +10,14 @@ from laser_plugin.compat.cpu import CPU_WORKER_ENV
 _LOOPBACK_ENV = {"RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER": "0"}
 
 
+# Set by laser_plugin in the driver and needed by every worker: passed through when present.
+PASS_THROUGH_ENV = ("LASER_PLUGIN_CONFIG", "LASER_WORKER_SETUP", "LASER_VLLM_STANDIN")
+
+
 def cpu_ray_runtime_env(extra_env: dict[str, str] | None = None) -> dict[str, Any]:
     """runtime_env whose setup hook applies the CPU shims in every Ray worker process."""
-    env_vars = {**CPU_WORKER_ENV, **_LOOPBACK_ENV, **(extra_env or {})}
+    passed = {k: os.environ[k] for k in PASS_THROUGH_ENV if k in os.environ}
+    env_vars = {**CPU_WORKER_ENV, **_LOOPBACK_ENV, **passed, **(extra_env or {})}
     return {
         "worker_process_setup_hook": "laser_plugin.compat.cpu.ray_worker_setup",
         "env_vars": env_vars,

@@ -48,7 +48,7 @@ def write_prompts(path: str | Path, n: int = 4, key: str = "prompt", prompts: Se
 
 def grpo_cpu_command(
     policy: str | Path,
-    reward_model: str | Path,
+    reward_model: str | Path | None,
     prompt_data: str | Path,
     run_dir: str | Path,
     extra_args: Sequence[str] = (),
@@ -63,7 +63,6 @@ def grpo_cpu_command(
         python, "-m", "laser_plugin.launch", "--cpu-rollout", "openrlhf.cli.train_ppo_ray",
         # models and data
         "--actor.model_name_or_path", str(policy),
-        "--reward.model_name_or_path", str(reward_model),
         "--data.prompt_dataset", str(prompt_data),
         "--data.input_key", input_key,
         "--data.apply_chat_template",
@@ -98,7 +97,9 @@ def grpo_cpu_command(
         "--logger.wandb.run_name", run_name,
         "--train.seed", "1",
     ]
-    return args + [str(a) for a in extra_args]
+    # None: the rewards come from elsewhere, e.g. a laser_plugin pool (--reward_selector ... --reward_pool ...)
+    rm_args = [] if reward_model is None else ["--reward.model_name_or_path", str(reward_model)]
+    return args + rm_args + [str(a) for a in extra_args]
 
 
 def cpu_run_env(base: dict[str, str] | None = None) -> dict[str, str]:

@@ -7,8 +7,9 @@
 
 Activation (driver): export the config for Ray workers, make OpenRLHF's reward group a pool of
 ``LaserRewardShard``s, install the trainer hooks on import, and start Ray with a runtime env whose
-``worker_process_setup_hook`` repeats the installation in every worker (Ray pickles classes by
-reference, so a driver-side patch alone would never reach the PPOTrainer actor). Without the flag
+``worker_process_setup_hook`` (``laser_plugin.compat.cpu.ray_worker_setup``, which runs the
+``LASER_WORKER_SETUP`` entries) repeats the installation in every worker: Ray pickles classes by
+reference, so a driver-side patch alone would never reach the PPOTrainer actor. Without the flag
 nothing here runs and OpenRLHF behaves exactly as upstream.
 """
 from __future__ import annotations
@@ -19,7 +20,8 @@ from typing import Any, Optional
 
 from laser_plugin.config import POOL_SENTINEL, LaserConfig
 
-WORKER_SETUP_HOOK = "laser_plugin.adapters.openrlhf.activate.worker_setup"
+# Registered for Ray workers through LASER_WORKER_SETUP (run by compat's worker setup hook).
+WORKER_SETUP = "laser_plugin.adapters.openrlhf.activate:install_hooks"
 # train_ppo_ray's own ray.init env defaults, kept when we start Ray first.
 _UPSTREAM_RAY_ENV = {"TOKENIZERS_PARALLELISM": "true", "NCCL_DEBUG": "WARN", "RAY_ENABLE_ZERO_COPY_TORCH_TENSORS": "1"}
 
@@ -27,53 +29,30 @@ _UPSTREAM_RAY_ENV = {"TOKENIZERS_PARALLELISM": "true", "NCCL_DEBUG": "WARN", "RA
 def install_hooks() -> None:
     """Per process: swap the experience maker and wrap the trainer when OpenRLHF's PPO trainer loads."""
     from laser_plugin.adapters.openrlhf import ppo_trainer_hooks
-    from laser_plugin.adapters.openrlhf.import_hooks import after_import
+    from laser_plugin.compat.cpu import when_imported
 
-    after_import("openrlhf.trainer.ppo_trainer", ppo_trainer_hooks.install)
-
-
-def worker_setup() -> None:
-    """Ray ``worker_process_setup_hook``: CPU shims where CUDA is absent, plugin hooks if active."""
-    from laser_plugin.compat import apply_cpu_compat
-
-    apply_cpu_compat(single_rank_env=False)
-    if LaserConfig.from_env() is not None:
-        install_hooks()
-
-
-def ray_runtime_env() -> dict[str, Any]:
-    from laser_plugin.compat.cpu import CPU_WORKER_ENV
-
-    env = {k: os.environ.get(k, v) for k, v in _UPSTREAM_RAY_ENV.items()}
-    for key in ("LASER_PLUGIN_CONFIG", "LASER_VLLM_STANDIN"):
-        if key in os.environ:
-            env[key] = os.environ[key]
-    import torch
-
-    if not torch.cuda.is_available():
-        env.update({k: os.environ.get(k, v) for k, v in CPU_WORKER_ENV.items()})
-        env["RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER"] = "0"
-    return {"worker_process_setup_hook": WORKER_SETUP_HOOK, "env_vars": env}
+    when_imported("openrlhf.trainer.ppo_trainer", ppo_trainer_hooks.install)
 
 
 def init_ray() -> None:
-    """Start or join Ray with the plugin's runtime env (before train_ppo_ray's own ray.init, which
-    then does nothing). On a CPU-only machine: a local Ray on 127.0.0.1 with logical GPUs."""
+    """Start or join Ray with a runtime env whose worker setup hook installs the plugin (before
+    train_ppo_ray's own ray.init, which then does nothing). On a CPU-only machine: a local Ray on
+    127.0.0.1 with logical GPUs; with --cpu-rollout the launcher's rollout session starts it instead."""
     import ray
     import torch
 
-    if ray.is_initialized():
+    from laser_plugin.compat.ray_local import PASS_THROUGH_ENV, cpu_ray_runtime_env, init_local_ray
+
+    if ray.is_initialized() or os.environ.get("LASER_VLLM_STANDIN") == "1":
         return
     if torch.cuda.is_available() or os.environ.get("RAY_ADDRESS"):
-        ray.init(runtime_env=ray_runtime_env())
+        env = {k: os.environ.get(k, v) for k, v in _UPSTREAM_RAY_ENV.items()}
+        env.update({k: os.environ[k] for k in PASS_THROUGH_ENV if k in os.environ})
+        ray.init(runtime_env={"worker_process_setup_hook": "laser_plugin.compat.cpu.ray_worker_setup",
+                              "env_vars": env})
         return
-    from laser_plugin.compat import init_local_ray
-
-    init_local_ray(
-        num_cpus=int(os.environ.get("LASER_CPU_RAY_CPUS", "8")),
-        num_gpus=int(os.environ.get("LASER_CPU_RAY_GPUS", "2")),
-        runtime_env=ray_runtime_env(),
-    )
+    init_local_ray(num_cpus=int(os.environ.get("LASER_CPU_RAY_CPUS", "8")),
+                   num_gpus=int(os.environ.get("LASER_CPU_RAY_GPUS", "4")), runtime_env=cpu_ray_runtime_env())
 
 
 def activate(config: LaserConfig) -> None:
@@ -82,13 +61,16 @@ def activate(config: LaserConfig) -> None:
 
     apply_cpu_compat()
     config.export()
-    import openrlhf.trainer.ray as ray_pkg
+    setups = [e for e in os.environ.get("LASER_WORKER_SETUP", "").split(",") if e]
+    os.environ["LASER_WORKER_SETUP"] = ",".join(dict.fromkeys([*setups, WORKER_SETUP]))
+    import openrlhf.trainer.ray.launcher as launcher
 
     from laser_plugin.adapters.openrlhf.reward_shard import LaserRewardShard
 
-    # train_ppo_ray does `from openrlhf.trainer.ray import RewardModelActor`: rebind the package
-    # attribute (launcher: before the module runs) and the already-imported name (patch: __main__).
-    ray_pkg.RewardModelActor = LaserRewardShard
+    # train_ppo_ray does `from openrlhf.trainer.ray.launcher import RewardModelActor`: rebind the
+    # module attribute (launcher: before the CLI module runs) and the already-imported name (patch:
+    # activation runs inside the CLI's __main__).
+    launcher.RewardModelActor = LaserRewardShard
     main = sys.modules.get("__main__")
     if main is not None and getattr(main, "RewardModelActor", None) is not None:
         main.RewardModelActor = LaserRewardShard

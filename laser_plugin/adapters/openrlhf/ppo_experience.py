@@ -15,6 +15,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import sys
 from typing import Any, Optional
 
 import numpy as np
@@ -76,6 +77,13 @@ class LaserExperienceMaker(RemoteExperienceMaker):
         self._step_decisions: list[np.ndarray] = []  # awaiting the delayed loss signal
         self._step_signals: list[float] = []
         self._step_arms: list[dict[str, Any]] = []  # this step's decisions, for the decision log
+        # Upstream builds us inside BasePPOTrainer.__init__: its `self` (the trainer) is our caller.
+        trainer = sys._getframe(1).f_locals.get("self")
+        if trainer is None or not hasattr(trainer, "train_step"):
+            raise RuntimeError("LaserExperienceMaker must be created by OpenRLHF's BasePPOTrainer.__init__")
+        from laser_plugin.adapters.openrlhf.ppo_trainer_hooks import wrap_trainer
+
+        wrap_trainer(trainer)
 
     # -------------------------------------------------------------- scoring (the hook)
     def _scoring_batch(self, samples: Any) -> ScoringBatch:
