@@ -40,10 +40,15 @@ def activate_plugin(argv: list[str]) -> list[str]:
     return launcher_argv(config, argv)
 
 
-def run_module(module: str, argv: list[str]) -> None:
-    sys.argv = [module, *activate_plugin(argv)]
+def _run(module: str, argv: list[str]) -> None:
+    sys.argv = [module, *argv]
     with _rollout_session():
         runpy.run_module(module, run_name="__main__", alter_sys=True)
+
+
+def run_module(module: str, argv: list[str]) -> None:
+    """Programmatic form of ``python -m laser_plugin.launch MODULE ARGS...``."""
+    _run(module, activate_plugin(argv))
 
 
 CPU_ROLLOUT_FLAG, CPU_ROLLOUT_ENV = "--cpu-rollout", "LASER_VLLM_STANDIN"
@@ -72,9 +77,7 @@ def main(argv: list[str] | None = None) -> None:
     except ValueError as err:  # our flags only: upstream errors keep their own handling
         print(f"laser_plugin.launch: error: {err}", file=sys.stderr)
         raise SystemExit(2) from None
-    sys.argv = [module, *rest]
-    with _rollout_session():
-        runpy.run_module(module, run_name="__main__", alter_sys=True)
+    _run(module, rest)
 
 
 if __name__ == "__main__":
