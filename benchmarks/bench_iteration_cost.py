@@ -87,10 +87,12 @@ def run_selector(selector: str, residency: int, common: list[str], work: Path) -
     tagged = {k: float(v) for k, v in (line.split("=", 1) for line in proc.stdout.splitlines() if line.startswith("BENCH_"))}
     summary = json.loads((out / "laser_summary.json").read_text())
     rnd = summary["rounds"][0]
-    sec, pool = rnd["seconds"], rnd["pool"]
+    sec, cpu, pool = rnd["seconds"], rnd["cpu_seconds"], rnd["pool"]
     return {"selector": selector, "residency": residency, "process_wall_s": wall,
             "process_cpu_s": tagged.get("BENCH_CPU_S"), "setup_s": summary["setup_seconds"],
             "iteration_s": sec["sample"] + sec["score"] + sec["train"], "sample_s": sec["sample"],
+            "iteration_cpu_s": cpu["sample"] + cpu["score"] + cpu["train"], "sample_cpu_s": cpu["sample"],
+            "score_cpu_s": cpu["score"], "train_cpu_s": cpu["train"],
             "score_s": sec["score"], "rm_compute_s": pool["rm_seconds"], "rm_load_s": pool["rm_load_seconds"],
             "rm_loads": pool["rm_loads"], "rm_samples": pool["rm_samples"], "train_s": sec["train"],
             "peak_rss_gb": tagged["BENCH_MAXRSS_KB"] / 2**20 if "BENCH_MAXRSS_KB" in tagged else None,
@@ -110,29 +112,34 @@ def report(rows: list[dict], config: dict) -> str:
         "`scoring` includes loading RMs on first use (`RM load`), `RM compute` is the RM forward time alone. "
         "residency = RMs kept in memory at once (1: the others are dropped and reloaded when needed).",
         "",
-        "| selector | residency | iteration s | sampling s | scoring s | RM compute s | RM load s (loads) | RM samples "
-        "| DPO train s | process wall s | process CPU s | peak RSS GB | arms chosen |",
-        "|---|---|---|---|---|---|---|---|---|---|---|---|---|",
+        "| selector | residency | iteration s (CPU s) | sampling s (CPU s) | scoring s (CPU s) | RM compute s | "
+        "RM load s (loads) | RM samples | DPO train s (CPU s) | process wall s | peak RSS GB | arms chosen |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for r in rows:
         arms = ", ".join(f"{k} {v:.2f}" for k, v in sorted(r["arm_share"].items()))
-        lines.append(f"| {r['selector']} | {r['residency']} | {r['iteration_s']:.1f} | {r['sample_s']:.1f} | "
-                     f"{r['score_s']:.1f} | {r['rm_compute_s']:.1f} | {r['rm_load_s']:.1f} ({r['rm_loads']:.0f}) | "
-                     f"{r['rm_samples']:.0f} | {r['train_s']:.1f} | {r['process_wall_s']:.1f} | "
-                     f"{r['process_cpu_s']:.0f} | {r['peak_rss_gb']:.2f} | {arms} |")
+        lines.append(f"| {r['selector']} | {r['residency']} | {r['iteration_s']:.1f} ({r['iteration_cpu_s']:.1f}) | "
+                     f"{r['sample_s']:.1f} ({r['sample_cpu_s']:.1f}) | {r['score_s']:.1f} ({r['score_cpu_s']:.1f}) | "
+                     f"{r['rm_compute_s']:.1f} | {r['rm_load_s']:.1f} ({r['rm_loads']:.0f}) | {r['rm_samples']:.0f} | "
+                     f"{r['train_s']:.1f} ({r['train_cpu_s']:.1f}) | {r['process_wall_s']:.1f} | "
+                     f"{r['peak_rss_gb']:.2f} | {arms} |")
     lines.append("")
     for res in sorted({r["residency"] for r in rows}, reverse=True):
         by = {r["selector"]: r for r in rows if r["residency"] == res}
         las, ens = by["laser"], by["score_mean"]
         it, sc = ens["iteration_s"] / las["iteration_s"], ens["score_s"] / las["score_s"]
-        share = ens["score_s"] / ens["iteration_s"]
-        lines.append(f"- residency {res}: iteration speed-up (score_mean / laser) **{it:.2f}x** (target >= 2x: "
-                     f"{'met' if it >= 2 else 'not met'}); scoring-phase speed-up **{sc:.2f}x**; RM compute "
-                     f"{ens['rm_compute_s'] / max(las['rm_compute_s'], 1e-9):.2f}x; peak RSS {las['peak_rss_gb']:.2f} vs "
-                     f"{ens['peak_rss_gb']:.2f} GB. Scoring is {share:.0%} of the ensemble's iteration, so even a free "
-                     f"scorer could speed the iteration up by at most {1 / (1 - share):.2f}x here.")
-    lines += ["", "Sampling (HF generate) and DPO training do the same work for both selectors; their differences "
-              "between rows are machine noise (other jobs shared the 2 cores).", "",
+        it_cpu, sc_cpu = ens["iteration_cpu_s"] / las["iteration_cpu_s"], ens["score_cpu_s"] / las["score_cpu_s"]
+        share = ens["score_cpu_s"] / ens["iteration_cpu_s"]
+        lines.append(f"- residency {res}: iteration speed-up (score_mean / laser) **{it:.2f}x wall, {it_cpu:.2f}x CPU** "
+                     f"(target >= 2x: {'met' if min(it, it_cpu) >= 2 else 'not met'}); scoring phase **{sc:.2f}x wall, "
+                     f"{sc_cpu:.2f}x CPU**; RM samples scored {ens['rm_samples']:.0f} vs {las['rm_samples']:.0f}; "
+                     f"peak RSS {las['peak_rss_gb']:.2f} vs {ens['peak_rss_gb']:.2f} GB. Scoring is {share:.0%} of the "
+                     f"ensemble's iteration CPU time here, so even a free scorer could speed the iteration up by at "
+                     f"most {1 / (1 - share):.2f}x.")
+    lines += ["", "Sampling (HF generate) and DPO training do the same work for both selectors; differences between "
+              "rows in those columns are machine noise (wall clock suffers most when other jobs share the cores; "
+              "CPU seconds count the work done and are the steadier measure). The target is met only if both the "
+              "wall and the CPU speed-up reach 2x.", "",
               f"Command: `{config['command']}`"]
     return "\n".join(lines) + "\n"
 
@@ -149,6 +156,7 @@ def main() -> None:
     ap.add_argument("--zero-stage", type=int, default=0)
     ap.add_argument("--score-batch", type=int, default=8, help="prompts per bandit decision")
     ap.add_argument("--residency", type=int, nargs="+", default=[3, 1], help="pool residencies to compare")
+    ap.add_argument("--repeats", type=int, default=1, help="runs per row; the one with the least iteration CPU is kept")
     ap.add_argument("--cache", default=None, help="model cache (default ~/.cache/laser_plugin)")
     ap.add_argument("--out", default=str(RESULTS / "iteration_cost"))
     a = ap.parse_args()
@@ -172,12 +180,18 @@ def main() -> None:
                   "--laser.rounds", "1", "--laser.score_batch_size", str(a.score_batch), "--laser.no_save_samples",
                   "--ckpt.disable_ds", "--reward_pool", ",".join(f"hf:{p}@rm{i}" for i, p in enumerate(rms)),
                   "--reward_selector.context_dim", "32"]
-        rows = []
-        for i, res in enumerate(a.residency):  # alternate the order so slow drift hits both selectors
-            order = ("laser", "score_mean") if i % 2 == 0 else ("score_mean", "laser")
-            rows += [run_selector(s, res, common, work) for s in order]
+        best: dict = {}
+        for rep in range(a.repeats):
+            for i, res in enumerate(a.residency):  # alternate the order so slow drift hits both selectors
+                order = ("laser", "score_mean") if (i + rep) % 2 == 0 else ("score_mean", "laser")
+                for sel in order:
+                    row = run_selector(sel, res, common, work)
+                    key = (sel, res)
+                    if key not in best or row["iteration_cpu_s"] < best[key]["iteration_cpu_s"]:
+                        best[key] = row
+        rows = list(best.values())
         rows.sort(key=lambda r: (-r["residency"], r["selector"]))
-    config = {"prompts": a.prompts, "samples": a.samples, "max_new_tokens": a.max_new_tokens, "lora_rank": a.lora_rank,
+    config = {"repeats": a.repeats, "prompts": a.prompts, "samples": a.samples, "max_new_tokens": a.max_new_tokens, "lora_rank": a.lora_rank,
               "score_batch": a.score_batch,
               "zero_stage": a.zero_stage, "machine": f"{os.cpu_count()} CPU cores, {platform.processor() or platform.machine()}",
               "command": "python benchmarks/bench_iteration_cost.py " + " ".join(sys.argv[1:])}

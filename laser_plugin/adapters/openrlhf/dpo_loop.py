@@ -30,6 +30,11 @@ from laser_plugin.eval.answers import is_correct
 from laser_plugin.signals import verifier_agreement
 
 
+def _clock() -> tuple[float, float]:
+    """(wall, process CPU) seconds: CPU time of the phases stays comparable on a shared machine."""
+    return time.perf_counter(), time.process_time()
+
+
 class IterativeDPO:
     def __init__(self, args: Any, laser: Any, loop: Optional[dpo_setup.LoopConfig] = None) -> None:
         self.args, self.laser = args, laser
@@ -163,10 +168,10 @@ class IterativeDPO:
         return pidx, resp, seqs, contexts
 
     def run_round(self, r: int) -> dict:
-        a, t = self.args, {"start": time.perf_counter()}
+        a, t = self.args, {"start": _clock()}
         items = self._round_prompts(r)
         pidx, responses, seqs, contexts = self._sample(r, items)
-        t["sampled"] = time.perf_counter()
+        t["sampled"] = _clock()
         self.stats = RoundStats(r, self.bandit.arm_names, self.bandit.metrics() if self.sync.is_main else None)
         payload = None
         if self.sync.is_main:
@@ -184,7 +189,7 @@ class IterativeDPO:
             if self.loop.save_samples:
                 self._save_samples(r, items, pidx, responses, scored, pairs)
         rows, decisions, arms = self.sync.broadcast(payload)
-        t["scored"] = time.perf_counter()
+        t["scored"] = _clock()
         self.pair_decisions, self.pair_arms = np.asarray(decisions, np.int64), np.asarray(arms, np.int64)
         order = DecisionGroupedOrder(decisions, a.train.micro_batch_size, a.train.batch_size, self.sync.world_size,
                                      self.sync.rank, seed=a.train.seed + r)
@@ -202,9 +207,9 @@ class IterativeDPO:
             self._update(self.feedback.flush())
         self.sync.sync_state(self.bandit)
         digest = self.sync.check_same_state(self.bandit)  # every rank must hold the same bandit state
-        t["trained"] = time.perf_counter()
+        t["trained"] = _clock()
         self._checkpoint(r)
-        t["saved"] = time.perf_counter()
+        t["saved"] = _clock()
         stats = self.stats.finish(self.bandit, len(rows), len(order.global_order), steps, t, self.loop.feedback_signal)
         stats.update(ranks=self.sync.world_size, bandit_state_digest=digest)
         if self.sync.is_main:
@@ -212,6 +217,10 @@ class IterativeDPO:
             path.mkdir(parents=True, exist_ok=True)
             (path / "summary.json").write_text(json.dumps(stats, indent=2))
             self.trainer.log_scalars("laser_round", stats, r)
+            shares = ", ".join(f"{k} {v:.2f}" for k, v in stats["arm_share"].items())
+            loss = "-" if stats["loss_mean"] is None else f"{stats['loss_mean']:.4f}"
+            print(f"[laser] round {r}/{self.loop.rounds - 1}: {stats['pairs']} pairs, loss {loss}, arms [{shares}], "
+                  f"{stats['seconds']['total']:.1f}s", flush=True)
         if self.vllm is not None:  # the engines sample the next round from the updated policy
             hf_dir = str(self.out_dir / "rounds" / f"round_{r}" / "hf")
             self.strategy.save_model(self.model, self.tokenizer, hf_dir)

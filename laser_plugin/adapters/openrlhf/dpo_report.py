@@ -85,10 +85,15 @@ class RoundStats:
             "probe_loss": self.probe_losses[-1] if self.probe_losses else None,
             "bandit_pending": float(metrics.get("laser/pending", 0.0)),
             "pool": pool,
-            "seconds": {"sample": t["sampled"] - t["start"], "score": t["scored"] - t["sampled"],
-                        "train": t["trained"] - t["scored"], "checkpoint": t["saved"] - t["trained"],
-                        "total": t["saved"] - t["start"]},
+            # t holds (wall, process CPU) clock readings per phase boundary
+            "seconds": _phase_table(t, 0), "cpu_seconds": _phase_table(t, 1),
         }
+
+
+def _phase_table(t: dict, i: int) -> dict:
+    return {"sample": t["sampled"][i] - t["start"][i], "score": t["scored"][i] - t["sampled"][i],
+            "train": t["trained"][i] - t["scored"][i], "checkpoint": t["saved"][i] - t["trained"][i],
+            "total": t["saved"][i] - t["start"][i]}
 
 
 def _fmt(x: Any) -> str:
