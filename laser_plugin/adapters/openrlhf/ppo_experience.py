@@ -13,7 +13,6 @@ see ``reward_shard``), which may span GPUs and nodes under ZeRO-3.
 from __future__ import annotations
 
 import json
-import logging
 import os
 import sys
 from typing import Any, Optional
@@ -29,7 +28,6 @@ from laser_plugin.pool.types import ScoringBatch
 from laser_plugin.signals import group_informativeness, loss_signal, verifier_agreement
 from openrlhf.trainer.ppo_utils.experience_maker import RemoteExperienceMaker
 
-logger = logging.getLogger("laser_plugin.ppo")
 
 
 class _AttachedPoolGroup(PoolActorGroup):
@@ -148,7 +146,10 @@ class LaserExperienceMaker(RemoteExperienceMaker):
         with open(os.path.join(state_dir(self.args, self.laser_config), "decisions.jsonl"), "a") as fh:
             for row in self._step_arms:
                 fh.write(json.dumps({"global_step": int(global_step), **row}) + "\n")
-        logger.info("laser step %d arms: %s", global_step, [r["arm"] for r in self._step_arms])
+        shares = {k[len("laser/select/"):]: round(v, 3) for k, v in metrics.items() if k.startswith("laser/select/")}
+        # One readable line per step in the driver log (Ray forwards actor stdout).
+        print(f"[laser_plugin] step {global_step}: arms {[r['arm'] for r in self._step_arms]}, "
+              f"selection share so far {shares}, signal {metrics.get('laser/signal', float('nan')):.4f}")
         self._step_decisions, self._step_signals, self._step_arms = [], [], []
         return metrics
 

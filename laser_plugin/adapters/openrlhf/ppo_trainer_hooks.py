@@ -14,12 +14,10 @@
 """
 from __future__ import annotations
 
-import logging
 import os
 from types import MethodType, ModuleType
 from typing import Any
 
-logger = logging.getLogger("laser_plugin.ppo")
 
 
 def install(ppo_trainer_module: ModuleType) -> None:
