@@ -19,12 +19,12 @@ from typing import Any, Optional, Sequence, Union
 import numpy as np
 
 from laser_plugin.pool.arms import PoolExhaustedError
+from laser_plugin.pool.config import BanditPoolConfig
 from laser_plugin.pool.context import make_context_encoder
 from laser_plugin.pool.pool import RewardPool
 from laser_plugin.pool.state import check_meta, encode_str, flatten, strip, unflatten
 from laser_plugin.pool.types import ScoreResult, ScoringBatch
 
-GRANULARITIES = ("batch", "row")
 
 
 def _mean_context(rows: np.ndarray) -> np.ndarray:
@@ -62,10 +62,9 @@ class BanditRewardPool:
         from laser_plugin import make_selector
         from laser_plugin.core.feedback import make_feedback
 
-        if granularity not in GRANULARITIES:
-            raise ValueError(f"granularity must be one of {GRANULARITIES}, got {granularity!r}")
-        if context_dim < 2 or max_pending < 1:
-            raise ValueError("context_dim must be >= 2 and max_pending >= 1")
+        self.config = BanditPoolConfig(selector=selector, feedback=feedback, context_dim=context_dim,
+                                       granularity=granularity, context_encoder=context_encoder, seed=seed,
+                                       max_pending=max_pending)
         self.pool = pool if isinstance(pool, RewardPool) else RewardPool(pool, **(pool_kwargs or {}))
         if load:
             self.pool.load_all()  # fail at start, naming the arm, not on the first batch

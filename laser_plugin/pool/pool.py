@@ -20,6 +20,7 @@ from typing import Any, Callable, Optional, Sequence, Union
 import numpy as np
 
 from laser_plugin.pool.arms import ArmLoadError, ArmScoringError, PoolExhaustedError, RewardArm, arm_class
+from laser_plugin.pool.config import PoolConfig
 from laser_plugin.pool.normalize import ArmNormalizer
 from laser_plugin.pool.specs import ArmSpec, parse_pool_spec
 from laser_plugin.pool.types import ScoringBatch
@@ -54,16 +55,13 @@ class RewardPool:
         arm_factory: Optional[Callable[[ArmSpec], RewardArm]] = None,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
+        self.config = PoolConfig(residency=residency, device=device, normalize=normalize, quarantine_s=quarantine_s,
+                                 max_consecutive_failures=max_consecutive_failures,
+                                 micro_batch_size=micro_batch_size, offload=offload)
         self.specs: list[ArmSpec] = list(specs) if _is_spec_list(specs) else parse_pool_spec(specs)
-        if residency < 1:
-            raise ValueError(f"residency must be >= 1, got {residency}")
-        if micro_batch_size < 1 or max_consecutive_failures < 1 or quarantine_s < 0:
-            raise ValueError("micro_batch_size and max_consecutive_failures must be >= 1, quarantine_s >= 0")
         self.device = _default_device() if device == "auto" else device
         if offload == "auto":  # on a CPU device "offload to host" frees nothing: drop instead
             offload = "unload" if self.device == "cpu" else "cpu"
-        if offload not in ("cpu", "unload"):
-            raise ValueError(f"offload must be 'auto', 'cpu' or 'unload', got {offload!r}")
         self.residency, self.offload = residency, offload
         self.quarantine_s, self.max_consecutive_failures = float(quarantine_s), max_consecutive_failures
         self.micro_batch_size, self._clock = micro_batch_size, clock

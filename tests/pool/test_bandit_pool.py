@@ -56,6 +56,14 @@ def test_selector_alias_checkpoints_interchange(func_dir, tmp_path):
     _bandit(func_dir, selector="laser").load(tmp_path / "s.safetensors")  # same selector, other name
 
 
+@pytest.mark.parametrize("kwargs, match", [({"granularity": "token"}, "granularity"),
+                                           ({"context_dim": 1}, "context_dim"), ({"selector": "nope"}, "unknown selector"),
+                                           ({"context_encoder": "bert"}, "unknown context encoder")])
+def test_bandit_pool_options_are_validated(func_dir, kwargs, match):
+    with pytest.raises(ValueError, match=match):
+        _bandit(func_dir, **kwargs)
+
+
 def test_row_granularity_never_splits_a_group_and_feedback_is_averaged(func_dir):
     bp = _bandit(func_dir, granularity="row")
     batch = make_batch(6, group_size=2)

@@ -21,6 +21,17 @@ def test_importing_the_pool_pulls_no_ray_or_openrlhf():
     assert out.stdout.strip() == "[]"
 
 
+@pytest.mark.parametrize(
+    "kwargs, match",
+    [({"residency": 0}, "residency"), ({"normalize": "minmax"}, "normalize"), ({"offload": "disk"}, "offload"),
+     ({"quarantine_s": -1}, "quarantine_s"), ({"micro_batch_size": 0}, "micro_batch_size"),
+     ({"device": "gpu0"}, "device")],
+)
+def test_pool_options_are_validated(func_dir, kwargs, match):
+    with pytest.raises(ValueError, match=match):
+        RewardPool(_length_arms(func_dir), **kwargs)
+
+
 def test_grouped_dispatch_keeps_input_order_and_calls_each_arm_once(func_dir):
     pool = RewardPool(_length_arms(func_dir), normalize="none")
     pool.load_all()
