@@ -15,6 +15,7 @@ from laser_plugin.version import __version__
 # Modules that register subcommands (each defines register(subparsers)).
 COMMAND_MODULES = [
     "laser_plugin.commands.patch_openrlhf",
+    "laser_plugin.commands.train_router",
     "laser_plugin.adapters.openrlhf.dpo_commands",  # iterative-dpo, best-of-n, evaluate
 ]
 

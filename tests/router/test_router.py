@@ -1,0 +1,85 @@
+"""train-router: per-domain routing on held-out pairs, the report, the prior round trip, mismatches."""
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from laser_plugin.analysis import agreement_matrix
+from laser_plugin.cli import main
+from laser_plugin.core.registry import make_selector
+from laser_plugin.router import load_router
+from laser_plugin.router.encoders import resolve_encoder
+from laser_plugin.router.pipeline import encode_texts
+from laser_plugin.router.prior import RouterPriorMismatch
+from tests.router.conftest import make_pairs
+
+DIM = 32
+
+
+@pytest.fixture(scope="module")
+def trained(domain_data, domain_pool, tmp_path_factory):
+    out = tmp_path_factory.mktemp("router") / "router.safetensors"
+    argv = ["train-router", "--data", str(domain_data), "--reward_pool", domain_pool, "--output", str(out),
+            "--context_encoder", "hashing", "--context_dim", str(DIM), "--router.epochs", "150"]
+    assert main(argv) == 0
+    return out, argv
+
+
+def test_router_picks_the_right_arm_per_domain(trained):
+    out, _ = trained
+    report = json.loads(out.with_suffix(".report.json").read_text())
+    held = report["heldout"]
+    assert held["single_arm"]["math_expert"] == pytest.approx(0.5, abs=0.15)  # each arm: right on one half
+    assert held["router"] == 1.0 and held["best_single_arm"] < 0.7
+    assert held["majority_vote"] == pytest.approx(0.5)  # one vote each way: always a tie
+    prior = load_router(out, ["math_expert", "poem_expert"], DIM, "hashing", 0)
+    ctx = resolve_encoder("hashing", DIM).build()(["Compute 7 plus 5 and give the sum.",
+                                                   "Write a short poem about owls in 4 lines."])
+    assert list(prior.scores(ctx).argmax(axis=1)) == [0, 1]
+    assert out.with_suffix(".report.md").read_text().startswith("# Router report")
+
+
+def test_rerun_uses_the_score_cache(trained, capsys):
+    out, argv = trained
+    assert main(argv) == 0
+    assert "{'cached': 2, 'scored': 0}" in capsys.readouterr().out
+
+
+def test_prior_round_trip_gives_identical_first_decisions(trained):
+    out, _ = trained
+    prior = load_router(out)
+    enc = resolve_encoder("hashing", DIM).build()
+    ctx = encode_texts(enc, [r["prompt"] for r in make_pairs(40, seed=7)])
+    sel = make_selector("bayesian_router", 2, DIM, seed=3, prior=str(out), prior_strength=1e6, exploration=0.0)
+    assert np.allclose(sel.expected_scores(ctx), prior.scores(ctx))
+    assert np.array_equal(sel.select(ctx), prior.scores(ctx).argmax(axis=1))
+
+
+def test_mismatched_prior_fails_clearly(trained):
+    out, _ = trained
+    with pytest.raises(RouterPriorMismatch, match="trained for arms"):
+        load_router(out, ["poem_expert", "math_expert"], DIM, "hashing", 0)
+    with pytest.raises(RouterPriorMismatch, match="context dim is 32"):
+        load_router(out, None, 64)
+    with pytest.raises(RouterPriorMismatch, match="context encoder is 'hashing'"):
+        load_router(out, None, DIM, "hf:/models/policy")
+    with pytest.raises(RouterPriorMismatch, match="encoder seed"):
+        load_router(out, None, DIM, "hashing", 5)
+    with pytest.raises(ValueError, match="K=3 arms and d=32"):
+        make_selector("bayesian_router", 3, DIM, prior=str(out))
+
+
+def test_agreement_matrix():
+    diffs = np.array([[1.0, -1.0, 0.0, 2.0], [1.0, 1.0, 0.0, -1.0]])
+    m = agreement_matrix(diffs)
+    assert m.shape == (2, 2) and np.allclose(np.diag(m), 1) and m[0, 1] == pytest.approx(0.5)
+    with pytest.raises(ValueError, match=r"\[K arms, P pairs\]"):
+        agreement_matrix(np.zeros(3))
+
+
+def test_bad_keys_are_named(domain_data, domain_pool, tmp_path):
+    argv = ["train-router", "--data", str(domain_data), "--data.chosen_key", "good", "--reward_pool", domain_pool,
+            "--output", str(tmp_path / "r.safetensors"), "--context_encoder", "hashing"]
+    assert main(argv) == 2
