@@ -210,7 +210,7 @@ def selector_specs(hyper: dict, env: Env, seed: int) -> dict[str, tuple[str, dic
         "ucb1": ("ucb1", {}),
         "exp3": ("exp3", {}),
         "laser": ("laser", dict(hyper["laser"])),
-        "laser alpha 0.1 (core default)": ("laser", {"alpha": 0.1}),
+        "laser alpha 0.1 (LASeR released code)": ("laser", {"alpha": 0.1}),
         "laser discount": ("laser", dict(hyper["laser_discount"])),
         "thompson": ("thompson", dict(hyper["thompson"])),
         "thompson discount": ("thompson", {**hyper["thompson"], "discount": hyper["laser_discount"]["discount"]}),
@@ -371,7 +371,7 @@ def plot(stat: dict, drift: dict, T: int, path: Path) -> None:
     import matplotlib.pyplot as plt
 
     labels = list(dict.fromkeys([*stat, *drift]))
-    learners = [lb for lb in labels if lb.startswith(("laser", "thompson")) and "core default" not in lb]
+    learners = [lb for lb in labels if lb.startswith(("laser", "thompson")) and "released code" not in lb]
     others = [lb for lb in labels if lb not in learners]
     color = {lb: plt.get_cmap("tab10")(i % 10) for i, lb in enumerate(learners)}  # solid lines
     color.update({lb: plt.get_cmap("Dark2")(i % 8) for i, lb in enumerate(others)})  # dashed lines
