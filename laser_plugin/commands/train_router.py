@@ -64,5 +64,7 @@ def run(args: argparse.Namespace) -> int:
     print(report_markdown(result.report))
     print(f"router: {out}\nreport: {rep} (+ .md)\nscore cache: {cache} {result.report['score_cache']}")
     print(f"online: --reward_selector bayesian_router --reward_selector.prior {out} "
-          f"(context encoder {encoder.identity}, dim {encoder.dim}, seed {encoder.seed})")
+          f"--reward_selector.prior_strength 100 (context encoder {encoder.identity}, dim {encoder.dim}, "
+          f"seed {encoder.seed}). A Thompson draw's prior std is exploration * sqrt(|x|^2 / prior_strength), "
+          "|x|^2 = 2: prior_strength 1 lets exploration drown the prior on [0, 1] rewards.")
     return 0

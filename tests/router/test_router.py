@@ -83,3 +83,29 @@ def test_bad_keys_are_named(domain_data, domain_pool, tmp_path):
     argv = ["train-router", "--data", str(domain_data), "--data.chosen_key", "good", "--reward_pool", domain_pool,
             "--output", str(tmp_path / "r.safetensors"), "--context_encoder", "hashing"]
     assert main(argv) == 2
+
+
+def test_online_pool_starts_at_the_router(trained, domain_pool):
+    from laser_plugin.pool.bandit_pool import BanditRewardPool
+    from laser_plugin.pool.types import ScoringBatch
+    from laser_plugin.router.prior import check_pool_prior
+
+    out, _ = trained
+    cfg = {"prior": str(out), "prior_strength": 1e6, "exploration": 0.0}
+    bandit = BanditRewardPool(domain_pool, selector="bayesian_router", selector_config=cfg, context_dim=DIM,
+                              context_encoder="hashing", granularity="row", seed=0)
+    prior = check_pool_prior(cfg, bandit.arm_names, DIM, "hashing", 0)
+    prompts = [r["prompt"] for r in make_pairs(12, seed=11)]
+    batch = ScoringBatch(queries=[p + " GOOD" for p in prompts], prompts=prompts, responses=[" GOOD"] * 12)
+    result = bandit.score(batch)
+    assert np.array_equal(result.arms, prior.scores(bandit.encoder(prompts)).argmax(axis=1))
+    assert set(result.arms) == {0, 1}
+
+
+def test_encoder_identity_is_machine_independent():
+    from laser_plugin.router.encoders import identity_of, minilm_path, resolve_encoder
+
+    assert identity_of("hf:" + minilm_path()) == "minilm" == resolve_encoder("minilm", 16).identity
+    assert identity_of("hf:/a/b/policy-135m/") == identity_of("hf:/c/policy-135m") == "hf:policy-135m"
+    with pytest.raises(ValueError, match="unknown context encoder"):
+        resolve_encoder("bert", 16)
