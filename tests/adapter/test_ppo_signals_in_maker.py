@@ -1,0 +1,87 @@
+"""LaserExperienceMaker's scoring and feedback paths on real pools, without a Ray cluster.
+
+The maker is built with ``object.__new__`` so that upstream's ``RemoteExperienceMaker.__init__``
+(which needs Ray actor groups) is skipped; everything exercised here is our code on a real
+BanditRewardPool with real ``func:`` arms. The full path through train_ppo_ray is
+tests/adapter/test_ppo_laser_e2e.py.
+"""
+from types import SimpleNamespace
+
+import numpy as np
+import pytest
+import torch
+
+from laser_plugin.config import LaserConfig
+from laser_plugin.pool.bandit_pool import BanditRewardPool
+
+CONST = "import torch\ndef reward_func(queries, prompts, labels, **kw):\n    return torch.zeros(len(queries))\n"
+LENGTH = ("import torch\ndef reward_func(queries, prompts, labels, **kw):\n"
+          "    return torch.tensor([float(len(q)) for q in queries])\n")
+MATCH = ("import torch\ndef reward_func(queries, prompts, labels, **kw):\n"
+         "    return torch.tensor([float(str(l) in q) for q, l in zip(queries, labels)])\n")
+
+
+@pytest.fixture()
+def maker_factory(tmp_path, tiny_tokenizer, cpu_compat):
+    from laser_plugin.adapters.openrlhf.ppo_experience import LaserExperienceMaker
+
+    for name, text in (("const", CONST), ("length", LENGTH), ("match", MATCH)):
+        (tmp_path / f"{name}.py").write_text(text)
+    pool = ",".join(f"func:{tmp_path / n}.py" for n in ("const", "length", "match"))
+
+    def make(signal: str, selector: str = "fixed", **options):
+        config = LaserConfig(selector=selector, pool=pool, signal=signal, granularity="group",
+                             verifier="match" if signal == "verifier" else None, state_dir=str(tmp_path / "state"),
+                             selector_options=options)
+        maker = object.__new__(LaserExperienceMaker)
+        maker.laser_config, maker.tokenizer = config, tiny_tokenizer
+        maker.args = SimpleNamespace(rollout=SimpleNamespace(n_samples_per_prompt=2), ckpt=SimpleNamespace(path=str(tmp_path)))
+        maker.bandit = BanditRewardPool(pool, selector=selector, selector_config=options, feedback="none",
+                                        granularity="row", context_dim=8)
+        maker._verifier_arm = maker.bandit.arm_names.index("match") if signal == "verifier" else None
+        maker._step_decisions, maker._step_signals, maker._step_arms = [], [], []
+        return maker
+
+    return make
+
+
+def _samples(tokenizer):
+    texts = ["What is 2 plus 2? 4", "What is 2 plus 2? five!!", "Is the sky blue? yes", "Is the sky blue? yes"]
+    enc = tokenizer(texts, return_tensors="pt", padding=True)
+    return SimpleNamespace(sequences=enc.input_ids, attention_mask=enc.attention_mask, index=[0, 1, 2, 3],
+                           prompts=["What is 2 plus 2? ", "What is 2 plus 2? ", "Is the sky blue? ", "Is the sky blue? "],
+                           labels=["4", "4", "no", "no"], info={}, rewards=None)
+
+
+def test_group_variance_signal_is_immediate_and_per_group(maker_factory, tiny_tokenizer):
+    maker = maker_factory("group_variance", arm=1)  # fixed on the length arm
+    samples = _samples(tiny_tokenizer)
+    maker._score_micro_batch(samples)
+    assert samples.rewards.shape == (4,) and torch.equal(samples.info["reward"], samples.rewards)
+    assert [r["rows"] for r in maker._step_arms] == [2, 2]  # one decision per prompt group
+    # group 0 has different lengths (informative: 1), group 1 identical answers (0)
+    assert maker._step_signals == [1.0, 0.0]
+    assert maker.bandit.metrics()["laser/bandit_reward/length"] == pytest.approx(0.5)
+
+
+def test_verifier_signal_rewards_agreement_with_the_verifier(maker_factory, tiny_tokenizer):
+    maker = maker_factory("verifier", arm=1)
+    maker._score_micro_batch(_samples(tiny_tokenizer))
+    # group 0: the verifier prefers the "4" answer, the length arm the longer wrong one -> 0;
+    # group 1: the verifier orders nothing -> 0.5
+    assert maker._step_signals == [0.0, 0.5]
+
+
+def test_loss_signal_is_delayed_to_the_step_and_logged(maker_factory, tiny_tokenizer, tmp_path):
+    maker = maker_factory("loss", selector="laser")
+    maker._score_micro_batch(_samples(tiny_tokenizer))
+    assert maker._step_signals == [] and len(maker._step_decisions) == 1
+    metrics = maker.finish_step({"policy_loss": 0.25}, global_step=1)
+    assert metrics["laser/signal"] == pytest.approx(-0.25)
+    assert sum(metrics[f"laser/select/{a}"] for a in ("const", "length", "match")) == pytest.approx(1.0)
+    log = (tmp_path / "state" / "decisions.jsonl").read_text().splitlines()
+    assert len(log) == 2 and all('"global_step": 1' in line for line in log)
+    with pytest.raises(RuntimeError, match="no policy_loss in the step status"):
+        maker._score_micro_batch(_samples(tiny_tokenizer))
+        maker.finish_step({"kl": 0.0}, global_step=2)
+    assert np.isfinite(metrics["laser/decisions"])
