@@ -79,10 +79,20 @@ def bench_one(d: int, k: int, n: int, repeats: int, ref_repeats: int, seed: int 
         ours.append(timed(lambda: sel.update(sel.select(x2), x2, r)))
         mats = sel.model.S
         floor.append(timed(lambda: [x2 @ mats[a] for a in range(k)]))
-    refactor = timed(lambda: sel.model.refactor(0))
+    # Maintenance outside most timed calls, spread over the calls it serves: the exact refactorisation
+    # (every refactor_every updates of an arm; it folds the row buffer, filled here to what it holds
+    # by then) and, when more rows arrive between refactorisations than the buffer holds, buffer folds.
+    model, every = sel.model, sel.config.refactor_every
     ops_per_call = min(k, n)  # one Sherman-Morrison / Woodbury operation per arm updated
-    amortised = refactor * ops_per_call / sel.config.refactor_every
-    del sel, mats
+    rows_between = every * max(1, n // k)
+    fill = contexts(rng, min(rows_between, model.buffer_rows), d)
+    model.pending[0] = [(row, 1.0) for row in fill]
+    refactor = timed(lambda: model.refactor(0))
+    amortised = refactor * ops_per_call / every
+    if rows_between > model.buffer_rows:
+        model.pending[0] = [(row, 1.0) for row in fill]
+        amortised += timed(lambda: model._flush(0)) * n / model.buffer_rows
+    del sel, mats, model, fill
     gc.collect()
     ref = ReferenceLinUCB(k, d)
     ref_times = []
@@ -104,7 +114,7 @@ def bench_one(d: int, k: int, n: int, repeats: int, ref_repeats: int, seed: int 
 
 
 def table(rows: list[dict]) -> str:
-    head = ("| d | K | N | select ms (min) | select+update ms (min) | + refactor, amortised ms | floor (b) ms (min) "
+    head = ("| d | K | N | select ms (min) | select+update ms (min) | maintenance, amortised ms | floor (b) ms (min) "
             "| ours / floor: median (min) | reference (a) ms | (a) / ours |")
     lines = [head, "|" + "---|" * 10]
     for r in rows:
@@ -122,8 +132,8 @@ def targets(rows: list[dict]) -> list[str]:
         if (r["d"], r["K"], r["N"]) == (4096, 4, 1):
             with_refactor = (r["ours_ms"] + r["refactor_amortised_ms"]) / r["floor_ms"]
             out.append(f"- d=4096, K=4, N=1: ours / floor = {r['ours_over_floor']:.2f} median, "
-                       f"{r['ours_over_floor_min']:.2f} min ({with_refactor:.2f} median with the amortised "
-                       f"refactorisation; target <= 2): {'MET' if r['ours_over_floor'] <= 2 else 'NOT MET'}")
+                       f"{r['ours_over_floor_min']:.2f} min ({with_refactor:.2f} median with the amortised maintenance"
+                       f"; target <= 2): {'MET' if r['ours_over_floor'] <= 2 else 'NOT MET'}")
             out.append(f"- d=4096, K=4, N=1: reference / ours = {r['ref_over_ours']:.0f}x (target >= 250x): "
                        f"{'MET' if r['ref_over_ours'] >= 250 else 'NOT MET'}")
         if (r["d"], r["K"], r["N"]) == (256, 8, 256):
@@ -162,8 +172,10 @@ def main() -> None:
         f"`python benchmarks/bench_selector_speed.py` ({env}). Medians in milliseconds per call; "
         "N contexts per call (N = 256: per-row selection, one batched call). floor (b): K products of the "
         "d x d float64 matrices with the N contexts. reference (a): a full inv(A_k) per arm at every call, "
-        "as LASeR's released code does. The exact refactorisation (every 1000 updates of an arm) is not "
-        "in the timed calls; its cost spread over those updates is the amortised column.\n\n"
+        "as LASeR's released code does. The exact refactorisation (every 1000 updates of an arm, folding the "
+        "buffered rows) and the folds of a full row buffer (N = 256 only; these can also fall inside timed "
+        "calls, so they may count twice: conservative) are timed apart and spread over the calls they serve "
+        "in the amortised column.\n\n"
         + text + "\n\n" + "\n".join(verdict) + "\n")
     (args.out / "selector_speed.json").write_text(json.dumps({"env": env, "rows": rows}, indent=1))
 

@@ -90,7 +90,7 @@ def test_buffered_rows_fold_into_the_exact_gram_matrix():
     rng = np.random.default_rng(3)
     sel = make_selector("laser", num_arms=2, dim=3, refactor_every=10**6)
     x = rng.standard_normal((600, 3))
-    for i in range(600):  # 300 rows per arm: the row buffer (256) is folded once per arm
+    for i in range(600):  # 300 rows per arm: the row buffer (256 rows at d < 256) is folded once per arm
         sel.update([i % 2], x[i:i + 1], [0.5])
     for a in range(2):
         np.testing.assert_allclose(sel.model.gram(a), np.eye(3) + x[a::2].T @ x[a::2], rtol=1e-12)
