@@ -102,10 +102,12 @@ class IterativeDPO:
         if not self.sync.is_main:
             return
         for rws, ls in gathered:
-            rws = np.asarray(rws, dtype=np.int64)
-            self.stats.add_losses(self.pair_arms[rws], np.asarray(ls))
-            if self.loop.feedback_signal == "loss":  # LASeR: r = -loss
-                self._update(self.feedback.add(self.pair_decisions[rws], -np.asarray(ls)))
+            ls = np.asarray(ls, dtype=np.float64)
+            rws = np.asarray(rws, dtype=np.int64)[np.isfinite(ls)]  # a NaN row is not evidence about an arm
+            ls = ls[np.isfinite(ls)]
+            self.stats.add_losses(self.pair_arms[rws], ls)
+            if self.loop.feedback_signal == "loss" and len(rws):  # LASeR: r = -loss
+                self._update(self.feedback.add(self.pair_decisions[rws], -ls))
 
     def _on_step(self, rows: list, probe_loss: float) -> None:
         gathered = self.sync.gather(list(rows))
