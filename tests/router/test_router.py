@@ -109,3 +109,26 @@ def test_encoder_identity_is_machine_independent():
     assert identity_of("hf:/a/b/policy-135m/") == identity_of("hf:/c/policy-135m") == "hf:policy-135m"
     with pytest.raises(ValueError, match="unknown context encoder"):
         resolve_encoder("bert", 16)
+
+
+def test_hf_arms_policy_encoder_and_hf_dataset(tiny_reward_models, tiny_policy, tmp_path):
+    """Real (tiny) OpenRLHF RMs as arms, the policy's hidden states as context, a saved HF dataset
+    with chat-format fields under other key names."""
+    import datasets
+
+    rows = make_pairs(24, seed=3)
+    ds = datasets.Dataset.from_list([{"q": [{"role": "user", "content": r["prompt"]}], "good": r["chosen"],
+                                      "bad": r["rejected"]} for r in rows])
+    ds.save_to_disk(str(tmp_path / "ds"))
+    out = tmp_path / "r.safetensors"
+    pool = ",".join(f"hf:{p}" for p in tiny_reward_models[:2])
+    argv = ["train-router", "--data", str(tmp_path / "ds"), "--data.prompt_key", "q", "--data.chosen_key", "good",
+            "--data.rejected_key", "bad", "--reward_pool", pool, "--output", str(out), "--context_encoder",
+            f"hf:{tiny_policy}", "--context_dim", "16", "--router.epochs", "20", "--score_batch_size", "8"]
+    assert main(argv) == 0
+    report = json.loads(out.with_suffix(".report.json").read_text())
+    assert np.asarray(report["heldout"]["agreement"]).shape == (2, 2)
+    prior = load_router(out, None, 16, f"hf:{tiny_policy}", 0)
+    assert prior.prior_mean.shape == (2, 16) and prior.encoder.identity == "hf:policy"
+    with pytest.raises(RouterPriorMismatch, match="context encoder"):
+        load_router(out, None, 16, "hashing")
