@@ -156,3 +156,12 @@ def test_bad_inputs():
         sel.update([0], np.ones((1, 3)), [np.inf])
     with pytest.raises(ValueError, match=r"excluded arm 7 is not in \[0, 2\)"):
         sel.select(np.ones(3), exclude=[7])
+
+
+def test_symmetric_product_is_exact_across_tiles():
+    from laser_plugin.core.linear import symmetric_product
+
+    g = np.random.default_rng(6).standard_normal((5, 600))
+    t = symmetric_product(g, tile=256)  # 3 x 3 tiles, ragged last one
+    np.testing.assert_array_equal(t, t.T)
+    np.testing.assert_allclose(t, g.T @ g, rtol=1e-12, atol=1e-12)
