@@ -35,7 +35,7 @@ Selectors: random, fixed (the best single arm in hindsight: the arm with the hig
 reward), round_robin, eps_greedy, ucb1, exp3 (core defaults); laser (LinUCB), laser with discount
 0.99, thompson cold start (zero prior mean), thompson with an informative prior (offline ridge
 estimate, and the true theta), thompson with discount 0.99 (drift only, if the core has the
-option), and laser with the core's default alpha = 0.1 for reference.
+option), and laser with alpha = 0.1 (the released LASeR code's value) for reference.
 Hyperparameters were tuned with --tune on seeds 1000-1002 (other environment instances), never on
 the test seeds 0-4; --tune re-runs that search and then evaluates with its result. They were tuned
 for the raw feedback: with --feedback quantile, add --tune.
