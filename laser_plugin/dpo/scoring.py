@@ -17,6 +17,7 @@ from typing import Any, Optional, Sequence
 import numpy as np
 import torch
 
+from laser_plugin.pool.padding import pad_left
 from laser_plugin.pool.types import ScoringBatch
 
 
@@ -28,16 +29,6 @@ class ScoredSamples:
     decision_ids: np.ndarray  # int64 [S]
     seconds: float = 0.0
     decisions: list[dict[str, Any]] = field(default_factory=list)  # one entry per decision (for logs)
-
-
-def _pad_left(seqs: Sequence[torch.Tensor], pad_id: int) -> tuple[torch.Tensor, torch.Tensor]:
-    width = max(int(s.numel()) for s in seqs)
-    ids = torch.full((len(seqs), width), int(pad_id), dtype=torch.long)
-    mask = torch.zeros((len(seqs), width), dtype=torch.long)
-    for i, s in enumerate(seqs):
-        ids[i, width - s.numel():] = s
-        mask[i, width - s.numel():] = 1
-    return ids, mask
 
 
 def score_samples(bandit: Any, items: Sequence[Any], prompt_index: Sequence[int], responses: Sequence[str],
@@ -66,7 +57,7 @@ def score_samples(bandit: Any, items: Sequence[Any], prompt_index: Sequence[int]
             extra={"raw_prompts": [p.raw for p in ps]} if all(isinstance(p.raw, str) for p in ps) else {},
         )
         if sequences is not None:
-            batch.sequences, batch.attention_mask = _pad_left([sequences[r] for r in rows], pad_id)
+            batch.sequences, batch.attention_mask = pad_left([sequences[r] for r in rows], pad_id)
         ctx = None if contexts is None else np.asarray(contexts)[pidx[rows]]
         res = bandit.score(batch, ctx)
         out.rewards[rows] = res.rewards

@@ -96,17 +96,6 @@ def hf_generate(model: Any, tokenizer: Any, prompts: list[str], config: Sampling
     return out
 
 
-def pad_sequences(seqs: list[torch.Tensor], pad_id: int) -> tuple[torch.Tensor, torch.Tensor]:
-    """Left-pad unpadded id rows into (ids, attention_mask), as OpenRLHF's RM actor expects."""
-    width = max(int(s.numel()) for s in seqs)
-    ids = torch.full((len(seqs), width), int(pad_id), dtype=torch.long)
-    mask = torch.zeros((len(seqs), width), dtype=torch.long)
-    for i, s in enumerate(seqs):
-        ids[i, width - s.numel():] = s
-        mask[i, width - s.numel():] = 1
-    return ids, mask
-
-
 class VLLMSampler:
     """OpenRLHF's vLLM engines (GPU only). ``refresh(path)`` rebuilds them from a new checkpoint."""
 
@@ -146,4 +135,4 @@ class VLLMSampler:
         return out
 
 
-__all__ = ["SamplingConfig", "Samples", "VLLMSampler", "hf_generate", "pad_sequences"]
+__all__ = ["SamplingConfig", "Samples", "VLLMSampler", "hf_generate"]

@@ -19,6 +19,7 @@ import numpy as np
 import torch
 
 from laser_plugin.pool.arms import RewardArm
+from laser_plugin.pool.padding import pad_left
 from laser_plugin.pool.specs import ArmSpec
 from laser_plugin.pool.types import ScoringBatch
 
@@ -161,16 +162,6 @@ class HFRewardArm(RewardArm):
         )
         return [torch.tensor(ids, dtype=torch.long) for ids in enc["input_ids"]]
 
-    def _pad_left(self, rows: list[torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor]:
-        width = max(int(r.numel()) for r in rows)
-        ids = torch.full((len(rows), width), int(self.tokenizer.pad_token_id), dtype=torch.long)
-        mask = torch.zeros((len(rows), width), dtype=torch.long)
-        for i, r in enumerate(rows):
-            if r.numel():
-                ids[i, width - r.numel():] = r
-                mask[i, width - r.numel():] = 1
-        return ids, mask
-
     @torch.no_grad()
     def score(self, batch: ScoringBatch, batch_size: int) -> np.ndarray:
         if self.model is None:
@@ -183,7 +174,7 @@ class HFRewardArm(RewardArm):
         device = self._input_device()
         for start in range(0, len(rows), batch_size):
             idx = order[start:start + batch_size]
-            ids, mask = self._pad_left([rows[i] for i in idx])
+            ids, mask = pad_left([rows[i] for i in idx], self.tokenizer.pad_token_id)
             reward = self.model(ids.to(device), mask.to(device))
             out[idx] = reward.float().cpu().numpy().reshape(-1)
         return out
