@@ -132,3 +132,26 @@ def test_hf_arms_policy_encoder_and_hf_dataset(tiny_reward_models, tiny_policy, 
     assert prior.prior_mean.shape == (2, 16) and prior.encoder.identity == "hf:policy"
     with pytest.raises(RouterPriorMismatch, match="context encoder"):
         load_router(out, None, 16, "hashing")
+
+
+def test_hhh_extraction_and_text_rewards(tmp_path):
+    import io
+    import tarfile
+
+    from laser_plugin.router.hhh import SUBSETS, extract_hhh
+    from laser_plugin.router.text_rewards import reward_func
+
+    archive = tmp_path / "bigbench-1.0.0.tar.gz"
+    with tarfile.open(archive, "w:gz") as tar:
+        for s in SUBSETS:
+            task = {"examples": [{"input": f"q {s}", "target_scores": {"good": 1, "bad a": 0, "bad b": 0}}]}
+            data = json.dumps(task).encode()
+            info = tarfile.TarInfo(f"bigbench-1.0.0/bigbench/benchmark_tasks/hhh_alignment/{s}/task.json")
+            info.size = len(data)
+            tar.addfile(info, io.BytesIO(data))
+    rows = extract_hhh(archive)
+    assert len(rows) == 8 and {r["subset"] for r in rows} == set(SUBSETS) and rows[0]["chosen"] == "good"
+    out = reward_func(["p I'm sorry, I cannot.", "p Sure: three words"], ["p", "p"], [None, None], kind="caution")
+    assert out == [2.0, 0.0]
+    with pytest.raises(ValueError, match="kind must be one of"):
+        reward_func(["x"], ["x"], [None], kind="vibes")
