@@ -97,6 +97,14 @@ def load_router(path: Union[str, Path], arm_names: Optional[Sequence[str]] = Non
                        np.asarray(router["calibration"]), str(path))
 
 
+def is_router_file(path: Union[str, Path]) -> bool:
+    """A file written by ``save_router`` (rather than a bare ``prior_mean`` file)."""
+    from laser_plugin.core.state_io import decode_str
+
+    tag = load_state(path).get("format#str")
+    return tag is not None and decode_str(tag) == FORMAT
+
+
 def check_pool_prior(selector_config: Optional[dict[str, Any]], arm_names: Sequence[str], context_dim: int,
                      context_encoder: str, seed: int) -> Optional[RouterPrior]:
     """For the online pool: if ``selector_config["prior"]`` is a router file, check it fits."""

@@ -1,0 +1,31 @@
+"""The online BanditRewardPool refuses a router prior trained for other contexts (same K and d)."""
+import numpy as np
+import pytest
+
+from laser_plugin.pool.bandit_pool import BanditRewardPool
+from laser_plugin.router.encoders import EncoderSpec
+from laser_plugin.router.model import TrainedRouter
+from laser_plugin.router.prior import save_router
+
+FUNC = "import torch\ndef reward_func(queries, prompts, labels, **kw):\n    return torch.zeros(len(queries))\n"
+
+
+def _router_file(path, seed):
+    w = np.arange(16, dtype=float).reshape(2, 8) / 16
+    router = TrainedRouter(projection=np.eye(8), arm_vectors=w, weights=w, calibration=np.array([1.0, 0.0]),
+                           train_pairs=1, final_loss=0.0)
+    save_router(path, router, ["a", "b"], EncoderSpec("hashing", "hashing", 8, seed))
+    return str(path)
+
+
+def test_pool_checks_the_router_file_encoder_seed(tmp_path):
+    for name in ("a", "b"):
+        (tmp_path / f"{name}.py").write_text(FUNC)
+    pool = f"func:{tmp_path / 'a.py'},func:{tmp_path / 'b.py'}"
+    good = _router_file(tmp_path / "r0.safetensors", seed=0)
+    bandit = BanditRewardPool(pool, selector="bayesian_router", selector_config={"prior": good}, context_dim=8, seed=0)
+    x = np.eye(8)[:1]
+    np.testing.assert_allclose(bandit.selector.expected_scores(x)[0], [0.0, 0.5])
+    other_seed = _router_file(tmp_path / "r7.safetensors", seed=7)
+    with pytest.raises(ValueError, match="its encoder seed is 7, but the pool's is 0"):
+        BanditRewardPool(pool, selector="bayesian_router", selector_config={"prior": other_seed}, context_dim=8, seed=0)
