@@ -18,20 +18,37 @@ A^-1 is stored as s_k * S_k and only s_k changes. The ridge decays too; an arm i
 """
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Optional
 
 import numpy as np
 
 _FLUSH_ROWS = 256  # buffered rows per arm (at least d) before they are folded into A_base (one gemm)
 _CACHE_MAX = 1 << 24  # float64 entries of the cached x^T S_k products (128 MiB)
+_THREADED_DIM = 2048  # rank-1 updates of matrices this large run on two threads
+_pool: Optional[ThreadPoolExecutor] = None
 
 def rank1_subtract(m: np.ndarray, v: np.ndarray) -> None:
     """m -= v v^T in place, in one pass over m: row blocks with ~256 KiB temporaries instead of a d x d
-    one. Single-threaded on purpose: on a shared 2-core machine a multi-threaded BLAS ger (tried:
-    torch.addr_) stalls waiting for its second thread, up to 10 ms even at d = 256."""
+    one. From d = 2048 on, two threads share the rows (numpy drops the GIL): the pass is memory-bound
+    and one core does not saturate the memory bus. (torch.addr_ was tried: its thread pool stalls for
+    milliseconds on a busy 2-core machine even at d = 256.)"""
+    d = len(v)
+    if d < _THREADED_DIM:
+        _rank1_rows(m, v, 0, d)
+        return
+    global _pool
+    if _pool is None:
+        _pool = ThreadPoolExecutor(2, thread_name_prefix="laser-rank1")
+    half = d // 2
+    list(_pool.map(lambda lo_hi: _rank1_rows(m, v, *lo_hi), [(0, half), (half, d)]))
+
+
+def _rank1_rows(m: np.ndarray, v: np.ndarray, lo: int, hi: int) -> None:
     step = max(1, (1 << 15) // len(v))
-    for i in range(0, len(m), step):
-        m[i:i + step] -= np.multiply.outer(v[i:i + step], v)
+    for i in range(lo, hi, step):
+        j = min(i + step, hi)
+        m[i:j] -= np.multiply.outer(v[i:j], v)
 
 
 def symmetric_product(g: np.ndarray, tile: int = 256) -> np.ndarray:

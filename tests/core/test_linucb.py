@@ -165,3 +165,15 @@ def test_symmetric_product_is_exact_across_tiles():
     t = symmetric_product(g, tile=256)  # 3 x 3 tiles, ragged last one
     np.testing.assert_array_equal(t, t.T)
     np.testing.assert_allclose(t, g.T @ g, rtol=1e-12, atol=1e-12)
+
+
+def test_threaded_rank1_update_matches_the_outer_product():
+    from laser_plugin.core import linear
+
+    rng = np.random.default_rng(7)
+    m, v = rng.standard_normal((2048, 2048)), rng.standard_normal(2048)
+    m = m + m.T
+    expected = m - np.outer(v, v)
+    linear.rank1_subtract(m, v)  # d = 2048: the two-thread path
+    np.testing.assert_array_equal(m, expected)
+    np.testing.assert_array_equal(m, m.T)
