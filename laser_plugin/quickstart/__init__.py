@@ -1,0 +1,1 @@
+"""``laser-plugin quickstart``: LASeR vs baselines on one machine, in one process (config, run, report)."""

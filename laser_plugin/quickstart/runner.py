@@ -1,0 +1,134 @@
+"""Run every selector on the same model, prompts, seeds and budget, in one process.
+
+The policy, reference, DeepSpeed engines and prompts are built once (``IterativeDPO.setup``). Before
+training, the untouched engine state (weights, optimizer, LR schedule) is saved once with DeepSpeed's
+own checkpointing; each selector then starts from it (``load_ckpt``) with a fresh bandit, so all
+selectors see the same round-0 samples (same weights, same per-round sampling seed) and differ only in
+which RM scored them. Per-round checkpoints are off (``--ckpt.disable_ds``): nothing resumes here.
+"""
+from __future__ import annotations
+
+import dataclasses
+import json
+import time
+from pathlib import Path
+from typing import Any
+
+from laser_plugin.quickstart.config import QuickstartConfig
+
+INIT_TAG = "init"
+
+
+def iterative_dpo_argv(cfg: QuickstartConfig, model: str, pool: str, train_path: Path) -> list[str]:
+    """The `laser-plugin iterative-dpo` flags the quickstart runs with (written to the report)."""
+    argv = ["--model.model_name_or_path", model, "--data.dataset", train_path, "--data.prompt_key", "prompt",
+            "--data.label_key", "answer", "--data.domain_key", "domain", "--data.apply_chat_template",
+            "--data.max_len", cfg.max_len, "--rollout.n_samples_per_prompt", cfg.n_samples,
+            "--rollout.temperature", cfg.temperature, "--rollout.max_new_tokens", cfg.max_new_tokens,
+            "--rollout.batch_size", cfg.prompts_per_round * cfg.n_samples,  # one generate call: fastest on CPU
+            "--train.micro_batch_size", cfg.micro_batch_size, "--train.batch_size", cfg.batch_size,
+            "--train.seed", cfg.seed, "--ds.zero_stage", 0, "--adam.lr", cfg.lr, "--lr_warmup_ratio", 0,
+            "--model.beta", cfg.beta, "--laser.rounds", cfg.rounds, "--laser.prompts_per_round", cfg.prompts_per_round,
+            "--laser.score_batch_size", cfg.prompts_per_round,
+            "--reward_selector", "laser", "--reward_pool", pool, "--reward_selector.granularity", "group",
+            "--reward_selector.context_dim", cfg.context_dim, "--reward_selector.seed", cfg.seed,
+            "--ckpt.output_dir", cfg.output_dir / "runs", "--ckpt.disable_ds", *cfg.extra_args]
+    return [str(a) for a in argv]
+
+
+def _round_records(run_dir: Path, r: int) -> list[dict]:
+    path = run_dir / "rounds" / f"round_{r}" / "samples.jsonl"
+    return [json.loads(x) for x in path.read_text().splitlines()] if path.exists() else []
+
+
+class Comparison:
+    def __init__(self, cfg: QuickstartConfig, argv: list[str]) -> None:
+        self.cfg, self.argv = cfg, argv
+        self.results: dict[str, Any] = {"selectors": {}, "argv": argv}
+
+    def setup(self) -> "Comparison":
+        from laser_plugin.adapters.openrlhf.dpo_args import build_parser, hierarchical
+        from laser_plugin.adapters.openrlhf.dpo_data import load_prompts
+        from laser_plugin.adapters.openrlhf.dpo_loop import IterativeDPO
+        from laser_plugin.adapters.openrlhf.flags import config_from_namespace
+        from laser_plugin.compat import apply_cpu_compat
+
+        start = time.perf_counter()
+        ns = build_parser().parse_args(self.argv)
+        self.laser = config_from_namespace(vars(ns))
+        apply_cpu_compat()
+        self.args = hierarchical(ns)
+        self.loop = IterativeDPO(self.args, self.laser).setup()
+        self.eval_items = load_prompts(self.args, self.loop.strategy, self.loop.tokenizer,
+                                       dataset=str(self.cfg.output_dir / "data" / "eval.jsonl"))
+        self.init_dir = self.cfg.output_dir / "init_state"
+        self.loop.strategy.save_ckpt(self.loop.model.model, str(self.init_dir), INIT_TAG, 1, 1e9, {})
+        self.results["arms"] = list(self.loop.bandit.arm_names)
+        self.results["setup_seconds"] = time.perf_counter() - start
+        return self
+
+    def evaluate(self, desc: str) -> dict[str, float]:
+        """Greedy answers on the held-out prompts, gold metric per domain."""
+        from laser_plugin.adapters.openrlhf.generation import SamplingConfig, hf_generate
+        from laser_plugin.demo.data import gold_rows
+
+        items, c = self.eval_items, self.cfg
+        scfg = SamplingConfig(1, 0.0, 1.0, c.max_new_tokens, 512, len(items), seed=c.seed)
+        s = hf_generate(self.loop.model, self.loop.tokenizer, [it.prompt for it in items], scfg, desc=desc)
+        return gold_rows([{"domain": items[p].domain, "label": items[p].label, "response": r}
+                          for p, r in zip(s.prompt_index, s.responses)])
+
+    def _reset(self, selector: str, options: dict[str, Any]) -> Path:
+        from laser_plugin.adapters.openrlhf.dpo_setup import make_bandit
+
+        loop = self.loop
+        # DeepSpeed restores weights, fp32 masters, Adam moments and the LR schedule of the start
+        loop.strategy.load_ckpt(loop.model.model, str(self.init_dir), tag=INIT_TAG)
+        loop.trainer.step_offset = 0
+        loop.laser = dataclasses.replace(self.laser, selector=selector, selector_options=options)
+        loop.bandit = make_bandit(loop.laser, loop.tokenizer)
+        loop.history = []
+        loop.out_dir = self.cfg.output_dir / "runs" / selector
+        self.args.ckpt.path = str(loop.out_dir / "checkpoints")
+        return loop.out_dir
+
+    def run_selector(self, selector: str, options: dict[str, Any]) -> dict[str, Any]:
+        from laser_plugin.demo.data import gold_rows
+
+        run_dir = self._reset(selector, options)
+        start = time.perf_counter()
+        rounds = []
+        for r in range(self.cfg.rounds):
+            stats = self.loop.run_round(r)
+            rounds.append({"round": r, "gold_samples": gold_rows(_round_records(run_dir, r)),
+                           "arm_share_by_domain": stats.get("arm_share_by_domain", {}), "pairs": stats["pairs"],
+                           "loss_mean": stats["loss_mean"], "feedback_mean": stats["feedback_mean"],
+                           "seconds": stats["seconds"]["total"]})
+        train_seconds = time.perf_counter() - start
+        metrics = self.loop.bandit.metrics()
+        names = self.loop.bandit.arm_names
+        out = {"options": options, "rounds": rounds, "train_seconds": train_seconds,
+               "rm_calls": int(sum(metrics.get(f"pool/{n}/calls", 0.0) for n in names)),
+               "rm_samples": int(sum(metrics.get(f"pool/{n}/samples", 0.0) for n in names)),
+               "rm_seconds": float(sum(metrics.get(f"pool/{n}/seconds", 0.0) for n in names)),
+               "arm_share_by_domain": _share(run_dir, self.cfg.rounds)}
+        out["eval"] = self.evaluate(f"{selector}: evaluate")
+        out["wall_seconds"] = time.perf_counter() - start
+        self.loop.bandit.close()
+        self.results["selectors"][selector] = out
+        return out
+
+
+def _share(run_dir: Path, rounds: int) -> dict[str, dict[str, float]]:
+    """Share of prompts scored by each arm, per domain, over all rounds ("ensemble": all arms)."""
+    counts: dict[str, dict[str, int]] = {}
+    for r in range(rounds):
+        seen = set()
+        for rec in _round_records(run_dir, r):
+            if rec["prompt_index"] in seen:
+                continue
+            seen.add(rec["prompt_index"])
+            for dom in (rec["domain"], "all"):
+                counts.setdefault(dom, {}).setdefault(rec["arm"], 0)
+                counts[dom][rec["arm"]] += 1
+    return {d: {a: n / sum(c.values()) for a, n in sorted(c.items())} for d, c in counts.items()}
