@@ -18,14 +18,14 @@ class QuickstartConfig:
     fixed_arm: str = "auto"  # "auto": the arm agreeing best with the gold on round-0 samples
     selectors: tuple[str, ...] = SELECTORS
     data: DataConfig = field(default_factory=DataConfig)
-    rounds: int = 2
-    prompts_per_round: int = 15
+    rounds: int = 3
+    prompts_per_round: int = 18
     n_samples: int = 4
     max_new_tokens: int = 40
     temperature: float = 0.9
-    lr: float = 2e-6
+    lr: float = 5e-6
     beta: float = 0.1
-    batch_size: int = 8
+    batch_size: int = 4
     micro_batch_size: int = 2
     max_len: int = 160
     context_dim: int = 16
