@@ -23,12 +23,13 @@ def register(subparsers: Any) -> None:
     p.add_argument("--selectors", nargs="+", default=list(SELECTORS), help="selectors to compare")
     p.add_argument("--domains", nargs="+", default=list(DOMAINS), choices=DOMAINS)
     p.add_argument("--train-per-domain", type=int, default=16)
-    p.add_argument("--eval-per-domain", type=int, default=8)
+    p.add_argument("--eval-per-domain", type=int, default=16)
     p.add_argument("--rounds", type=int, default=3)
     p.add_argument("--prompts-per-round", type=int, default=18)
     p.add_argument("--n-samples", type=int, default=4)
     p.add_argument("--max-new-tokens", type=int, default=40)
-    p.add_argument("--lr", type=float, default=5e-6)
+    p.add_argument("--temperature", type=float, default=0.7)
+    p.add_argument("--lr", type=float, default=1e-5)
     p.add_argument("--batch-size", type=int, default=4, help="DPO pairs per optimizer step")
     p.add_argument("--micro-batch-size", type=int, default=2)
     p.add_argument("--max-len", type=int, default=160)
@@ -69,7 +70,7 @@ def func(args: argparse.Namespace) -> int:
     cfg = QuickstartConfig(
         output_dir=args.output_dir, model=args.model, pool=args.pool, fixed_arm=args.fixed_arm,
         selectors=tuple(args.selectors), rounds=args.rounds, prompts_per_round=args.prompts_per_round,
-        n_samples=args.n_samples, max_new_tokens=args.max_new_tokens, lr=args.lr, batch_size=args.batch_size, micro_batch_size=args.micro_batch_size, max_len=args.max_len,
+        n_samples=args.n_samples, max_new_tokens=args.max_new_tokens, temperature=args.temperature, lr=args.lr, batch_size=args.batch_size, micro_batch_size=args.micro_batch_size, max_len=args.max_len,
         seed=args.seed, extra_args=tuple(args.extra),
         data=DataConfig(train_per_domain=args.train_per_domain, eval_per_domain=args.eval_per_domain,
                         domains=tuple(args.domains), seed=args.seed))

@@ -17,7 +17,9 @@ from typing import Any, Optional
 DOMAINS = ("math", "yes_no", "writing")
 TOPICS = ("the sea", "spring", "coffee", "music", "a garden", "the moon", "friends", "a library", "rain",
           "the mountains", "a bicycle", "bread", "a puppy", "the city", "snow", "a river", "books", "tea",
-          "the sunrise", "a picnic", "trees", "the beach", "a concert", "summer")
+          "the sunrise", "a picnic", "trees", "the beach", "a concert", "summer", "a kitten", "the stars",
+          "pizza", "a holiday", "the park", "chocolate", "a birthday", "the ocean", "flowers", "a song",
+          "autumn", "a lake", "the weekend", "a smile", "breakfast", "the forest")
 WRITING_MAX_WORDS = 30
 POSITIVE = 0.5
 
@@ -25,7 +27,7 @@ POSITIVE = 0.5
 @dataclass
 class DataConfig:
     train_per_domain: int = 16
-    eval_per_domain: int = 8
+    eval_per_domain: int = 16
     domains: tuple[str, ...] = DOMAINS
     seed: int = 0
 

@@ -22,8 +22,8 @@ class QuickstartConfig:
     prompts_per_round: int = 18
     n_samples: int = 4
     max_new_tokens: int = 40
-    temperature: float = 0.9
-    lr: float = 5e-6
+    temperature: float = 0.7
+    lr: float = 1e-5
     beta: float = 0.1
     batch_size: int = 4
     micro_batch_size: int = 2
