@@ -4,70 +4,33 @@ For each arm k (every row weighted 1 unless discounted):
     A_k = lam I + sum_t x_t x_t^T,    b_k = lam mu0_k + sum_t r_t x_t,    theta_k = A_k^-1 b_k.
 One row of arm k (Sherman-Morrison, O(d^2)), with u = A^-1 x and c = 1 + x.u:
     A^-1 <- A^-1 - u u^T / c,           theta <- theta + u (r - x.theta) / c
-m rows X of one arm in one call (Woodbury, O(m d^2) as two BLAS-3 products), U = A^-1 X^T:
-    C = I + X U,   A^-1 <- A^-1 - U C^-1 U^T,   theta <- theta + U C^-1 (r - X theta)
-Both subtract a product v v^T whose (i, j) and (j, i) entries are bit-identical, so a symmetric
-A^-1 stays exactly symmetric. Every ``refactor_every`` updates of an arm, A^-1 and theta are
-recomputed exactly from A (kept as A_base plus a buffer of recent rows: no d x d pass per row).
+m rows X of one arm in one call (Woodbury, O(m d^2) as BLAS-3 products), U = A^-1 X^T:
+    C = I + X U,   A^-1 <- A^-1 - U C^-1 U^T = A^-1 - G G^T,   theta <- theta + U C^-1 (r - X theta)
+Deferred downdates: A_k^-1 = s_k (S_k - V_k V_k^T), where V_k collects up to ``_DEFER`` columns
+(sqrt(s/c) u, or the columns of G) before they are subtracted from S_k in ONE tiled pass. Between
+passes every product with A^-1 is S_k x minus an O(d r) correction, so a one-row update costs
+O(d r) instead of a pass over a d x d matrix: select + update reads each S_k about once, as a bare
+selection would. The tiled subtraction (``linalg.subtract_gram``) keeps S_k exactly symmetric.
+Every ``refactor_every`` updates of an arm, A^-1 and theta are recomputed exactly from A (kept as
+A_base plus a buffer of recent rows: no d x d pass per row).
 
 Discount gamma < 1 (Garivier & Moulines 2011; Russac et al. 2019): each update call is one round,
 and EVERY arm forgets, A <- gamma A and b <- gamma b, before the new rows are added, so an arm that
-is not played regains uncertainty and gets re-explored after a drift. That is a scalar per arm:
-A^-1 is stored as s_k * S_k and only s_k changes. The ridge decays too; an arm is refactorised
-(restoring lam I and lam mu0) once its ridge falls below ``ridge_floor * lam``.
+is not played regains uncertainty and gets re-explored after a drift. Only the scalar s_k changes.
+The ridge decays too; an arm is refactorised (restoring lam I and lam mu0) once its ridge falls
+below ``ridge_floor * lam``.
 """
 from __future__ import annotations
 
-from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Optional
 
 import numpy as np
 
+from laser_plugin.core.linalg import spd_inverse, subtract_gram
+
+_DEFER = 32  # downdate columns collected per arm before one pass over S_k
 _FLUSH_ROWS = 256  # buffered rows per arm (at least d) before they are folded into A_base (one gemm)
-_CACHE_MAX = 1 << 24  # float64 entries of the cached x^T S_k products (128 MiB)
-_THREADED_DIM = 2048  # rank-1 updates of matrices this large run on two threads
-_pool: Optional[ThreadPoolExecutor] = None
-
-def rank1_subtract(m: np.ndarray, v: np.ndarray) -> None:
-    """m -= v v^T in place, in one pass over m: row blocks with ~256 KiB temporaries instead of a d x d
-    one. From d = 2048 on, two threads share the rows (numpy drops the GIL): the pass is memory-bound
-    and one core does not saturate the memory bus. (torch.addr_ was tried: its thread pool stalls for
-    milliseconds on a busy 2-core machine even at d = 256.)"""
-    d = len(v)
-    if d < _THREADED_DIM:
-        _rank1_rows(m, v, 0, d)
-        return
-    global _pool
-    if _pool is None:
-        _pool = ThreadPoolExecutor(2, thread_name_prefix="laser-rank1")
-    half = d // 2
-    list(_pool.map(lambda lo_hi: _rank1_rows(m, v, *lo_hi), [(0, half), (half, d)]))
-
-
-def _rank1_rows(m: np.ndarray, v: np.ndarray, lo: int, hi: int) -> None:
-    step = max(1, (1 << 15) // len(v))
-    for i in range(lo, hi, step):
-        j = min(i + step, hi)
-        m[i:j] -= np.multiply.outer(v[i:j], v)
-
-
-def symmetric_product(g: np.ndarray, tile: int = 256) -> np.ndarray:
-    """g^T g ([m, d] -> [d, d]), exactly symmetric. One gemm, then the two triangles are averaged tile
-    by tile: numpy's own syrk path mirrors the triangle element by element, 2x slower at d = 4096."""
-    out = np.ascontiguousarray(g.T) @ g
-    d = len(out)
-    for i in range(0, d, tile):
-        for j in range(i, d, tile):
-            up, lo = out[i:i + tile, j:j + tile], out[j:j + tile, i:i + tile]
-            avg = 0.5 * (up + lo.T)  # fp addition commutes: avg and its transpose agree bit for bit
-            up[...] = avg
-            lo[...] = avg.T
-    return out
-
-
-def spd_inverse(a: np.ndarray) -> np.ndarray:
-    inv = np.linalg.inv(a)
-    return 0.5 * (inv + inv.T)  # exactly symmetric: fp addition commutes
+_CACHE_MAX = 1 << 24  # float64 entries of the cached x^T A_k^-1 products (128 MiB)
 
 
 class RidgeArms:
@@ -96,10 +59,14 @@ class RidgeArms:
         self._cache: Optional[tuple] = None
         # the buffer holds up to one d x d matrix worth of rows; below that a refactorisation folds it
         self.buffer_rows = max(_FLUSH_ROWS, d)
+        self.Vt = np.zeros((k, _DEFER, d))  # deferred downdate columns, as rows: S_k - Vt_k^T Vt_k
+        self.nv = np.zeros(k, dtype=np.int64)
 
     # ------------------------------------------------------------------ reading
     def inverse(self, k: int) -> np.ndarray:
-        return self.s[k] * self.S[k]
+        out = self.S[k].copy()
+        subtract_gram(out, self.Vt[k, :self.nv[k]])
+        return self.s[k] * out
 
     def gram(self, k: int) -> np.ndarray:
         """The exact current A_k (for checks and refactorisation)."""
@@ -118,13 +85,16 @@ class RidgeArms:
         """Per row and arm: mean x.theta_k and variance x^T A_k^-1 x, both [N, K]."""
         n, k, d = len(x), self.num_arms, self.dim
         prods = (x @ self._S_all.reshape(d, k * d)).reshape(n, k, d)  # x^T S_a (= S_a x): one pass over all S
+        for a in np.flatnonzero(self.nv):
+            vt = self.Vt[a, :self.nv[a]]
+            prods[:, a] -= (x @ vt.T) @ vt  # the deferred downdates: O(n d r)
         var = np.matmul(prods, x[:, :, None])[:, :, 0] * self.s[None, :]
         if prods.size <= _CACHE_MAX:  # update() reuses S_a x instead of another pass over S_a
             self._cache = (x.copy(), prods, self._version.copy())
         return x @ self.theta.T, np.maximum(var, 0.0)
 
     def _products(self, k: int, x: np.ndarray) -> np.ndarray:
-        """S_k x for each row of x ([m, d]), from the last project() call when still valid."""
+        """(S_k - V_k V_k^T) x for each row of x ([m, d]), from the last project() call when still valid."""
         if self._cache is not None and self._cache[2][k] == self._version[k]:
             cx, prods, _ = self._cache
             if len(cx) == len(x) and np.array_equal(cx, x):
@@ -133,7 +103,8 @@ class RidgeArms:
             hits = [index.get(row.tobytes()) for row in x]
             if all(h is not None for h in hits):
                 return prods[hits, k]
-        return x @ self.S[k]
+        vt = self.Vt[k, :self.nv[k]]
+        return x @ self.S[k] - (x @ vt.T) @ vt
 
     # ------------------------------------------------------------------ updates
     def update(self, arms: np.ndarray, x: np.ndarray, r: np.ndarray) -> None:
@@ -159,28 +130,36 @@ class RidgeArms:
         if m > 1 and m >= self.dim:  # as many rows as dimensions: an exact solve is cheaper than Woodbury
             self.refactor(k)
             return
-        p = self._products(k, x_raw) * self.row_scale  # [m, d]: S_k x_i
+        p = self._products(k, x_raw) * self.row_scale  # [m, d]: A_k^-1 x_i / s_k
         s = self.s[k]
         if m == 1:
             p0, x0 = p[0], x[0]
             c = 1.0 + s * (x0 @ p0)
             self.theta[k] += (s * p0) * ((r[0] - x0 @ self.theta[k]) / c)
-            rank1_subtract(self.S[k], p0 * np.sqrt(s / c))
+            cols = (p0 * np.sqrt(s / c))[None, :]  # A^-1 - u u^T / c = s (S - V V^T - cols^T cols)
         else:
             u_t = s * p  # U^T
             cm = np.eye(m) + x @ u_t.T
             chol = np.linalg.cholesky(0.5 * (cm + cm.T))
             g_t = np.linalg.solve(chol, u_t)  # G^T = L^-1 U^T, so U C^-1 U^T = G G^T
             self.theta[k] += g_t.T @ np.linalg.solve(chol, r - x @ self.theta[k])
-            t = symmetric_product(g_t)
-            t *= 1.0 / s
-            self.S[k] -= t
+            cols = g_t / np.sqrt(s)
+        self._defer(k, cols)
         self._version[k] += 1
         self.since_refactor[k] += 1
         if len(self.pending[k]) >= self.buffer_rows:
             self._flush(k)
         if self.since_refactor[k] >= self.refactor_every:
             self.refactor(k)
+
+    def _defer(self, k: int, cols: np.ndarray) -> None:
+        n = self.nv[k]
+        if n + len(cols) <= _DEFER:
+            self.Vt[k, n:n + len(cols)] = cols
+            self.nv[k] += len(cols)
+        else:  # full: one tiled pass subtracts the collected columns and the new ones together
+            subtract_gram(self.S[k], np.concatenate([self.Vt[k, :n], cols]))
+            self.Vt[k], self.nv[k] = 0.0, 0
 
     def _flush(self, k: int) -> None:
         if self.pending[k]:
@@ -197,6 +176,7 @@ class RidgeArms:
             self.ridge_mass[k] = self.ridge
         self.A_base[k], self.c[k], self.pending[k] = a, 1.0, []
         self.S[k], self.s[k] = spd_inverse(a), 1.0
+        self.Vt[k], self.nv[k] = 0.0, 0
         self.theta[k] = self.S[k] @ self.b[k]
         self.since_refactor[k] = 0
         self._version[k] += 1
@@ -206,7 +186,7 @@ class RidgeArms:
         rows = [(k, x, w) for k in range(self.num_arms) for x, w in self.pending[k]]
         return {"S": self.S, "s": self.s, "A_base": self.A_base, "c": self.c, "b": self.b, "theta": self.theta,
                 "mu0": self.mu0, "ridge_mass": self.ridge_mass, "counts": self.counts,
-                "since_refactor": self.since_refactor,
+                "since_refactor": self.since_refactor, "Vt": self.Vt, "nv": self.nv,
                 "pending_arm": np.array([k for k, _, _ in rows], dtype=np.int64),
                 "pending_x": np.stack([x for _, x, _ in rows]) if rows else np.zeros((0, self.dim)),
                 "pending_w": np.array([w for _, _, w in rows], dtype=np.float64)}
@@ -214,8 +194,8 @@ class RidgeArms:
     def load_arrays(self, arrays: dict[str, Any]) -> None:
         """Arrays from ``arrays()`` (names and shapes already checked by ``Selector.load_state_dict``)."""
         self.S[...] = arrays["S"]
-        for name in ("s", "A_base", "c", "b", "theta", "mu0", "ridge_mass", "counts", "since_refactor"):
-            dtype = np.int64 if name in ("counts", "since_refactor") else np.float64
+        for name in ("s", "A_base", "c", "b", "theta", "mu0", "ridge_mass", "counts", "since_refactor", "Vt", "nv"):
+            dtype = np.int64 if name in ("counts", "since_refactor", "nv") else np.float64
             setattr(self, name, np.array(arrays[name], dtype=dtype))
         self.pending = [[] for _ in range(self.num_arms)]
         px = np.asarray(arrays["pending_x"], dtype=np.float64).reshape(-1, self.dim)

@@ -158,22 +158,34 @@ def test_bad_inputs():
         sel.select(np.ones(3), exclude=[7])
 
 
-def test_symmetric_product_is_exact_across_tiles():
-    from laser_plugin.core.linear import symmetric_product
+def test_tiled_gram_downdate_is_exactly_symmetric_across_tiles():
+    from laser_plugin.core.linalg import gram, subtract_gram
 
-    g = np.random.default_rng(6).standard_normal((5, 600))
-    t = symmetric_product(g, tile=256)  # 3 x 3 tiles, ragged last one
-    np.testing.assert_array_equal(t, t.T)
-    np.testing.assert_allclose(t, g.T @ g, rtol=1e-12, atol=1e-12)
+    rng = np.random.default_rng(6)
+    g = rng.standard_normal((5, 600))
+    s = rng.standard_normal((600, 600))
+    s = s + s.T
+    expected = s - g.T @ g
+    subtract_gram(s, g, tile=256)  # 3 x 3 tiles, the last one ragged
+    np.testing.assert_array_equal(s, s.T)
+    np.testing.assert_allclose(s, expected, rtol=1e-12, atol=1e-12)
+    view = np.zeros((600, 3, 600))[:, 1, :]  # a strided [d, d] view, as the engine stores S_k
+    subtract_gram(view, g)
+    np.testing.assert_allclose(-view, gram(g, 600), rtol=1e-12, atol=1e-12)
 
 
-def test_threaded_rank1_update_matches_the_outer_product():
-    from laser_plugin.core import linear
-
-    rng = np.random.default_rng(7)
-    m, v = rng.standard_normal((2048, 2048)), rng.standard_normal(2048)
-    m = m + m.T
-    expected = m - np.outer(v, v)
-    linear.rank1_subtract(m, v)  # d = 2048: the two-thread path
-    np.testing.assert_array_equal(m, expected)
-    np.testing.assert_array_equal(m, m.T)
+def test_deferred_downdates_are_applied_in_one_pass_and_stay_exact():
+    rng = np.random.default_rng(8)
+    d = 40
+    sel = make_selector("laser", num_arms=1, dim=d, refactor_every=10**6)
+    x = rng.standard_normal((75, d))
+    for i in range(75):  # 32 deferred columns; the 33rd triggers a pass over all 33; again; 9 left
+        sel.update([0], x[i:i + 1], [float(i % 3)])
+    assert sel.model.nv[0] == 75 - 2 * 33
+    A = np.eye(d) + x.T @ x
+    np.testing.assert_allclose(sel.model.inverse(0), np.linalg.inv(A), rtol=1e-10, atol=1e-13)
+    np.testing.assert_allclose(sel.theta[0], np.linalg.solve(A, x.T @ (np.arange(75) % 3)), rtol=1e-10)
+    np.testing.assert_array_equal(sel.model.S[0], sel.model.S[0].T)
+    z = rng.standard_normal((3, d))
+    np.testing.assert_allclose(sel.scores(z)[:, 0], z @ sel.theta[0] + sel.config.alpha
+                               * np.sqrt(np.einsum("nd,de,ne->n", z, np.linalg.inv(A), z)), rtol=1e-10)

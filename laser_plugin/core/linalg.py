@@ -1,0 +1,39 @@
+"""Dense float64 helpers of the ridge engine: exactly symmetric low-rank downdates and inverses."""
+from __future__ import annotations
+
+import numpy as np
+
+TILE = 256  # square tiles of the downdate: ~0.5 MiB each, cache-resident while they are updated
+
+
+def subtract_gram(s: np.ndarray, g: np.ndarray, tile: int = TILE) -> None:
+    """s -= g^T g in place (g: [r, d], s: [d, d], any row stride), keeping a symmetric s EXACTLY symmetric.
+
+    Tile by tile over the upper triangle: each off-diagonal product g_I^T g_J is computed once and
+    subtracted from tile (I, J) and, transposed, from tile (J, I), so the two sides see the same
+    numbers; diagonal tiles are averaged with their transpose first (fp addition commutes). Half
+    the flops of a full gemm, one pass over s, no d x d temporary. (numpy's own ``a.T @ a`` runs
+    syrk and then mirrors the triangle element by element: 2x slower at d = 4096.)"""
+    d = s.shape[0]
+    if len(g) == 0:
+        return
+    for i in range(0, d, tile):
+        gi = g[:, i:i + tile]
+        diag = gi.T @ gi
+        s[i:i + tile, i:i + tile] -= 0.5 * (diag + diag.T)
+        for j in range(i + tile, d, tile):
+            blk = gi.T @ g[:, j:j + tile]
+            s[i:i + tile, j:j + tile] -= blk
+            s[j:j + tile, i:i + tile] -= blk.T
+
+
+def gram(g: np.ndarray, d: int) -> np.ndarray:
+    """g^T g as a new exactly symmetric [d, d] matrix."""
+    out = np.zeros((d, d))
+    subtract_gram(out, g)
+    return -out
+
+
+def spd_inverse(a: np.ndarray) -> np.ndarray:
+    inv = np.linalg.inv(a)
+    return 0.5 * (inv + inv.T)  # exactly symmetric: fp addition commutes
