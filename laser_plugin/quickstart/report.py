@@ -122,7 +122,9 @@ def write_report(cfg: QuickstartConfig, results: dict[str, Any]) -> Path:
           "## Plots\n"] + [f"![{p.stem}]({p.name})\n" for p in plots]
     if results.get("agreement"):
         md += ["## Arm agreement on round-0 samples (picks the `fixed` arm)\n", results["agreement"] + "\n"]
-    md += ["## Command\n", "`laser-plugin iterative-dpo " + " ".join(results["argv"]) + "` (one process, all selectors)\n"]
+    md += ["## How it ran\n", "All selectors ran in one process with the flags of `laser-plugin iterative-dpo " +
+           " ".join(results["argv"]) + "`, `--reward_selector` swapped per selector (for `fixed`: "
+           "`--reward_selector.arm` = the arm above).\n"]
     path = out / "report.md"
     path.write_text("\n".join(md))
     print(f"\n[quickstart] report: {path}  plots: {', '.join(str(p) for p in plots)}")
