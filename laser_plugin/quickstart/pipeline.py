@@ -73,6 +73,9 @@ def run_quickstart(cfg: QuickstartConfig) -> dict[str, Any]:
         res = cmp.run_selector(sel, options)
         print(f"[quickstart] {sel} done in {res['wall_seconds']:.1f}s", flush=True)
         first = first or sel
+    import shutil
+
+    shutil.rmtree(cmp.init_dir, ignore_errors=True)  # the 1.8 GB start state is only needed while selectors run
     cmp.results["fixed_arm"] = cmp.results["selectors"].get("fixed", {}).get("options", {}).get("arm")
     cmp.results["agreement"] = agreement_report.markdown() if agreement_report is not None else None
     cmp.results["model"], cmp.results["pool"] = model, pool

@@ -41,6 +41,7 @@ def test_quickstart_tiny_end_to_end(tmp_path, tiny_policy, tiny_reward_models):
     assert all(v == responses["laser"] for v in responses.values())
     for name in ("report.md", "arm_choice.png", "reward_curves.png", "agreement.png", "agreement.md"):
         assert (out / name).stat().st_size > 0, name
+    assert not (out / "init_state").exists()  # the start state is removed after the run
     assert "gold:all" in log and "share:" in log and "RM calls" in log
     report = (out / "report.md").read_text()
     assert "fixed (" in report and "score_mean" in report
