@@ -3,7 +3,8 @@ from __future__ import annotations
 
 import numpy as np
 
-TILE = 256  # square tiles of the downdate: ~0.5 MiB each, cache-resident while they are updated
+TILE = 64  # tiles of the downdate: small enough that OpenBLAS runs each product on one thread (larger
+# tiles cross its threading threshold and stall for 10x longer on a busy 2-core machine)
 
 
 def subtract_gram(s: np.ndarray, g: np.ndarray, tile: int = TILE) -> None:
