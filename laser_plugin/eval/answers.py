@@ -17,7 +17,8 @@ _NUM = r"-?\$?\d[\d,]*(?:\.\d+)?(?:/\d+)?"
 _MARKERS = [
     r"\\boxed\{([^{}]*)\}",
     r"####\s*([^\n]+)",
-    r"(?:final answer|the answer|answer)\s*(?:is|:|=)?\s*[:\-]?\s*([^\n]+)",
+    # a "-" is a separator only when a space follows it ("answer - 7"); "answer is -11" keeps its sign
+    r"(?:final answer|the answer|answer)\s*(?:is|:|=)?\s*(?::|-(?=\s))?\s*([^\n]+)",
 ]
 _LETTERS = "ABCDEFGHIJ"
 

@@ -67,3 +67,11 @@ def test_accuracy_and_arm_share_by_domain():
     assert list(acc)[-1] == "all"
     share = arm_share_by_domain(recs)
     assert share["math"] == {"rm_a": 0.5, "rm_b": 0.5} and share["all"]["rm_a"] == 0.75
+
+
+def test_negative_numbers_keep_their_sign_after_an_answer_marker():
+    from laser_plugin.eval.answers import extract_answer
+
+    assert extract_answer("The answer is -11", "number") == "-11"
+    assert extract_answer("Answer: -3.5", "number") == "-3.5"
+    assert extract_answer("answer - 7", "number") == "7"  # a spaced dash is a separator
