@@ -29,6 +29,11 @@ class SelectorConfig:
         return {k: (v.tolist() if isinstance(v, np.ndarray) else v) for k, v in dataclasses.asdict(self).items()}
 
 
+@dataclasses.dataclass
+class NoOptions(SelectorConfig):
+    """Config of selectors that take no options (random, round_robin, most ensembles)."""
+
+
 def _coerce(name: str, value: Any, hint: Any) -> Any:
     """CLI values arrive as strings ("0.5", "true"): convert them to the field's declared type."""
     base = getattr(hint, "__origin__", None)

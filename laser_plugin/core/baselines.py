@@ -16,7 +16,7 @@ from typing import Any, Iterable, Optional
 
 import numpy as np
 
-from laser_plugin.core.base import Selector, SelectorConfig, require
+from laser_plugin.core.base import NoOptions, Selector, SelectorConfig, require
 from laser_plugin.core.registry import register_selector
 
 
@@ -43,14 +43,9 @@ class _MeanRewards(Selector):
         self.counts, self.sums = arrays["counts"].astype(float).copy(), arrays["sums"].astype(float).copy()
 
 
-@dataclass
-class NoConfig(SelectorConfig):
-    pass
-
-
 @register_selector("random")
 class RandomSelector(_MeanRewards):
-    config_cls = NoConfig
+    config_cls = NoOptions
 
     def scores(self, contexts: Any) -> np.ndarray:
         return self.rng.random((len(self._contexts(contexts)), self.num_arms))
@@ -82,7 +77,7 @@ class FixedSelector(_MeanRewards):
 
 @register_selector("round_robin", "sequential")
 class RoundRobinSelector(_MeanRewards):
-    config_cls = NoConfig
+    config_cls = NoOptions
 
     def __init__(self, num_arms: int, dim: int, seed: int = 0, config: Any = None) -> None:
         super().__init__(num_arms, dim, seed, config)

@@ -17,7 +17,7 @@ from typing import Any, Iterable, Optional
 
 import numpy as np
 
-from laser_plugin.core.base import Selector, SelectorConfig, require
+from laser_plugin.core.base import NoOptions, Selector, SelectorConfig, require
 from laser_plugin.core.registry import register_selector
 
 
@@ -46,11 +46,6 @@ class Ensemble(Selector):
 
     def combine(self, scores: Any, group_ids: Optional[np.ndarray] = None) -> np.ndarray:
         raise NotImplementedError
-
-
-@dataclass
-class NoOptions(SelectorConfig):
-    pass
 
 
 @register_selector("score_mean")
