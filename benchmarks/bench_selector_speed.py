@@ -175,7 +175,8 @@ def main() -> None:
         "as LASeR's released code does. The exact refactorisation (every 1000 updates of an arm, folding the "
         "buffered rows) and the folds of a full row buffer (N = 256 only; these can also fall inside timed "
         "calls, so they may count twice: conservative) are timed apart and spread over the calls they serve "
-        "in the amortised column.\n\n"
+        "in the amortised column. A ratio below 1 is possible: the selector scores all K arms with ONE "
+        "product over its [d, K, d] inverses, the floor makes K separate ones.\n\n"
         + text + "\n\n" + "\n".join(verdict) + "\n")
     (args.out / "selector_speed.json").write_text(json.dumps({"env": env, "rows": rows}, indent=1))
 
