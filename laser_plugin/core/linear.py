@@ -26,6 +26,7 @@ from typing import Any, Optional
 
 import numpy as np
 
+from laser_plugin.core.base import Selector
 from laser_plugin.core.linalg import spd_inverse, subtract_gram
 
 _DEFER = 32  # downdate columns collected per arm before one pass over S_k
@@ -203,3 +204,19 @@ class RidgeArms:
             self.pending[int(arm)].append((x.copy(), float(w)))
         self._version += 1
         self._cache = None
+
+
+class RidgeSelector(Selector):
+    """A selector whose per-arm state is a ``RidgeArms`` engine (``self.model``): LinUCB and linear
+    Thompson differ only in how they score, so updates and state live here once."""
+
+    model: RidgeArms
+
+    def update(self, arms: Any, contexts: Any, rewards: Any) -> None:
+        self.model.update(*self._update_inputs(arms, contexts, rewards))
+
+    def _arrays(self) -> dict[str, Any]:
+        return self.model.arrays()
+
+    def _load_arrays(self, arrays: dict[str, Any]) -> None:
+        self.model.load_arrays(arrays)

@@ -16,8 +16,8 @@ from typing import Any
 
 import numpy as np
 
-from laser_plugin.core.base import Selector, SelectorConfig, require
-from laser_plugin.core.linear import RidgeArms
+from laser_plugin.core.base import SelectorConfig, require
+from laser_plugin.core.linear import RidgeArms, RidgeSelector
 from laser_plugin.core.registry import register_selector
 
 
@@ -41,7 +41,7 @@ class LinUCBConfig(SelectorConfig):
 
 
 @register_selector("laser", "linucb")
-class LinUCB(Selector):
+class LinUCB(RidgeSelector):
     config_cls = LinUCBConfig
 
     def __init__(self, num_arms: int, dim: int, seed: int = 0, config: LinUCBConfig | None = None) -> None:
@@ -56,12 +56,3 @@ class LinUCB(Selector):
     def scores(self, contexts: Any) -> np.ndarray:
         mean, var = self.model.project(self._contexts(contexts))
         return mean + self.config.alpha * np.sqrt(var)
-
-    def update(self, arms: Any, contexts: Any, rewards: Any) -> None:
-        self.model.update(*self._update_inputs(arms, contexts, rewards))
-
-    def _arrays(self) -> dict[str, Any]:
-        return self.model.arrays()
-
-    def _load_arrays(self, arrays: dict[str, Any]) -> None:
-        self.model.load_arrays(arrays)

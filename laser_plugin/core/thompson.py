@@ -23,8 +23,8 @@ from typing import Any, Optional, Union
 
 import numpy as np
 
-from laser_plugin.core.base import Selector, SelectorConfig, require
-from laser_plugin.core.linear import RidgeArms
+from laser_plugin.core.base import SelectorConfig, require
+from laser_plugin.core.linear import RidgeArms, RidgeSelector
 from laser_plugin.core.registry import register_selector
 
 
@@ -71,7 +71,7 @@ def load_prior(prior: Union[str, Path, np.ndarray, list], num_arms: int, dim: in
 
 
 @register_selector("thompson", "bayesian_router")
-class LinearThompson(Selector):
+class LinearThompson(RidgeSelector):
     config_cls = ThompsonConfig
 
     def __init__(self, num_arms: int, dim: int, seed: int = 0, config: ThompsonConfig | None = None) -> None:
@@ -79,7 +79,7 @@ class LinearThompson(Selector):
         cfg = self.config
         mu0 = None if cfg.prior is None else load_prior(cfg.prior, self.num_arms, self.dim)
         self.model = RidgeArms(self.num_arms, self.dim, cfg.prior_strength, cfg.discount, cfg.ridge_floor,
-                               cfg.refactor_every, prior_mean=mu0, row_scale=1.0 / cfg.noise)
+                               cfg.refactor_every, prior_mean=mu0, row_scale=1.0 / cfg.noise)  # Lambda += x x^T / s^2
 
     @property
     def mu(self) -> np.ndarray:
@@ -97,13 +97,3 @@ class LinearThompson(Selector):
         mean, var = self.model.project(self._contexts(contexts))
         std = self.config.exploration * np.sqrt(var)
         return mean + std * self.rng.standard_normal(mean.shape)
-
-    def update(self, arms: Any, contexts: Any, rewards: Any) -> None:
-        # row_scale = 1 / s: Lambda += x x^T / s^2, b += r x / s^2
-        self.model.update(*self._update_inputs(arms, contexts, rewards))
-
-    def _arrays(self) -> dict[str, Any]:
-        return self.model.arrays()
-
-    def _load_arrays(self, arrays: dict[str, Any]) -> None:
-        self.model.load_arrays(arrays)
