@@ -77,6 +77,15 @@ def make_featurizer(hidden_size: int, laser: Any) -> Any:
     return ContextFeaturizer(hidden_size, laser.context_dim, seed=laser.seed, bias=True, pooling="last")
 
 
+def lora_target_modules(value: Any) -> Any:
+    """peft reads the string ``"all-linear"`` as every linear layer but a list holding it as a module
+    name (then fails: "Target modules {'all-linear'} not found"); argparse's nargs gives a list."""
+    if isinstance(value, str):
+        return value
+    names = list(value or [])
+    return "all-linear" if names in ([], ["all-linear"]) else names
+
+
 def build_models(args: Any):
     """strategy, policy, reference and tokenizer as train_dpo builds them (not yet prepared)."""
     from openrlhf.models import Actor
@@ -87,7 +96,7 @@ def build_models(args: Any):
     model = Actor(args.model.model_name_or_path, attn_implementation=args.ds.attn_implementation,
                   experts_implementation=args.ds.experts_implementation, param_dtype=args.ds.param_dtype,
                   load_in_4bit=args.ds.load_in_4bit, lora_rank=args.ds.lora.rank, lora_alpha=args.ds.lora.alpha,
-                  lora_dropout=args.ds.lora.dropout, target_modules=args.ds.lora.target_modules,
+                  lora_dropout=args.ds.lora.dropout, target_modules=lora_target_modules(args.ds.lora.target_modules),
                   ds_config=strategy.get_ds_train_config(), packing_samples=args.ds.packing_samples,
                   use_liger_kernel=args.ds.use_liger_kernel)
     tokenizer = get_tokenizer(args.model.model_name_or_path, model.model, "right", strategy,
