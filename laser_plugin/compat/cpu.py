@@ -22,15 +22,17 @@ import torch
 
 _APPLIED = False
 
-# Environment every CPU process of the stack wants: single-threaded BLAS per worker on a 2-core
-# machine, no network for wandb / the model hub.
-CPU_WORKER_ENV = {
-    "OMP_NUM_THREADS": "1",
+# Environment every CPU process of the stack wants: no network for wandb / the model hub.
+CPU_PROCESS_ENV = {
     "WANDB_MODE": "disabled",
     "HF_HUB_OFFLINE": "1",
     "HF_DATASETS_OFFLINE": "1",
     "TOKENIZERS_PARALLELISM": "false",
 }
+# Ray workers also get one BLAS thread each: several share a 2-core machine. A single-process job
+# (iterative DPO, best-of-N) keeps torch's default of one thread per core (torchrun sets 1 itself
+# when it starts several ranks).
+CPU_WORKER_ENV = {**CPU_PROCESS_ENV, "OMP_NUM_THREADS": "1"}
 
 
 def _free_port() -> int:
@@ -165,7 +167,7 @@ def apply_cpu_compat(*, single_rank_env: bool = True, force: bool = False) -> bo
     global _APPLIED
     if torch.cuda.is_available() and not force:
         return False
-    for key, value in CPU_WORKER_ENV.items():
+    for key, value in CPU_PROCESS_ENV.items():
         os.environ.setdefault(key, value)
     if single_rank_env:
         set_single_rank_env()
