@@ -44,6 +44,7 @@ def register(subparsers) -> None:
 def run(args: argparse.Namespace) -> int:
     from pathlib import Path
 
+    from laser_plugin.core.thompson import PRIOR_STRENGTH_WITH_PRIOR
     from laser_plugin.pool.pool import RewardPool
     from laser_plugin.router.data import load_pairs
     from laser_plugin.router.encoders import resolve_encoder
@@ -63,8 +64,7 @@ def run(args: argparse.Namespace) -> int:
     out, rep = write_outputs(result, args.output, encoder, config, args.report)
     print(report_markdown(result.report))
     print(f"router: {out}\nreport: {rep} (+ .md)\nscore cache: {cache} {result.report['score_cache']}")
-    print(f"online: --reward_selector bayesian_router --reward_selector.prior {out} "
-          f"--reward_selector.prior_strength 100 (context encoder {encoder.identity}, dim {encoder.dim}, "
-          f"seed {encoder.seed}). A Thompson draw's prior std is exploration * sqrt(|x|^2 / prior_strength), "
-          "|x|^2 = 2: prior_strength 1 lets exploration drown the prior on [0, 1] rewards.")
+    print(f"online: --reward_selector bayesian_router --reward_selector.prior {out} (context encoder "
+          f"{encoder.identity}, dim {encoder.dim}, seed {encoder.seed}); the prior weighs as "
+          f"--reward_selector.prior_strength {PRIOR_STRENGTH_WITH_PRIOR:g} unless you set it (lower: trust it less).")
     return 0

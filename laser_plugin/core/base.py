@@ -139,7 +139,9 @@ class Selector:
     def state_dict(self) -> dict[str, Any]:
         meta = {"selector": self.name, "num_arms": self.num_arms, "dim": self.dim,
                 "config": json.dumps(self.config.to_dict(), sort_keys=True)}
-        return {"meta": meta, "rng": json.dumps(self.rng.bit_generator.state), "arrays": self._arrays()}
+        # Copies: the selector keeps updating its arrays in place after a snapshot is taken.
+        arrays = {k: np.array(v, copy=True) for k, v in self._arrays().items()}
+        return {"meta": meta, "rng": json.dumps(self.rng.bit_generator.state), "arrays": arrays}
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
         if any("/" in k for k in state):  # a flat dict as load_state returns it

@@ -37,8 +37,9 @@ class RouterPrior:
     def scores(self, contexts: np.ndarray) -> np.ndarray:
         return np.asarray(contexts, dtype=np.float64) @ self.prior_mean.T
 
-    def selector_config(self, prior_strength: float = 1.0, **extra: Any) -> dict[str, Any]:
-        """Options for ``make_selector("bayesian_router", ...)`` starting at this router."""
+    def selector_config(self, prior_strength: Optional[float] = None, **extra: Any) -> dict[str, Any]:
+        """Options for ``make_selector("bayesian_router", ...)`` starting at this router (strength None:
+        the selector's default with a prior, ``core.thompson.PRIOR_STRENGTH_WITH_PRIOR``)."""
         return {"prior": self.path if self.path else self.prior_mean, "prior_strength": prior_strength, **extra}
 
 

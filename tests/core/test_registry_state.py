@@ -138,3 +138,12 @@ def test_corrupt_or_foreign_state_files(tmp_path):
     save_file({"x": np.zeros(2)}, str(tmp_path / "foreign.safetensors"))
     with pytest.raises(ValueError, match="is not a laser_plugin state"):
         load_state(tmp_path / "foreign.safetensors")
+
+
+def test_state_dict_is_a_snapshot_not_a_view():
+    sel = make_selector("laser", 2, 3)
+    before = sel.state_dict()
+    frozen = {k: np.array(v, copy=True) for k, v in before["arrays"].items()}
+    sel.update([0], [[1.0, 0.5, -0.5]], [1.0])
+    for k, v in before["arrays"].items():
+        np.testing.assert_array_equal(v, frozen[k])

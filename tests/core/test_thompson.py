@@ -36,7 +36,7 @@ def test_posterior_matches_closed_form():
 
 def test_hand_computed_one_dimensional_posterior():
     # d = 1, lambda0 = 1, mu0 = 2, s = 1: one reward 0 at x = 1 -> Lambda = 2, b = 2, mu = 1, Sigma = 1/2
-    sel = make_selector("thompson", 1, 1, prior=[[2.0]], noise=1.0)
+    sel = make_selector("thompson", 1, 1, prior=[[2.0]], prior_strength=1.0, noise=1.0)
     sel.update([0], [[1.0]], [0.0])
     assert sel.mu[0, 0] == pytest.approx(1.0)
     assert sel.covariance(0)[0, 0] == pytest.approx(0.5)
@@ -51,7 +51,8 @@ def test_draws_have_the_posterior_mean_and_variance():
 
 
 def test_discounted_thompson_restores_the_prior_with_the_ridge():
-    sel = make_selector("thompson", 1, 1, prior=[[2.0]], noise=1.0, discount=0.5, ridge_floor=0.4)
+    sel = make_selector("thompson", 1, 1, prior=[[2.0]], prior_strength=1.0, noise=1.0, discount=0.5,
+                        ridge_floor=0.4)
     sel.update([0], [[1.0]], [0.0])  # Lambda = 0.5 + 1, b = 0.5 * 2 + 0: mu = 1 / 1.5
     assert sel.mu[0, 0] == pytest.approx(1 / 1.5)
     sel.update([0], [[1.0]], [0.0])  # Lambda = 0.75 + 1 (+0.75 restored), b = 0.5 (+0.75 * 2)
@@ -73,6 +74,18 @@ def test_prior_file_round_trip_and_mismatch(tmp_path):
         make_selector("thompson", 3, 2, prior=str(tmp_path / "missing.safetensors"))
     with pytest.raises(ValueError, match="prior means contain NaN"):
         make_selector("thompson", 1, 2, prior=[[np.nan, 0.0]])
+
+
+def test_prior_strength_defaults_to_weak_alone_and_strong_with_a_prior():
+    x = np.array([[1.0, 1.0]])
+    alone = make_selector("thompson", 1, 2)
+    routed = make_selector("bayesian_router", 1, 2, prior=[[0.5, 0.0]])
+    assert alone.config.prior_strength == 1.0 and routed.config.prior_strength == 100.0
+    np.testing.assert_allclose(routed.covariance(0), np.eye(2) / 100.0)
+    # an explicit strength wins, with or without a prior
+    assert make_selector("thompson", 1, 2, prior=[[0.5, 0.0]], prior_strength=2.0).config.prior_strength == 2.0
+    assert make_selector("thompson", 1, 2, prior_strength="3").config.prior_strength == 3.0
+    assert routed.scores(x).shape == (1, 1)
 
 
 @pytest.mark.parametrize("bad, match", [
