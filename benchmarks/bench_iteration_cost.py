@@ -12,9 +12,10 @@ Workloads (``--workload``; each option below overrides its preset):
   same_size  3 RMs on the policy's own 135M backbone, 16 prompts x 4 samples, best-vs-worst, full
              fine-tuning. On CPU HF generate and DPO dominate, so the speed-up stays near 1.2x.
   paper      the LASeR paper's shape: 4 RMs, 15 samples per prompt -> 5 top-k/bottom-k pairs (paper:
-             30 -> 10), LoRA; RMs ~6x the policy (0.8B, seeded random weights: cost, not quality, is
-             measured), as when a 0.5-1.5B policy is scored by 7-8B RMs, or on a GPU where vLLM makes
-             sampling cheap next to the RM forwards.
+             30 -> 10), LoRA; RMs of SmolLM2-1.7B's architecture, ~13x the policy (seeded random
+             weights: cost, not quality, is measured), as when a 0.5B policy is scored by 7B RMs, or on
+             a GPU where vLLM makes sampling cheap next to the RM forwards. ``--rm-backbone
+             llama_0.8b`` gives the ~6x point.
 
     python benchmarks/bench_iteration_cost.py [--workload same_size|paper] [--prompts N] [--samples N] ...
 """
@@ -37,24 +38,26 @@ ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "benchmarks" / "results"
 
 
-# Backbone shapes for the RMs. ``policy``: the SmolLM2-135M policy itself (real weights). ``wide``: a
-# Llama of ~0.8B parameters (hidden 2048, 16 layers, TinyLlama-like MLP) on SmolLM2's tokenizer, seeded
-# random weights: it costs what a 0.8B RM costs to run (the FLOPs are the architecture's, not the
-# weights'), which puts the RM / policy size ratio (~6x) where practice often is (0.5-1.5B policies
-# scored by 7-8B RMs) and where a GPU puts the cost: vLLM makes sampling cheap next to HF RM forwards.
+# Backbone shapes for the RMs (all on SmolLM2's tokenizer, so no re-tokenisation). ``policy``: the
+# SmolLM2-135M policy itself (real weights). The others have seeded random weights: an RM costs what its
+# architecture costs to run, whatever its weights (cost, not reward quality, is measured here).
+# ``llama_0.8b``: hidden 2048, 16 layers, TinyLlama-like MLP (~6x the policy). ``smollm2_1.7b``:
+# SmolLM2-1.7B's architecture (~13x the policy), the ratio of a 0.5B policy scored by 7B RMs.
 RM_BACKBONES = {
     "policy": None,
-    "wide": {"hidden_size": 2048, "intermediate_size": 5632, "num_hidden_layers": 16,
-             "num_attention_heads": 32, "num_key_value_heads": 4, "head_dim": 64},
+    "llama_0.8b": {"hidden_size": 2048, "intermediate_size": 5632, "num_hidden_layers": 16,
+                   "num_attention_heads": 32, "num_key_value_heads": 4, "head_dim": 64},
+    "smollm2_1.7b": {"hidden_size": 2048, "intermediate_size": 8192, "num_hidden_layers": 24,
+                     "num_attention_heads": 32, "num_key_value_heads": 32, "head_dim": 64},
 }
 
 
 def rm_backbone(policy: Path, cache: Path, name: str) -> Path:
-    """Path of the causal-LM backbone the RMs are built on (built once for ``wide``)."""
+    """Path of the causal-LM backbone the RMs are built on (built once, cached)."""
     shape = RM_BACKBONES[name]
     if shape is None:
         return policy
-    out = cache / f"backbone_{name}"
+    out = cache / f"backbone_{name.replace('.', '_')}"
     if not (out / "config.json").exists():
         import torch
         from transformers import AutoConfig, AutoModelForCausalLM, AutoTokenizer
@@ -65,7 +68,7 @@ def rm_backbone(policy: Path, cache: Path, name: str) -> Path:
         config.tie_word_embeddings = False
         torch.manual_seed(7)
         model = AutoModelForCausalLM.from_config(config, torch_dtype=torch.bfloat16)
-        tmp = cache / f".backbone_{name}.tmp{os.getpid()}"
+        tmp = out.with_name(f".{out.name}.tmp{os.getpid()}")
         model.save_pretrained(str(tmp))
         AutoTokenizer.from_pretrained(str(policy)).save_pretrained(str(tmp))
         tmp.rename(out)
@@ -75,7 +78,7 @@ def rm_backbone(policy: Path, cache: Path, name: str) -> Path:
 def build_rms(policy: Path, cache: Path, k: int, backbone: str = "policy") -> list[str]:
     """K OpenRLHF reward models on the chosen backbone with seeded random value heads (cached)."""
     base = rm_backbone(policy, cache, backbone)
-    prefix = "smollm2_rm" if backbone == "policy" else f"{backbone}_rm"
+    prefix = "smollm2_rm" if backbone == "policy" else f"{backbone.replace('.', '_')}_rm"
     paths = []
     for i in range(k):
         out = cache / f"{prefix}_{i}"
@@ -197,11 +200,11 @@ def report(rows: list[dict], config: dict) -> str:
 # Workloads. ``same_size``: 3 RMs as large as the policy, few samples: on CPU, HF generate and DPO
 # dominate and cap the speed-up (Amdahl). ``paper``: the LASeR paper's shape (four RMs, many samples
 # per prompt -> a third of them as pairs, LoRA; paper: 30 samples -> 10 pairs, four 7B RMs) with RMs
-# ~6x the policy (see RM_BACKBONES["wide"]).
+# ~13x the policy (RM_BACKBONES["smollm2_1.7b"]); ``--rm-backbone`` sweeps the size ratio.
 PRESETS = {
     "same_size": {"rms": 3, "rm_backbone": "policy", "prompts": 16, "samples": 4, "pair_strategy": "best_worst",
                   "pairs_per_prompt": 1, "lora_rank": 0, "residency": [3, 1]},
-    "paper": {"rms": 4, "rm_backbone": "wide", "prompts": 8, "samples": 15, "pair_strategy": "top_bottom_k",
+    "paper": {"rms": 4, "rm_backbone": "smollm2_1.7b", "prompts": 8, "samples": 15, "pair_strategy": "top_bottom_k",
               "pairs_per_prompt": 5, "lora_rank": 16, "residency": [4, 1]},
 }
 
@@ -273,6 +276,8 @@ def main() -> None:
     text = report(rows, config)
     print(text)
     default_name = "iteration_cost" + ("" if a.workload == "same_size" else f"_{a.workload}")
+    if a.rm_backbone != PRESETS[a.workload]["rm_backbone"]:
+        default_name += "_" + a.rm_backbone.replace(".", "_")
     out = Path(a.out) if a.out else RESULTS / default_name
     out.parent.mkdir(parents=True, exist_ok=True)
     out.with_suffix(".json").write_text(json.dumps({"config": config, "rows": rows}, indent=2))
