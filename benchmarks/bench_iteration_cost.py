@@ -203,9 +203,11 @@ def report(rows: list[dict], config: dict) -> str:
 # ~13x the policy (RM_BACKBONES["smollm2_1.7b"]); ``--rm-backbone`` sweeps the size ratio.
 PRESETS = {
     "same_size": {"rms": 3, "rm_backbone": "policy", "prompts": 16, "samples": 4, "pair_strategy": "best_worst",
-                  "pairs_per_prompt": 1, "lora_rank": 0, "residency": [3, 1]},
+                  "pairs_per_prompt": 1, "lora_rank": 0, "residency": [3, 1], "score_batch": 8},
+    # 2 prompts (30 samples) per decision: 4 decisions in the round, so the bandit can switch arms and
+    # laser pays its arm switches (reloads at residency 1) as a longer run would.
     "paper": {"rms": 4, "rm_backbone": "smollm2_1.7b", "prompts": 8, "samples": 15, "pair_strategy": "top_bottom_k",
-              "pairs_per_prompt": 5, "lora_rank": 16, "residency": [4, 1]},
+              "pairs_per_prompt": 5, "lora_rank": 16, "residency": [4, 1], "score_batch": 2},
 }
 
 
@@ -226,7 +228,7 @@ def main() -> None:
     ap.add_argument("--residency", type=int, nargs="+", help="pool residencies to compare")
     ap.add_argument("--max-new-tokens", type=int, default=48)
     ap.add_argument("--zero-stage", type=int, default=0)
-    ap.add_argument("--score-batch", type=int, default=8, help="prompts per bandit decision")
+    ap.add_argument("--score-batch", type=int, help="prompts per bandit decision")
     ap.add_argument("--repeats", type=int, default=1, help="runs per row; the one with the least iteration CPU is kept")
     ap.add_argument("--cache", default=None, help="model cache (default ~/.cache/laser_plugin)")
     ap.add_argument("--out", default=None, help="results path without suffix (default results/iteration_cost[_WORKLOAD])")
