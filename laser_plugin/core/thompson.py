@@ -28,10 +28,11 @@ from laser_plugin.core.linear import RidgeArms, RidgeSelector
 from laser_plugin.core.registry import register_selector
 
 
-# lambda0 when prior means are given and no strength is: the prior then weighs like ~25 rewards per
-# direction at noise 0.5. At lambda0 = 1 a draw's prior std (sqrt(|x|^2 / lambda0) ~ 1.4) dwarfs the
-# prior's score gaps on [0, 1] rewards and throws the offline router away: benchmarks/
-# bench_router_prior.py measured 0.94x cold-start regret at 1.0 and 0.22x at 100 after 100 decisions.
+# lambda0 when prior means are given and no strength is: the prior then weighs like 12-25 rewards
+# along each direction (each adds |x|^2 / s^2 = 4-8 there at noise 0.5, |x|^2 = 1-2). At lambda0 = 1
+# a draw's prior std (sqrt(|x|^2 / lambda0) ~ 1.4) dwarfs the prior's score gaps on [0, 1] rewards
+# and throws the offline router away: benchmarks/bench_router_prior.py measured 0.94x cold-start
+# regret at 1.0 and 0.22x at 100 after 100 decisions.
 PRIOR_STRENGTH_WITH_PRIOR = 100.0
 
 
