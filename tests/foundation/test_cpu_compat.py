@@ -56,3 +56,20 @@ def test_flash_attn_and_openrlhf_models_import_after_apply():
         """
     )
     assert out.splitlines()[-1] == "True"
+
+
+def test_single_process_jobs_keep_every_core_ray_workers_get_one_thread():
+    # apply_cpu_compat once pinned the calling process to one BLAS thread, so iterative DPO and
+    # best-of-N ran on one core of two; only Ray workers (their runtime env) should get one.
+    out = _run(
+        """
+        import os
+        os.environ.pop("OMP_NUM_THREADS", None)
+        from laser_plugin.compat import apply_cpu_compat
+        from laser_plugin.compat.ray_local import cpu_ray_runtime_env
+        apply_cpu_compat()
+        assert "OMP_NUM_THREADS" not in os.environ  # torch keeps its default: one thread per core
+        print(cpu_ray_runtime_env()["env_vars"]["OMP_NUM_THREADS"])
+        """
+    )
+    assert out == "1"
