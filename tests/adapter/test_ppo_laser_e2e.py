@@ -48,8 +48,10 @@ def test_grpo_with_laser_pool_logs_checkpoints_and_resumes_identically(tmp_path,
     pool = f"hf:{tiny_reward_models[0]},hf:{tiny_reward_models[2]},func:{func}"
     data = write_prompts(tmp_path / "prompts.jsonl", n=4)
     run_dir = tmp_path / "run"
+    # micro-batches of 3 samples cut the second prompt group of every step ([0 1 2] [3]): each group
+    # must still get one decision (rows == 2 below), whatever the micro-batch size
     laser = ["--reward_selector", "laser", "--reward_pool", pool, "--reward_selector.granularity", "group",
-             "--reward_selector.alpha", "0.5", "--train.num_episodes", "2"]
+             "--reward_selector.alpha", "0.5", "--train.num_episodes", "2", "--rollout.micro_batch_size", "3"]
     cmd = grpo_cpu_command(tiny_policy, None, data, run_dir, extra_args=laser)
 
     first = _run(cmd, tmp_path, tmp_path / "run1.log")

@@ -29,15 +29,16 @@ def maker_factory(tmp_path, tiny_tokenizer, cpu_compat):
         (tmp_path / f"{name}.py").write_text(text)
     pool = ",".join(f"func:{tmp_path / n}.py" for n in ("const", "length", "match"))
 
-    def make(signal: str, selector: str = "fixed", **options):
-        config = LaserConfig(selector=selector, pool=pool, signal=signal, granularity="group",
+    def make(signal: str, selector: str = "fixed", granularity: str = "group", **options):
+        config = LaserConfig(selector=selector, pool=pool, signal=signal, granularity=granularity,
                              verifier="match" if signal == "verifier" else None, state_dir=str(tmp_path / "state"),
                              selector_options=options)
         maker = object.__new__(LaserExperienceMaker)
         maker.laser_config, maker.tokenizer = config, tiny_tokenizer
-        maker.args = SimpleNamespace(rollout=SimpleNamespace(n_samples_per_prompt=2), ckpt=SimpleNamespace(path=str(tmp_path)))
+        maker.args = SimpleNamespace(rollout=SimpleNamespace(n_samples_per_prompt=2), ckpt=SimpleNamespace(path=str(tmp_path)),
+                                     algo=SimpleNamespace(advantage=SimpleNamespace(estimator="group_norm")))
         maker.bandit = BanditRewardPool(pool, selector=selector, selector_config=options, feedback="none",
-                                        granularity="row", context_dim=8)
+                                        granularity="row" if granularity == "group" else "batch", context_dim=8)
         maker._verifier_arm = maker.bandit.arm_names.index("match") if signal == "verifier" else None
         maker._step_decisions, maker._step_signals, maker._step_arms = [], [], []
         return maker
@@ -85,3 +86,48 @@ def test_loss_signal_is_delayed_to_the_step_and_logged(maker_factory, tiny_token
         maker._score_micro_batch(_samples(tiny_tokenizer))
         maker.finish_step({"kl": 0.0}, global_step=2)
     assert np.isfinite(metrics["laser/decisions"])
+
+
+def _micro_batches(tokenizer, sizes):
+    """The rollout of 3 prompts x 2 samples cut into micro-batches of ``sizes`` (as
+    split_rollout_samples does with --rollout.micro_batch_size 3: [0 1 2] [3 4 5])."""
+    prompts = ["What is 2 plus 2? ", "Is the sky blue? ", "Can fish fly? "]
+    answers = ["4", "five!!", "yes", "yes indeed", "no", "n"]
+    out, start = [], 0
+    for size in sizes:
+        idx = list(range(start, start + size))
+        texts = [prompts[i // 2] + answers[i] for i in idx]
+        enc = tokenizer(texts, return_tensors="pt", padding=True)
+        out.append(SimpleNamespace(sequences=enc.input_ids, attention_mask=enc.attention_mask, index=idx,
+                                   prompts=[prompts[i // 2] for i in idx], labels=["4"] * size, info={}, rewards=None))
+        start += size
+    return out
+
+
+def test_group_cut_by_micro_batch_boundary_gets_one_decision(maker_factory, tiny_tokenizer):
+    """n_samples_per_prompt 2, micro_batch_size 3: group 1 (samples 2 and 3) straddles the two
+    micro-batches. round_robin gives every decision the next arm, so a group decided twice mixes arms."""
+    per_micro_batch = maker_factory("group_variance", selector="round_robin")
+    first, second = (per_micro_batch.score_samples([m]) for m in _micro_batches(tiny_tokenizer, [3, 3]))
+    assert first.arms[2] != second.arms[0]  # what deciding per micro-batch did: the group split over 2 arms
+
+    maker = maker_factory("group_variance", selector="round_robin")
+    micro = _micro_batches(tiny_tokenizer, [3, 3])
+    (result,) = maker.score_rollout(micro)
+    assert result.decision_ids.tolist() == [0, 0, 1, 1, 2, 2]  # one decision per prompt group
+    assert result.arms[2] == result.arms[3] and len(set(result.arms.tolist())) == 3
+    assert [r["rows"] for r in maker._step_arms] == [2, 2, 2]
+    rewards = torch.cat([m.rewards for m in micro])
+    assert torch.allclose(rewards, torch.as_tensor(result.rewards))
+    assert all(torch.equal(m.info["reward"], m.rewards) for m in micro)
+    assert len(maker._step_signals) == 3  # the immediate signal once per decision, on the whole group
+
+
+def test_granularity_batch_refuses_a_micro_batch_that_cuts_a_group(maker_factory, tiny_tokenizer):
+    maker = maker_factory("group_variance", selector="round_robin", granularity="batch")
+    with pytest.raises(RuntimeError, match="holds part of a prompt group.*granularity group"):
+        maker.score_rollout(_micro_batches(tiny_tokenizer, [3, 3]))
+    whole = maker_factory("group_variance", selector="round_robin", granularity="batch")
+    micro = _micro_batches(tiny_tokenizer, [4, 2])
+    whole.score_rollout(micro)  # whole groups per micro-batch: one decision per micro-batch (LASeR)
+    assert [r["rows"] for r in whole._step_arms] == [4, 2]

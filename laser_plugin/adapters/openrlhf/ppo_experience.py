@@ -1,10 +1,12 @@
 """The PPO/GRPO hook: OpenRLHF's experience maker with rewards from ONE bandit-chosen RM.
 
 Upstream ``RemoteExperienceMaker.make_experience(samples_list)`` calls its reward-model group only
-when ``samples_list[0].rewards is None``. ``LaserExperienceMaker`` overrides just that method: for
-each micro-batch it asks the bandit for an arm (one per micro-batch, or one per prompt group for
-GRPO, never mixing arms inside a group), has the pool score with that arm only, stores the rewards
-on the samples, and hands over to the upstream method, which then skips its own RM call.
+when ``samples_list[0].rewards is None``. ``LaserExperienceMaker`` overrides just that method: it
+asks the bandit for an arm per micro-batch (``granularity batch``, LASeR's setting) or per prompt
+group (``granularity group``: the whole rollout is scored in one call, so a group that a micro-batch
+boundary or ``--train.dynamic_batch_enable`` cuts still gets ONE decision), has the pool score with
+that arm only, stores the rewards on the samples, and hands over to the upstream method, which
+then skips its own RM call.
 
 The bandit (selector, feedback normaliser, context encoder) lives here, in the PPOTrainer process,
 so there is exactly one bandit state; the RMs live in OpenRLHF's reward actor group (our shards,
@@ -28,6 +30,9 @@ from laser_plugin.pool.types import ScoringBatch
 from laser_plugin.signals import group_informativeness, loss_signal, verifier_agreement
 from openrlhf.trainer.ppo_utils.experience_maker import RemoteExperienceMaker
 
+# Upstream's advantage estimators with a per-prompt-group baseline (experience_maker): mixing two
+# arms' scales inside one group corrupts their advantages.
+GROUP_ESTIMATORS = ("rloo", "reinforce_baseline", "group_norm", "dr_grpo")
 
 
 class _AttachedPoolGroup(PoolActorGroup):
@@ -84,23 +89,64 @@ class LaserExperienceMaker(RemoteExperienceMaker):
         wrap_trainer(trainer)
 
     # -------------------------------------------------------------- scoring (the hook)
-    def _scoring_batch(self, samples: Any) -> ScoringBatch:
+    def _scoring_batch(self, samples_list: list) -> ScoringBatch:
+        """One ScoringBatch over several micro-batches (OpenRLHF right-pads each; re-pad to one width)."""
         n_per_prompt = self.args.rollout.n_samples_per_prompt
-        queries = self.tokenizer.batch_decode(samples.sequences, skip_special_tokens=True)
-        prompts = list(samples.prompts) if samples.prompts else [""] * len(queries)
+        queries, prompts, labels, index = [], [], [], []
+        has_labels = all(s.labels for s in samples_list)
+        for s in samples_list:
+            texts = self.tokenizer.batch_decode(s.sequences, skip_special_tokens=True)
+            queries.extend(texts)
+            prompts.extend(list(s.prompts) if s.prompts else [""] * len(texts))
+            labels.extend(list(s.labels) if has_labels else [])
+            index.extend(list(s.index) if s.index else [])
         responses = [q[len(p):] if q.startswith(p) else q for q, p in zip(queries, prompts)]
         # Rollout samples are ordered prompt by prompt: sample i answers prompt i // n.
-        group_ids = np.asarray(samples.index, dtype=np.int64) // n_per_prompt if samples.index else None
-        labels = list(samples.labels) if samples.labels else None
-        return ScoringBatch(queries=queries, prompts=prompts, responses=responses, labels=labels,
-                            group_ids=group_ids, sequences=samples.sequences, attention_mask=samples.attention_mask)
+        group_ids = np.asarray(index, dtype=np.int64) // n_per_prompt if len(index) == len(queries) else None
+        width = max(int(s.sequences.shape[-1]) for s in samples_list)
+        pad = self.tokenizer.pad_token_id or 0
+        sequences = torch.cat([torch.nn.functional.pad(s.sequences, (0, width - s.sequences.shape[-1]), value=pad)
+                               for s in samples_list])
+        masks = [s.attention_mask if s.attention_mask is not None else s.sequences.ne(pad) for s in samples_list]
+        attention_mask = torch.cat([torch.nn.functional.pad(m, (0, width - m.shape[-1]), value=0) for m in masks])
+        return ScoringBatch(queries=queries, prompts=prompts, responses=responses,
+                            labels=labels if has_labels else None, group_ids=group_ids,
+                            sequences=sequences, attention_mask=attention_mask)
 
-    def _score_micro_batch(self, samples: Any) -> None:
-        batch = self._scoring_batch(samples)
+    def _check_whole_groups(self, batch: ScoringBatch) -> None:
+        """granularity batch: a micro-batch that cuts a prompt group would give the group two arms."""
+        n = self.args.rollout.n_samples_per_prompt
+        if n <= 1 or batch.group_ids is None or self.args.algo.advantage.estimator not in GROUP_ESTIMATORS:
+            return
+        _, counts = np.unique(batch.group_ids, return_counts=True)
+        if np.any(counts != n):
+            raise RuntimeError(
+                f"--reward_selector.granularity batch: a rollout micro-batch holds part of a prompt group "
+                f"(group sizes {counts.tolist()}, --rollout.n_samples_per_prompt {n}), so one group would be "
+                "scored by two arms; use --reward_selector.granularity group, or a --rollout.micro_batch_size "
+                "that is a multiple of --rollout.n_samples_per_prompt without --train.dynamic_batch_enable"
+            )
+
+    def score_samples(self, samples_list: list) -> Any:
+        """Score ``samples_list`` (micro-batches) with ONE bandit call: one decision for all of them
+        (granularity batch: pass one micro-batch) or one per prompt group, even when a micro-batch
+        cuts a group (granularity group). Stores rewards on the samples; returns the ScoreResult."""
+        batch = self._scoring_batch(samples_list)
+        if self.laser_config.granularity == "batch":
+            self._check_whole_groups(batch)
         result = self.bandit.score(batch)
         rewards = torch.as_tensor(result.rewards, dtype=torch.float32)
-        samples.rewards = rewards
-        samples.info["reward"] = rewards
+        start = 0
+        for samples in samples_list:
+            n = len(samples.sequences)
+            samples.rewards = rewards[start:start + n].clone()
+            samples.info["reward"] = samples.rewards
+            start += n
+        self._record(result, batch)
+        return result
+
+    def _record(self, result: Any, batch: ScoringBatch, delayed: bool = True) -> None:
+        """Log the decisions and feed immediate signals back (the loss signal waits for the step)."""
         decisions = np.unique(result.decision_ids)
         for d in decisions:
             rows = result.decision_ids == d
@@ -109,22 +155,37 @@ class LaserExperienceMaker(RemoteExperienceMaker):
             self._step_arms.append({"decision": int(d), "arm": name, "rows": int(rows.sum())})
         signal = self.laser_config.signal
         if signal == "loss":  # delayed: the step's loss arrives after the policy update
-            self._step_decisions.append(decisions)
+            if delayed:
+                self._step_decisions.append(decisions)
             return
         for d in decisions:  # immediate signals, one per decision, from the rows it scored
             rows = result.decision_ids == d
+            groups = batch.group_ids[rows] if batch.group_ids is not None else None
             if signal == "group_variance":
-                value = group_informativeness(result.raw_scores[rows], batch.group_ids[rows] if batch.group_ids is not None else None)
+                value = group_informativeness(result.raw_scores[rows], groups)
             else:
                 truth = self.bandit.pool.score_raw(batch.select(np.flatnonzero(rows)), self._verifier_arm)
-                value = verifier_agreement(result.raw_scores[rows], truth, batch.group_ids[rows] if batch.group_ids is not None else None)
+                value = verifier_agreement(result.raw_scores[rows], truth, groups)
             self.bandit.update([d], [value])
             self._step_signals.append(value)
 
+    def _score_micro_batch(self, samples: Any) -> None:
+        self.score_samples([samples])
+
+    def score_rollout(self, samples_list: list) -> list:
+        """Every micro-batch not scored yet: one call per micro-batch (granularity batch, LASeR's
+        per-batch decision) or one call for all of them (granularity group: a group cut by a
+        micro-batch boundary, or regrouped by --train.dynamic_batch_enable, keeps one arm)."""
+        todo = [s for s in samples_list if s.rewards is None]
+        if not todo:
+            return []
+        if self.laser_config.granularity == "group":
+            return [self.score_samples(todo)]
+        return [self.score_samples([samples]) for samples in todo]
+
     @torch.no_grad()
     def make_experience(self, samples_list: list) -> list:
-        for samples in samples_list:
-            self._score_micro_batch(samples)
+        self.score_rollout(samples_list)
         return super().make_experience(samples_list)
 
     # -------------------------------------------------------------- feedback, metrics, state
