@@ -8,6 +8,9 @@ activation the patched CLI calls); everything else goes to the module, which the
 ``python -m MODULE`` would. On a CPU-only machine the CPU shims are applied first (a no-op where
 CUDA exists). Without ``--reward_selector`` the module runs as upstream.
 
+On CPU, ``--ds.param_dtype`` also accepts ``fp32`` and defaults to the CPU dtype policy's choice
+(``laser_plugin.compat.dtype``: bf16 only with native bf16 instructions).
+
 ``--cpu-rollout`` (first argument) or ``LASER_VLLM_STANDIN=1`` swaps vLLM's engine for the CPU
 HF-generate stand-in and starts a local Ray with logical GPUs before the module runs
 (``laser_plugin.testing.vllm_standin``): a CPU dry run of a PPO/GRPO launch script.
@@ -30,7 +33,8 @@ def activate_plugin(argv: list[str]) -> list[str]:
     left for the upstream module. Bad plugin flags raise ValueError before anything starts."""
     from laser_plugin.compat import apply_cpu_compat
 
-    apply_cpu_compat()
+    if apply_cpu_compat():
+        export_cpu_param_dtype(argv)
     if not any(a.startswith(("--reward_selector", "--reward_pool")) for a in argv):
         return argv
     from laser_plugin.adapters.openrlhf.activate import launcher_argv
@@ -40,9 +44,29 @@ def activate_plugin(argv: list[str]) -> list[str]:
     return launcher_argv(config, argv)
 
 
+def export_cpu_param_dtype(argv: list[str]) -> str:
+    """CPU only: the run's --ds.param_dtype (explicit, else the CPU dtype policy's choice), exported
+    before Ray starts so every worker's models and the vLLM stand-in compute in the same dtype."""
+    from laser_plugin.compat.dtype import ENV, param_dtype_in_argv, resolve_param_dtype
+
+    dtype = resolve_param_dtype(param_dtype_in_argv(argv))
+    os.environ[ENV] = dtype
+    return dtype
+
+
+def _param_dtype_flag() -> contextlib.AbstractContextManager:
+    """On CPU, upstream's --ds.param_dtype also accepts fp32 and defaults to the exported choice."""
+    from laser_plugin.compat import cpu_compat_applied
+    from laser_plugin.compat.dtype import ENV, widen_param_dtype_choices
+
+    if not cpu_compat_applied() or ENV not in os.environ:
+        return contextlib.nullcontext()
+    return widen_param_dtype_choices(default=os.environ[ENV])
+
+
 def _run(module: str, argv: list[str]) -> None:
     sys.argv = [module, *argv]
-    with _rollout_session():
+    with _rollout_session(), _param_dtype_flag():
         runpy.run_module(module, run_name="__main__", alter_sys=True)
 
 

@@ -35,30 +35,15 @@ def register(subparsers: Any) -> None:
     p.add_argument("--max-len", type=int, default=160)
     p.add_argument("--seed", type=int, default=42)
     p.add_argument("--threads", type=int, default=0,
-                   help="torch CPU threads; 0: the cores not busy with other processes at start (1-min load)")
+                   help="torch CPU threads; 0: OMP_NUM_THREADS if set, else every core")
     p.add_argument("--extra", nargs=argparse.REMAINDER, default=[],
                    help="everything after --extra goes to the iterative-dpo flags (e.g. --extra --ds.lora.rank 8)")
     p.set_defaults(func=func)
 
 
-def cpu_threads(requested: int = 0) -> int:
-    """Threads for torch. On a shared machine, 2 OpenMP threads on 2 cores of which one is busy make
-    every parallel region wait for a descheduled thread (generation ran 10x slower here); using only
-    the idle cores avoids that."""
-    import os
-
-    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
-    if requested > 0:
-        return requested
-    busy = int(round(os.getloadavg()[0])) if hasattr(os, "getloadavg") else 0
-    return max(1, min(cores, cores - busy))
-
-
 def func(args: argparse.Namespace) -> int:
     import os
 
-    threads = cpu_threads(args.threads)
-    os.environ.setdefault("OMP_NUM_THREADS", str(threads))  # read when torch loads (not imported yet)
     os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")  # no spinning when another process holds a core
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
@@ -74,9 +59,8 @@ def func(args: argparse.Namespace) -> int:
         seed=args.seed, extra_args=tuple(args.extra),
         data=DataConfig(train_per_domain=args.train_per_domain, eval_per_domain=args.eval_per_domain,
                         domains=tuple(args.domains), seed=args.seed))
-    import torch
+    from laser_plugin.compat import use_all_cores
 
-    torch.set_num_threads(threads)
-    print(f"[quickstart] torch threads: {threads}", flush=True)
+    print(f"[quickstart] torch threads: {use_all_cores(args.threads)}", flush=True)
     run_quickstart(cfg)
     return 0

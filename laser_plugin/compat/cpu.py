@@ -20,6 +20,8 @@ from typing import Any, Callable
 
 import torch
 
+from laser_plugin.compat.dtype import patch_openrlhf_dtype
+
 _APPLIED = False
 
 # Environment every CPU process of the stack wants: no network for wandb / the model hub.
@@ -148,6 +150,20 @@ def _cpu_replay_buffer(module: types.ModuleType) -> None:
     cls.__init__ = __init__
 
 
+def available_cores() -> int:
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+
+
+def use_all_cores(requested: int = 0) -> int:
+    """Torch threads for a single-process CPU job: ``requested`` if > 0, else an explicit
+    OMP_NUM_THREADS, else every core this process may run on. Why not torch's default: it counts
+    physical cores, one on a 2-vCPU VM with two hyper-threads; why not the load average: right after
+    an install it still reads busy and halved the threads of a quiet machine."""
+    threads = requested if requested > 0 else int(os.environ.get("OMP_NUM_THREADS", "0") or 0) or available_cores()
+    torch.set_num_threads(threads)
+    return threads
+
+
 def set_single_rank_env() -> None:
     """Without RANK/WORLD_SIZE DeepSpeed falls back to MPI discovery; declare one local rank."""
     os.environ.setdefault("RANK", "0")
@@ -190,6 +206,8 @@ def apply_cpu_compat(*, single_rank_env: bool = True, force: bool = False) -> bo
 
     _install_flash_attn_extension_stub()
     when_imported("openrlhf.trainer.ppo_utils.replay_buffer", _cpu_replay_buffer)
+    # --ds.param_dtype fp32 (the CPU dtype policy's choice without native bf16) through OpenRLHF's loaders.
+    when_imported("openrlhf.utils.utils", patch_openrlhf_dtype)
     _APPLIED = True
     return True
 

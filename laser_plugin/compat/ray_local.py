@@ -11,7 +11,7 @@ _LOOPBACK_ENV = {"RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER": "0"}
 
 
 # Set by laser_plugin in the driver and needed by every worker: passed through when present.
-PASS_THROUGH_ENV = ("LASER_PLUGIN_CONFIG", "LASER_WORKER_SETUP", "LASER_VLLM_STANDIN")
+PASS_THROUGH_ENV = ("LASER_PLUGIN_CONFIG", "LASER_WORKER_SETUP", "LASER_VLLM_STANDIN", "LASER_CPU_DTYPE")
 
 
 def cpu_ray_runtime_env(extra_env: dict[str, str] | None = None) -> dict[str, Any]:

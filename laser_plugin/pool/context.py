@@ -69,12 +69,15 @@ class HFContextEncoder:
         import torch  # noqa: F401 - transformers needs it anyway
         from transformers import AutoModel, AutoTokenizer
 
+        from laser_plugin.compat.dtype import torch_dtype
         from laser_plugin.core.features import ContextFeaturizer
 
         self._tokenizer = AutoTokenizer.from_pretrained(self.model_path)
         if self._tokenizer.pad_token is None:
             self._tokenizer.pad_token = self._tokenizer.eos_token
-        self._model = AutoModel.from_pretrained(self.model_path).to(self.device).eval()
+        # On CPU the encoder follows the CPU dtype policy (bf16 is emulated, ~50x slower, without native bf16).
+        dtype = {} if self.device != "cpu" else {"dtype": torch_dtype()}
+        self._model = AutoModel.from_pretrained(self.model_path, **dtype).to(self.device).eval()
         hidden = int(self._model.config.hidden_size)
         self._featurizer = ContextFeaturizer(hidden, self.dim, seed=self.seed, bias=True, pooling=self.pooling)
 

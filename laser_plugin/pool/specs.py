@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Any, Optional, Union
 
 ARM_KINDS = ("hf", "func", "http")
-PARAM_DTYPES = ("bf16", "fp16")
+PARAM_DTYPES = ("auto", "bf16", "fp16", "fp32")  # auto: bf16 on GPU, the CPU dtype policy on CPU
 _NAME_RE = re.compile(r"^[A-Za-z0-9_.-]+$")
 VALID_FORMS = (
     "valid forms: 'hf:PATH_OR_HUB_ID[@name]', 'func:FILE.py[@name]', "
@@ -41,7 +41,7 @@ class ArmSpec:
     name: str = ""
     # hf: OpenRLHF loader options (None: the checkpoint config's value / OpenRLHF's default).
     value_head_prefix: Optional[str] = None
-    param_dtype: str = "bf16"
+    param_dtype: str = "auto"
     attn_implementation: str = "sdpa"
     max_len: int = 2048
     normalize_reward: bool = False

@@ -24,6 +24,8 @@ import sys
 from pathlib import Path
 from typing import Sequence
 
+from laser_plugin.compat.dtype import resolve_param_dtype
+
 DEFAULT_PROMPTS = (
     "What is 12 plus 7?",
     "Is the sky blue?",
@@ -84,9 +86,9 @@ def grpo_cpu_command(
         "--train.max_epochs", "1",
         "--train.num_episodes", "1",
         "--actor.adam.lr", "1e-4",
-        # CPU: DeepSpeed on gloo, bf16 params, SDPA attention (no flash-attn kernels)
+        # CPU: DeepSpeed on gloo, the CPU dtype policy's params, SDPA attention (no flash-attn kernels)
         "--ds.zero_stage", "2",
-        "--ds.param_dtype", "bf16",
+        "--ds.param_dtype", resolve_param_dtype(announce=False),
         "--ds.attn_implementation", "sdpa",
         # outputs
         "--ckpt.save_steps", "1",

@@ -115,11 +115,16 @@ def build_tiny_reward_model(
     import torch
     from openrlhf.models import get_llm_for_sequence_regression
 
+    from laser_plugin.compat import apply_cpu_compat
+    from laser_plugin.compat.dtype import resolve_param_dtype
+
+    apply_cpu_compat(single_rank_env=False)  # OpenRLHF's loader then accepts the policy's "fp32"
+
     torch.manual_seed(seed)
     model = get_llm_for_sequence_regression(
         str(base_dir),
         "reward",
-        param_dtype="bf16",
+        param_dtype=resolve_param_dtype(announce=False),
         attn_implementation="sdpa",
         init_value_head=True,
         value_head_prefix=value_head_prefix,

@@ -5,13 +5,15 @@ import sys
 
 import pytest
 
+from laser_plugin.compat.dtype import resolve_param_dtype
+
 
 def test_reward_model_from_openrlhf_loader_scores(tiny_reward_models, tiny_tokenizer, cpu_compat):
     import torch
     from openrlhf.models import get_llm_for_sequence_regression
 
     model = get_llm_for_sequence_regression(
-        str(tiny_reward_models[0]), "reward", param_dtype="bf16", attn_implementation="sdpa"
+        str(tiny_reward_models[0]), "reward", param_dtype=resolve_param_dtype(), attn_implementation="sdpa"
     )
     model.eval()
     batch = tiny_tokenizer(["What is 12 plus 7? 19", "Is the sky blue? yes"], return_tensors="pt", padding=True)
@@ -57,7 +59,7 @@ def test_train_dpo_cli_trains_on_cpu(tmp_path, tiny_policy):
         "--model.model_name_or_path", str(tiny_policy),
         "--data.dataset", str(data), "--data.prompt_key", "prompt",
         "--data.max_len", "64", "--train.micro_batch_size", "2", "--train.batch_size", "4",
-        "--train.max_epochs", "1", "--ds.zero_stage", "2", "--ds.param_dtype", "bf16",
+        "--train.max_epochs", "1", "--ds.zero_stage", "2", "--ds.param_dtype", "fp32",  # CPU dtype policy path
         "--ds.attn_implementation", "sdpa", "--adam.lr", "5e-3", "--lr_warmup_ratio", "0",
         "--model.beta", "0.1", "--ckpt.output_dir", str(tmp_path / "out"),
         "--logger.logging_steps", "1", "--logger.tensorboard_dir", str(tmp_path / "tb"),
@@ -93,7 +95,7 @@ def test_reward_model_actor_group_scores_on_local_ray(local_ray, tiny_reward_mod
     from openrlhf.models import get_llm_for_sequence_regression
 
     local = get_llm_for_sequence_regression(
-        str(tiny_reward_models[0]), "reward", param_dtype="bf16", attn_implementation="sdpa"
+        str(tiny_reward_models[0]), "reward", param_dtype=resolve_param_dtype(), attn_implementation="sdpa"
     ).eval()
     with torch.no_grad():
         expected = local(batch.input_ids, batch.attention_mask, pad_sequence=True)

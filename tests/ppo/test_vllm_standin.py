@@ -190,7 +190,7 @@ def test_weight_update_through_openrlhf_workerwrap_over_gloo(make_engine, second
     greedy = SamplingParams(temperature=0.0, max_tokens=8)
     before, target = _tokens(collect(engine, PROMPTS, greedy)), _tokens(collect(target_engine, PROMPTS, greedy))
     assert before != target
-    source = AutoModelForCausalLM.from_pretrained(second_policy, dtype=torch.bfloat16)
+    source = AutoModelForCausalLM.from_pretrained(second_policy, dtype=engine.dtype)
     port = _free_port()
 
     async def sync() -> None:

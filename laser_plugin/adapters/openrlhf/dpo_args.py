@@ -12,6 +12,7 @@ import argparse
 from datetime import datetime
 from typing import Any
 
+from laser_plugin.compat.dtype import AUTO, ENV, PARAM_DTYPES, resolve_param_dtype
 from laser_plugin.dpo.feedback import FEEDBACK_SIGNALS
 from laser_plugin.dpo.preference import PAIR_STRATEGIES
 
@@ -59,7 +60,8 @@ UPSTREAM: dict[str, tuple[Any, str]] = {
     "train.full_determinism_enable": (False, ""),
     "train.dynamic_batch_enable": (False, ""),
     "ds.zero_stage": (2, ""),
-    "ds.param_dtype": ("bf16", "bf16 | fp16"),
+    "ds.param_dtype": ("auto", "auto | bf16 | fp16 | fp32; auto: bf16 on GPU, on CPU bf16 only where the CPU has "
+                               "native bf16 (AVX512-BF16/AMX), else fp32 (override: LASER_CPU_DTYPE)"),
     "ds.attn_implementation": (None, "default: flash_attention_2 with CUDA, sdpa without"),
     "ds.experts_implementation": (None, ""),
     "ds.use_liger_kernel": (False, ""),
@@ -142,7 +144,8 @@ def _add(parser: argparse.ArgumentParser, table: dict[str, tuple[Any, str]]) -> 
             kind = str if default is None else type(default)
             if name in ("laser.max_pairs_per_prompt",):
                 kind = int
-            parser.add_argument(flag, dest=name, type=kind, default=default, help=help_text or None)
+            choices = (AUTO, *PARAM_DTYPES) if name == "ds.param_dtype" else None
+            parser.add_argument(flag, dest=name, type=kind, default=default, choices=choices, help=help_text or None)
 
 
 def build_parser(prog: str = "laser-plugin iterative-dpo", extra: dict[str, tuple[Any, str]] | None = None,
@@ -158,12 +161,32 @@ def build_parser(prog: str = "laser-plugin iterative-dpo", extra: dict[str, tupl
     return parser
 
 
-def hierarchical(ns: argparse.Namespace) -> Any:
-    """OpenRLHF's nested args from the flat dotted namespace, with the train_dpo fix-ups."""
-    import torch
+def hierarchical_light(ns: argparse.Namespace) -> Any:
+    """Nested args with only the dtype resolved (inference commands need no model fix-ups)."""
+    import os
+
     from openrlhf.utils.config import hierarchize
 
     args = hierarchize(argparse.Namespace(**vars(ns)))
+    # "auto" becomes a concrete --ds.param_dtype for OpenRLHF's loaders; exported so every model of
+    # the process (hf: arms, encoders, torchrun ranks' children) makes the same choice.
+    args.ds.param_dtype = resolve_param_dtype(args.ds.param_dtype)
+    if not _cuda():
+        os.environ[ENV] = args.ds.param_dtype
+    return args
+
+
+def _cuda() -> bool:
+    import torch
+
+    return torch.cuda.is_available()
+
+
+def hierarchical(ns: argparse.Namespace) -> Any:
+    """OpenRLHF's nested args from the flat dotted namespace, with the train_dpo fix-ups."""
+    import torch
+
+    args = hierarchical_light(ns)
     if not args.model.model_name_or_path:
         raise ValueError("--model.model_name_or_path is required")
     if not args.ref.model_name_or_path:
@@ -179,4 +202,4 @@ def hierarchical(ns: argparse.Namespace) -> Any:
     return args
 
 
-__all__ = ["LASER", "UPSTREAM", "build_parser", "hierarchical"]
+__all__ = ["LASER", "UPSTREAM", "build_parser", "hierarchical", "hierarchical_light"]

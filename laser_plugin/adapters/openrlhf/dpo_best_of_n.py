@@ -22,14 +22,15 @@ from laser_plugin.eval.answers import is_correct
 from laser_plugin.eval.metrics import accuracy_by_domain, format_table
 
 
-def load_hf_policy(path: str, param_dtype: str = "bf16", padding_side: str = "left"):
+def load_hf_policy(path: str, param_dtype: str = "auto", padding_side: str = "left"):
     """A plain transformers causal LM + OpenRLHF tokenizer (no DeepSpeed) for inference commands."""
     import torch
     from openrlhf.utils import get_tokenizer
     from transformers import AutoModelForCausalLM
 
-    dtype = torch.bfloat16 if param_dtype == "bf16" else torch.float16
-    model = AutoModelForCausalLM.from_pretrained(path, dtype=dtype, trust_remote_code=True)
+    from laser_plugin.compat.dtype import torch_dtype
+
+    model = AutoModelForCausalLM.from_pretrained(path, dtype=torch_dtype(param_dtype), trust_remote_code=True)
     model = model.to("cuda" if torch.cuda.is_available() else "cpu").eval()
     return model, get_tokenizer(path, model, padding_side)
 

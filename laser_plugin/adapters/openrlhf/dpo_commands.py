@@ -71,9 +71,10 @@ def _laser_config(ns: argparse.Namespace, required: bool = True) -> Any:
 def run_iterative_dpo(argv: Sequence[str]) -> int:
     ns = _parse("iterative-dpo", argv)
     laser = _laser_config(ns)
-    from laser_plugin.compat import apply_cpu_compat
+    from laser_plugin.compat import apply_cpu_compat, use_all_cores
 
-    apply_cpu_compat()
+    if apply_cpu_compat():
+        use_all_cores()
     from laser_plugin.adapters.openrlhf.dpo_args import hierarchical
     from laser_plugin.adapters.openrlhf.dpo_loop import IterativeDPO
 
@@ -84,32 +85,29 @@ def run_iterative_dpo(argv: Sequence[str]) -> int:
 def run_best_of_n(argv: Sequence[str]) -> int:
     ns = _parse("best-of-n", argv, BON_FLAGS)
     laser = _laser_config(ns)
-    from laser_plugin.compat import apply_cpu_compat
+    from laser_plugin.compat import apply_cpu_compat, use_all_cores
 
-    apply_cpu_compat()
+    if apply_cpu_compat():
+        use_all_cores()
+    from laser_plugin.adapters.openrlhf.dpo_args import hierarchical_light
     from laser_plugin.adapters.openrlhf.dpo_best_of_n import best_of_n
 
-    best_of_n(_hierarchical_light(ns), laser)
+    best_of_n(hierarchical_light(ns), laser)
     return 0
 
 
 def run_evaluate(argv: Sequence[str]) -> int:
     # Accuracy is measured on one greedy answer per prompt unless asked otherwise.
     ns = _parse("evaluate", argv, EVAL_FLAGS, rollout__temperature=0.0, rollout__n_samples_per_prompt=1)
-    from laser_plugin.compat import apply_cpu_compat
+    from laser_plugin.compat import apply_cpu_compat, use_all_cores
 
-    apply_cpu_compat()
+    if apply_cpu_compat():
+        use_all_cores()
+    from laser_plugin.adapters.openrlhf.dpo_args import hierarchical_light
     from laser_plugin.adapters.openrlhf.dpo_evaluate import evaluate
 
-    evaluate(_hierarchical_light(ns))
+    evaluate(hierarchical_light(ns))
     return 0
-
-
-def _hierarchical_light(ns: argparse.Namespace) -> Any:
-    """Nested args without the training-only fix-ups (no model needed for every command)."""
-    from openrlhf.utils.config import hierarchize
-
-    return hierarchize(argparse.Namespace(**vars(ns)))
 
 
 __all__ = ["register", "run_best_of_n", "run_evaluate", "run_iterative_dpo"]

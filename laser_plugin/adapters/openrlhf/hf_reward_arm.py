@@ -18,6 +18,7 @@ from typing import Any, Optional
 import numpy as np
 import torch
 
+from laser_plugin.compat.dtype import resolve_param_dtype
 from laser_plugin.pool.arms import RewardArm
 from laser_plugin.pool.padding import pad_left
 from laser_plugin.pool.specs import ArmSpec
@@ -98,7 +99,7 @@ class HFRewardArm(RewardArm):
         model = get_llm_for_sequence_regression(
             self.spec.target,
             "reward",
-            param_dtype=self.spec.param_dtype,
+            param_dtype=resolve_param_dtype(self.spec.param_dtype),
             attn_implementation=self.spec.attn_implementation,
             normalize_reward=self.spec.normalize_reward,
             value_head_prefix=self.spec.value_head_prefix or "score",

@@ -20,7 +20,6 @@ EVAL_DEFAULTS: dict[str, Any] = {
     "train.batch_size": 1,
     "train.dynamic_batch_enable": False,
     "ds.zero_stage": 0,
-    "ds.param_dtype": "bf16",
     "ds.attn_implementation": "sdpa",
     "ds.experts_implementation": None,
     "ds.load_in_4bit": False,
@@ -45,7 +44,10 @@ def strategy_args(**dotted: Any) -> Any:
     """OpenRLHF-shaped hierarchical args. Keys are dotted flag names with '.' (or '__' in kwargs)."""
     from openrlhf.utils.config import hierarchize
 
-    flat = dict(EVAL_DEFAULTS)
+    from laser_plugin.compat.dtype import resolve_param_dtype
+
+    # bf16 on GPU; on CPU the CPU dtype policy's choice (bf16 only with native bf16 instructions).
+    flat = {**EVAL_DEFAULTS, "ds.param_dtype": resolve_param_dtype(announce=False)}
     for key, value in dotted.items():
         flat[key.replace("__", ".")] = value
     return hierarchize(Namespace(**flat))

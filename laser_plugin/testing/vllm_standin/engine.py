@@ -19,6 +19,7 @@ from typing import Any, AsyncIterator
 
 import torch
 
+from laser_plugin.compat.dtype import torch_dtype as cpu_torch_dtype
 from laser_plugin.testing.vllm_standin.generation import (
     LOGPROBS_MODES,
     GenRequest,
@@ -28,7 +29,7 @@ from laser_plugin.testing.vllm_standin.generation import (
 )
 from laser_plugin.testing.vllm_standin.worker import call_worker, make_worker
 
-_DTYPES = {"bfloat16": torch.bfloat16, "float16": torch.float16, "float32": torch.float32, "auto": torch.bfloat16}
+_DTYPES = {"float16": torch.float16, "float32": torch.float32}
 
 
 @dataclass
@@ -62,8 +63,12 @@ class StandInAsyncLLMEngine:
         if int(getattr(engine_args, "tensor_parallel_size", 1) or 1) != 1:
             raise NotImplementedError("vllm stand-in: tensor_parallel_size > 1 is not supported")
         self.engine_args = engine_args
+        # OpenRLHF asks vLLM for "bfloat16" unconditionally (a GPU choice); on CPU bf16 follows the CPU
+        # dtype policy, which the launcher sets from --ds.param_dtype so the actor's weight updates match.
         dtype = getattr(engine_args, "dtype", "auto")
-        self.dtype = dtype if isinstance(dtype, torch.dtype) else _DTYPES[str(dtype)]
+        if isinstance(dtype, torch.dtype):
+            dtype = {torch.bfloat16: "bfloat16"}.get(dtype, dtype)
+        self.dtype = dtype if isinstance(dtype, torch.dtype) else _DTYPES.get(str(dtype)) or cpu_torch_dtype()
         self.logprobs_mode = str(getattr(engine_args, "logprobs_mode", None) or "raw_logprobs")
         if self.logprobs_mode not in LOGPROBS_MODES:
             raise ValueError(f"vllm stand-in: unknown logprobs_mode {self.logprobs_mode!r}")
