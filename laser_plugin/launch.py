@@ -28,9 +28,14 @@ USAGE = (
 )
 
 
-def activate_plugin(argv: list[str]) -> list[str]:
-    """Apply the CPU shims; if the flag family is present, activate the plugin. Returns the argv
-    left for the upstream module. Bad plugin flags raise ValueError before anything starts."""
+PPO_MODULE = "openrlhf.cli.train_ppo_ray"
+
+
+def activate_plugin(argv: list[str], module: str = PPO_MODULE) -> list[str]:
+    """Apply the CPU shims; if the flag family is present, check everything that can be checked
+    without workers (for train_ppo_ray the whole line through upstream's own parser, then the
+    plugin's preflight) and activate the plugin. Returns the argv left for the upstream module.
+    Bad plugin input raises ValueError (a bad upstream flag exits 2 in argparse) before Ray starts."""
     from laser_plugin.compat import apply_cpu_compat
 
     if apply_cpu_compat():
@@ -40,8 +45,14 @@ def activate_plugin(argv: list[str]) -> list[str]:
     from laser_plugin.adapters.openrlhf.activate import launcher_argv
     from laser_plugin.adapters.openrlhf.flags import parse_laser_argv
 
-    config, argv = parse_laser_argv(argv)
-    return launcher_argv(config, argv)
+    config, rest = parse_laser_argv(argv)
+    args = None
+    if config is not None and module == PPO_MODULE:
+        from laser_plugin.adapters.openrlhf.ppo_cli import parse_upstream
+
+        with _param_dtype_flag():
+            args = parse_upstream(argv, module)
+    return launcher_argv(config, rest, args)
 
 
 def export_cpu_param_dtype(argv: list[str]) -> str:
@@ -72,7 +83,7 @@ def _run(module: str, argv: list[str]) -> None:
 
 def run_module(module: str, argv: list[str]) -> None:
     """Programmatic form of ``python -m laser_plugin.launch MODULE ARGS...``."""
-    _run(module, activate_plugin(argv))
+    _run(module, activate_plugin(argv, module))
 
 
 CPU_ROLLOUT_FLAG, CPU_ROLLOUT_ENV = "--cpu-rollout", "LASER_VLLM_STANDIN"
@@ -96,8 +107,18 @@ def main(argv: list[str] | None = None) -> None:
         os.environ[CPU_ROLLOUT_ENV] = "1"
         argv = argv[1:]
     module, rest = argv[0], argv[1:]
+    if module == PPO_MODULE and any(a in ("-h", "--help") for a in rest):
+        from laser_plugin.compat import apply_cpu_compat
+
+        if apply_cpu_compat():
+            export_cpu_param_dtype(rest)
+        from laser_plugin.adapters.openrlhf.ppo_cli import print_help
+
+        with _param_dtype_flag():
+            print_help(module)  # upstream's help plus the plugin's flag group
+        raise SystemExit(0)
     try:
-        rest = activate_plugin(rest)
+        rest = activate_plugin(rest, module)
     except ValueError as err:  # our flags only: upstream errors keep their own handling
         print(f"laser_plugin.launch: error: {err}", file=sys.stderr)
         raise SystemExit(2) from None

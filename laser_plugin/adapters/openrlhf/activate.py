@@ -79,45 +79,79 @@ def activate(config: LaserConfig) -> None:
 
 
 def check_upstream_args(args: Any) -> None:
-    """Upstream options that cannot work with a pool, reported before anything starts."""
-    if getattr(args.reward, "remote_url", None) or getattr(args.train, "agent_func_path", None):
-        raise ValueError(
-            "--reward_selector replaces OpenRLHF's reward model: drop --reward.remote_url / "
-            "--train.agent_func_path and list those scorers in --reward_pool (http://... or func:FILE.py)"
-        )
-    if args.algo.advantage.estimator == "gae" and not args.critic.model_name_or_path:
-        raise ValueError("PPO with GAE needs --critic.model_name_or_path when --reward_selector is on "
-                         "(upstream would initialise the critic from the single RM, which the pool replaces)")
-    if getattr(args.train, "dynamic_batch_enable", False):
-        raise ValueError("--train.dynamic_batch_enable regroups samples across prompts; the pool needs whole "
-                         "prompt groups per micro-batch: drop it when --reward_selector is on")
+    """Upstream options that cannot work with a pool (see ``ppo_preflight.check_upstream``)."""
+    from laser_plugin.adapters.openrlhf.ppo_preflight import check_upstream
+
+    config = LaserConfig.from_env()
+    check_upstream(config if config is not None else LaserConfig(pool=POOL_SENTINEL), args)
+
+
+DYNAMIC_FILTERING_FLAG = "--algo.dynamic_filtering_enable"
+
+
+def defer_dynamic_filtering(main_module: Any = None) -> None:
+    """``--algo.dynamic_filtering_enable`` with the pool: upstream's CLI asserts that a remote RM or an
+    agent gives the rewards (it filters on their per-sample scores, computed during generation). The
+    pool scores each prompt group during generation too (``ppo_experience.LaserExperienceMaker``), so
+    the flag is held back from that one assert and set again when ``train()`` builds its strategy,
+    before anything is shipped to Ray. ``main_module``: the CLI's namespace when it is already
+    running (patched CLI), else the launcher rebinds ``openrlhf.utils.get_strategy`` before it runs."""
+    import openrlhf.utils as utils
+
+    real = getattr(utils.get_strategy, "__wrapped__", utils.get_strategy)
+
+    def get_strategy(args: Any) -> Any:
+        args.algo.dynamic_filtering_enable = True
+        return real(args)
+
+    get_strategy.__wrapped__ = real  # type: ignore[attr-defined]
+    utils.get_strategy = get_strategy
+    if main_module is not None and getattr(main_module, "get_strategy", None) is not None:
+        main_module.get_strategy = get_strategy
+
+
+def _cli_error(err: Exception) -> None:
+    print(f"{os.path.basename(sys.argv[0] or 'train_ppo_ray.py')}: error: {err}", file=sys.stderr)
+    raise SystemExit(2) from None
 
 
 def activate_from_args(args: Any) -> Any:
-    """Patched-CLI entry: no-op (upstream behaviour) without --reward_selector."""
+    """Patched-CLI entry: no-op (upstream behaviour) without --reward_selector. Every check runs here,
+    right after upstream's parse, before Ray starts; a refusal exits 2 like an argparse error."""
     from laser_plugin.adapters.openrlhf.flags import config_from_hierarchical_args
+    from laser_plugin.adapters.openrlhf.ppo_preflight import preflight
 
-    config = config_from_hierarchical_args(args)
-    if config is None:
-        return args
-    if args.reward.model_name_or_path and args.reward.model_name_or_path != POOL_SENTINEL:
-        raise ValueError("pass the reward models through --reward_pool, not --reward.model_name_or_path, "
-                         "when --reward_selector is on")
+    try:
+        config = config_from_hierarchical_args(args)
+        if config is None:
+            return args
+        if args.reward.model_name_or_path and args.reward.model_name_or_path != POOL_SENTINEL:
+            raise ValueError("pass the reward models through --reward_pool, not --reward.model_name_or_path, "
+                             "when --reward_selector is on")
+        preflight(config, args)
+    except ValueError as err:
+        _cli_error(err)
     args.reward.model_name_or_path = POOL_SENTINEL
-    check_upstream_args(args)
+    if args.algo.dynamic_filtering_enable:
+        args.algo.dynamic_filtering_enable = False  # restored by get_strategy (see defer_dynamic_filtering)
+        defer_dynamic_filtering(sys.modules.get("__main__"))
     activate(config)
     return args
 
 
-def launcher_argv(config: Optional[LaserConfig], argv: list[str]) -> list[str]:
-    """Launcher entry: activate and return the argv for the upstream module."""
+def launcher_argv(config: Optional[LaserConfig], argv: list[str], args: Any = None) -> list[str]:
+    """Launcher entry: check, activate and return the argv for the upstream module. ``args``:
+    upstream's parse of the whole line (``ppo_cli.parse_upstream``), for the checks against it."""
+    from laser_plugin.adapters.openrlhf.ppo_preflight import preflight
+
     if config is None:
         return argv
     if any(a == "--reward.model_name_or_path" or a.startswith("--reward.model_name_or_path=") for a in argv):
         raise ValueError("pass the reward models through --reward_pool, not --reward.model_name_or_path, "
                          "when --reward_selector is on")
-    if "--reward.remote_url" in argv or "--train.agent_func_path" in argv:
-        raise ValueError("--reward_selector replaces OpenRLHF's reward model: drop --reward.remote_url / "
-                         "--train.agent_func_path and list those scorers in --reward_pool")
+    preflight(config, args)
+    if DYNAMIC_FILTERING_FLAG in argv:
+        argv = [a for a in argv if a != DYNAMIC_FILTERING_FLAG]
+        defer_dynamic_filtering()
     activate(config)
     return [*argv, "--reward.model_name_or_path", POOL_SENTINEL]

@@ -23,6 +23,7 @@ import numpy as np
 import torch
 
 from laser_plugin.adapters.openrlhf.pool_actor_group import PoolActorGroup
+from laser_plugin.adapters.openrlhf.ppo_preflight import GROUP_ESTIMATORS
 from laser_plugin.config import LaserConfig
 from laser_plugin.pool.bandit_pool import BanditRewardPool
 from laser_plugin.pool.specs import parse_pool_spec
@@ -30,9 +31,6 @@ from laser_plugin.pool.types import ScoringBatch
 from laser_plugin.signals import group_informativeness, loss_signal, verifier_agreement
 from openrlhf.trainer.ppo_utils.experience_maker import RemoteExperienceMaker
 
-# Upstream's advantage estimators with a per-prompt-group baseline (experience_maker): mixing two
-# arms' scales inside one group corrupts their advantages.
-GROUP_ESTIMATORS = ("rloo", "reinforce_baseline", "group_norm", "dr_grpo")
 
 
 class _AttachedPoolGroup(PoolActorGroup):

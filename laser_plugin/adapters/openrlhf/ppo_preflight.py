@@ -1,0 +1,184 @@
+"""Everything about a ``--reward_selector`` launch that can be checked before Ray starts.
+
+Both ways in call :func:`preflight` right after the command line is parsed (the launcher with
+upstream's own parser, see ``ppo_cli``; the patched CLI after ``hierarchize``), so a bad plugin
+input costs seconds, not a Ray start and a model load:
+
+* the selector config: name, every ``--reward_selector.<option>`` (built once with the pool's K
+  and d, so ``alpha -1`` or an option the selector lacks fails here), the feedback normaliser, the
+  context encoder, a router prior file;
+* the pool spec: syntax, ``hf:`` local paths (exists, a checkpoint directory with config and
+  weights; a hub id is left to the hub), ``func:`` files (exist, import, define ``reward_func``),
+  ``http(s)://`` syntax, ``--reward_selector.verifier`` naming an arm;
+* the plugin against upstream's flags: granularity vs ``--rollout.micro_batch_size`` /
+  ``--rollout.n_samples_per_prompt`` / ``--train.dynamic_batch_enable``, signals that need prompt
+  groups, dynamic filtering, options that replace the pool.
+
+Every error is a ``ValueError`` naming the flag and the fix; both entry points turn it into exit
+code 2. What needs the workers (loading RM weights, reaching an endpoint) keeps its own message there.
+"""
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Any, Optional
+
+from laser_plugin.config import LaserConfig
+
+# Upstream's advantage estimators with a per-prompt-group baseline (openrlhf experience_maker).
+GROUP_ESTIMATORS = ("rloo", "reinforce_baseline", "group_norm", "dr_grpo")
+# A hub repo id: "name" or "org/name" (what huggingface_hub accepts), never a path-like string.
+_HUB_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*(/[A-Za-z0-9][A-Za-z0-9_.-]*)?$")
+_WEIGHTS = ("*.safetensors", "*.safetensors.index.json", "pytorch_model*.bin", "*.pt")
+
+
+def _looks_local(target: str) -> bool:
+    """A path (absolute, relative with ./ ../ ~, existing, or not a valid hub id) rather than a hub id."""
+    return target.startswith(("/", "./", "../", "~")) or Path(target).expanduser().exists() or not _HUB_ID.match(target)
+
+
+def check_hf_path(target: str, what: str, need_weights: bool = True) -> None:
+    """A local checkpoint directory must exist and hold a config (and weights); a hub id passes."""
+    if not _looks_local(target):
+        return  # a hub repo id: resolved (or refused) by the hub on the workers
+    path = Path(target).expanduser()
+    if not path.exists():
+        raise ValueError(f"{what}: the local path {target} does not exist; give an existing checkpoint "
+                         "directory (or a hub repo id such as 'org/name')")
+    if not path.is_dir() or not (path / "config.json").is_file():
+        raise ValueError(f"{what}: {target} is not a Hugging Face checkpoint directory (no config.json in it)")
+    if need_weights and not any(next(path.glob(p), None) for p in _WEIGHTS):
+        raise ValueError(f"{what}: {target} holds no weights (*.safetensors or pytorch_model*.bin)")
+
+
+def check_pool(config: LaserConfig) -> list:
+    """Parse and check ``--reward_pool``; returns the arm specs."""
+    from laser_plugin.pool.arms import FuncArm
+    from laser_plugin.pool.specs import parse_pool_spec
+
+    try:
+        specs = parse_pool_spec(config.pool)
+    except ValueError as err:
+        raise ValueError(f"--reward_pool {config.pool!r}: {err}") from None
+    for spec in specs:
+        what = f"--reward_pool arm {spec.name!r} ({spec.kind}:{spec.target})"
+        if spec.kind == "hf":
+            check_hf_path(spec.target, what)
+            if spec.tokenizer_path:
+                check_hf_path(spec.tokenizer_path, what + " tokenizer_path", need_weights=False)
+        elif spec.kind == "func":
+            if not Path(spec.target).is_file():
+                raise ValueError(f"{what}: the file {spec.target} does not exist; give the path of a .py file "
+                                 "defining reward_func(queries, prompts, labels, **kwargs)")
+            try:
+                FuncArm(spec).validate()  # imports the file the way OpenRLHF's agent executor does
+            except Exception as err:  # noqa: BLE001 - any import-time failure of the user's file
+                raise ValueError(f"{what}: {spec.target} cannot be used as a reward function: "
+                                 f"{type(err).__name__}: {err}") from None
+    return specs
+
+
+def check_selector(config: LaserConfig, specs: list) -> None:
+    """Build the selector, feedback normaliser and context encoder once, as the PPO trainer will."""
+    from laser_plugin import make_selector
+    from laser_plugin.core.feedback import make_feedback
+
+    options = dict(config.selector_options)
+    try:
+        make_selector(config.selector, num_arms=len(specs), dim=config.context_dim, seed=config.seed, **options)
+    except (ValueError, TypeError, FileNotFoundError, OSError) as err:
+        flags = ", ".join(f"--reward_selector.{k} {v}" for k, v in options.items()) or "(no options)"
+        raise ValueError(f"--reward_selector {config.selector} {flags}: {err} "
+                         "(`laser-plugin selectors` lists each selector's options)") from None
+    prior = options.get("prior")
+    if prior:
+        from laser_plugin.router.prior import check_pool_prior, is_router_file
+
+        try:
+            if is_router_file(prior):
+                check_pool_prior(options, [s.name for s in specs], config.context_dim, config.context_encoder,
+                                 config.seed)
+        except Exception as err:  # noqa: BLE001 - unreadable or mismatching router file
+            raise ValueError(f"--reward_selector.prior {prior}: {err}") from None
+    try:
+        make_feedback(config.feedback)
+    except ValueError as err:
+        raise ValueError(f"--reward_selector.feedback {config.feedback!r}: {err}") from None
+    encoder = config.context_encoder
+    if encoder != "hashing":
+        if not encoder.startswith("hf:") or len(encoder) <= 3:
+            raise ValueError(f"--reward_selector.context_encoder {encoder!r}: valid values are 'hashing' or 'hf:PATH'")
+        check_hf_path(encoder[3:], f"--reward_selector.context_encoder {encoder}")
+    names = [s.name for s in specs]
+    if config.verifier is not None and config.verifier not in names:
+        raise ValueError(f"--reward_selector.verifier {config.verifier!r} is not an arm of --reward_pool "
+                         f"(arms: {', '.join(names)}); name one of them (an arm is named with @NAME)")
+
+
+def _get(args: Any, dotted: str, default: Any = None) -> Any:
+    node = args
+    for part in dotted.split("."):
+        node = getattr(node, part, None)
+        if node is None:
+            return default
+    return node
+
+
+def check_upstream(config: LaserConfig, args: Any) -> None:
+    """The plugin against upstream's (hierarchized) train_ppo_ray args."""
+    if _get(args, "reward.remote_url") or _get(args, "train.agent_func_path"):
+        raise ValueError(
+            "--reward_selector replaces OpenRLHF's reward model: drop --reward.remote_url / "
+            "--train.agent_func_path and list those scorers in --reward_pool (http://... or func:FILE.py)"
+        )
+    if _get(args, "algo.advantage.estimator") == "gae" and not _get(args, "critic.model_name_or_path"):
+        raise ValueError("PPO with GAE needs --critic.model_name_or_path when --reward_selector is on "
+                         "(upstream would initialise the critic from the single RM, which the pool replaces)")
+    if _get(args, "eval.dataset"):
+        raise ValueError("--eval.dataset: upstream scores evaluation prompts only through --reward.remote_url / "
+                         "--train.agent_func_path, which the pool replaces; drop --eval.dataset when "
+                         "--reward_selector is on (evaluate checkpoints with laser-plugin evaluate)")
+    n = int(_get(args, "rollout.n_samples_per_prompt", 1))
+    micro = int(_get(args, "rollout.micro_batch_size", 1))
+    estimator = _get(args, "algo.advantage.estimator")
+    dynamic_batch = bool(_get(args, "train.dynamic_batch_enable", False))
+    if config.granularity == "batch" and n > 1 and estimator in GROUP_ESTIMATORS:
+        if dynamic_batch:
+            raise ValueError(
+                f"--train.dynamic_batch_enable regroups samples by length, so a --reward_selector.granularity "
+                f"batch decision would cut prompt groups of {estimator} (one group scored by two arms); add "
+                "--reward_selector.granularity group (one decision per prompt group)")
+        if micro % n:
+            raise ValueError(
+                f"--rollout.micro_batch_size {micro} is not a multiple of --rollout.n_samples_per_prompt {n}: "
+                f"with --reward_selector.granularity batch a prompt group would be scored by two arms, which "
+                f"corrupts {estimator}'s group baseline; add --reward_selector.granularity group, or use "
+                f"--rollout.micro_batch_size {max(n, micro // n * n)}")
+    if config.signal in ("group_variance", "verifier") and n < 2:
+        raise ValueError(f"--reward_selector.signal {config.signal} learns from prompt groups: it needs "
+                         f"--rollout.n_samples_per_prompt > 1 (got {n}); use --reward_selector.signal loss")
+    if _get(args, "algo.dynamic_filtering_enable", False):
+        low, high = _get(args, "algo.dynamic_filtering_range", (0, 1))
+        if not float(low) < float(high):
+            raise ValueError(f"--algo.dynamic_filtering_range {low} {high}: the low bound must be below the high one")
+        if n < 2:
+            raise ValueError("--algo.dynamic_filtering_enable filters prompt groups: it needs "
+                             "--rollout.n_samples_per_prompt > 1")
+        if config.granularity != "group":
+            raise ValueError("--algo.dynamic_filtering_enable scores each prompt group as soon as it is generated "
+                             "(to filter it), so one decision per micro-batch cannot exist; add "
+                             "--reward_selector.granularity group")
+        if _get(args, "train.async_enable", False):
+            raise ValueError("--algo.dynamic_filtering_enable with --train.async_enable generates in a separate "
+                             "actor, away from the bandit; with --reward_selector drop one of the two")
+
+
+def preflight(config: Optional[LaserConfig], args: Any = None) -> list:
+    """All checks that need no worker; ``args``: upstream's hierarchized args when known."""
+    if config is None:
+        return []
+    specs = check_pool(config)
+    check_selector(config, specs)
+    if args is not None:
+        check_upstream(config, args)
+    return specs
