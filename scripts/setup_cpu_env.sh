@@ -50,6 +50,7 @@ site="$("$VENV/bin/python" -c 'import sysconfig; print(sysconfig.get_paths()["pu
 echo "[setup] vllm 0.29.0 importable without CUDA dependencies"
 pip_ -r "$ROOT/requirements/vllm-cpu-import.txt"
 pip_ --no-deps "vllm==0.29.0"
+pip_ --no-deps -r "$ROOT/requirements/vllm-cpu-nodeps.txt"
 echo "[setup] laser_plugin (editable) with extras [$EXTRAS]"
 pip_ --no-deps -e "$ROOT"
 pip_ -r "$ROOT/requirements/extras-cpu.txt"
