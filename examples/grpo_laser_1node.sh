@@ -22,7 +22,7 @@ python3 -m openrlhf.cli.train_ppo_ray \
   --algo.advantage.estimator group_norm --rollout.n_samples_per_prompt 8 \
   --rollout.batch_size 128 --rollout.micro_batch_size 8 --train.batch_size 128 --train.micro_batch_size 2 \
   --rollout.max_new_tokens 1024 --data.max_len 4096 \
-  --data.dataset "$DATA" --data.prompt_key context_messages --data.apply_chat_template \
+  --data.prompt_dataset "$DATA" --data.input_key context_messages --data.apply_chat_template \
   --actor.adam.lr 5e-7 --algo.kl.init_coef 0.01 \
   --reward_selector laser --reward_pool "$POOL" \
   --reward_selector.granularity group --reward_selector.signal group_variance \

@@ -21,7 +21,7 @@ ray job submit --address="http://127.0.0.1:8265" \
   --algo.advantage.estimator group_norm --rollout.n_samples_per_prompt 8 \
   --rollout.batch_size 256 --rollout.micro_batch_size 16 --train.batch_size 256 --train.micro_batch_size 1 \
   --rollout.max_new_tokens 2048 --data.max_len 6144 \
-  --data.dataset OpenRLHF/prompt-collection-v0.1 --data.prompt_key context_messages --data.apply_chat_template \
+  --data.prompt_dataset OpenRLHF/prompt-collection-v0.1 --data.input_key context_messages --data.apply_chat_template \
   --reward_selector laser --reward_pool "$POOL" --reward_selector.granularity group \
   --reward_selector.signal loss --reward_selector.feedback quantile \
   --ckpt.save_steps 10 --ckpt.path /shared/ckpt/grpo_laser_32 --logger.wandb.key "${WANDB_API_KEY:-}"

@@ -48,3 +48,22 @@ def test_patched_parser_and_hierarchize_build_the_same_config():
     assert config.selector == "thompson" and config.selector_options == {"prior_strength": "2"}
     upstream_only = hierarchize(parser.parse_args([]))
     assert config_from_hierarchical_args(upstream_only) is None
+
+
+def test_launcher_help_is_upstream_help_plus_the_plugin_group(cpu_compat, capsys):
+    """`python -m laser_plugin.launch openrlhf.cli.train_ppo_ray --help` (its main, in-process)."""
+    import pytest
+
+    from laser_plugin.launch import main
+
+    with pytest.raises(SystemExit) as done:
+        main(["openrlhf.cli.train_ppo_ray", "--help"])
+    assert done.value.code == 0
+    out = capsys.readouterr().out
+    assert "usage: python -m laser_plugin.launch openrlhf.cli.train_ppo_ray" in out
+    for upstream_flag in ("--actor.model_name_or_path", "--rollout.n_samples_per_prompt", "--algo.dynamic_filtering_enable",
+                          "--reward.remote_url", "--ds.packing_samples"):
+        assert upstream_flag in out
+    assert "laser_plugin (bandit-selected reward model pool):" in out
+    for flag in ("--reward_selector NAME", "--reward_pool SPECS", "--reward_selector.granularity", "--reward_selector.alpha"):
+        assert flag in out
