@@ -40,7 +40,7 @@ def maker_factory(tmp_path, tiny_tokenizer, cpu_compat):
         maker.bandit = BanditRewardPool(pool, selector=selector, selector_config=options, feedback="none",
                                         granularity="row" if granularity == "group" else "batch", context_dim=8)
         maker._verifier_arm = maker.bandit.arm_names.index("match") if signal == "verifier" else None
-        maker._step_decisions, maker._step_signals, maker._step_arms = [], [], []
+        maker._step_decisions, maker._step_signals, maker._step_arms, maker._generated = [], [], [], []
         return maker
 
     return make
@@ -131,3 +131,35 @@ def test_granularity_batch_refuses_a_micro_batch_that_cuts_a_group(maker_factory
     micro = _micro_batches(tiny_tokenizer, [4, 2])
     whole.score_rollout(micro)  # whole groups per micro-batch: one decision per micro-batch (LASeR)
     assert [r["rows"] for r in whole._step_arms] == [4, 2]
+
+
+def test_dynamic_filtering_scores_each_group_as_generated(maker_factory, tiny_tokenizer):
+    """Upstream's real SamplesGenerator._process_response_into_experience, wrapped: the n-th response
+    of a prompt gets the whole group scored (one decision), with `scores` for upstream's filter."""
+    from openrlhf.trainer.ppo_utils.samples_generator import SamplesGenerator
+
+    from laser_plugin.adapters.openrlhf.ppo_experience import DECISION_KEY, score_groups_during_generation
+
+    maker = maker_factory("group_variance", arm=2)  # fixed on the 0/1 `match` arm
+    args = SimpleNamespace(rollout=SimpleNamespace(n_samples_per_prompt=2), algo=SimpleNamespace())
+    generator = SamplesGenerator(SimpleNamespace(args=args), None, None, tiny_tokenizer, [])
+    score_groups_during_generation(generator, maker)
+
+    def response(prompt, answer, label):
+        ids = tiny_tokenizer(prompt + answer).input_ids
+        n_prompt = len(tiny_tokenizer(prompt).input_ids)
+        return {"observation_tokens": ids, "action_ranges": [(n_prompt, len(ids))], "prompt": prompt, "label": label,
+                "rollout_log_probs": None}
+
+    first = generator._process_response_into_experience(response("What is 2 plus 2? ", "4", "4"), max_len=64)
+    assert first.scores is None  # the group is not complete yet
+    second = generator._process_response_into_experience(response("What is 2 plus 2? ", "five", "4"), max_len=64)
+    assert first.scores.tolist() == [1.0] and second.scores.tolist() == [0.0]  # match arm: raw 0/1 scores
+    assert first.rewards is not None and first.info["score"] is first.scores
+    assert int(first.info[DECISION_KEY]) == int(second.info[DECISION_KEY])  # one decision for the group
+    # upstream's filter keeps a group whose mean score is inside (0, 1): this one (mean 0.5) passes
+    assert 0 < (first.scores[0] + second.scores[0]).item() / 2 < 1
+    assert [r["rows"] for r in maker._generated] == [2] and maker._step_arms == []
+    with pytest.raises(RuntimeError, match="responses of two prompts interleaved"):
+        generator._process_response_into_experience(response("Is the sky blue? ", "yes", "no"), max_len=64)
+        generator._process_response_into_experience(response("What is 2 plus 2? ", "4", "4"), max_len=64)

@@ -85,6 +85,13 @@ class LaserExperienceMaker(RemoteExperienceMaker):
         from laser_plugin.adapters.openrlhf.ppo_trainer_hooks import wrap_trainer
 
         wrap_trainer(trainer)
+        self._generated: list[dict[str, Any]] = []  # decisions made during generation (dynamic filtering)
+        if getattr(self.args.algo, "dynamic_filtering_enable", False):
+            generator = getattr(trainer, "samples_generator", None)
+            if generator is None:
+                raise RuntimeError("--algo.dynamic_filtering_enable with --reward_selector needs the samples "
+                                   "generator in the trainer process (not --train.async_enable)")
+            score_groups_during_generation(generator, self)
 
     # -------------------------------------------------------------- scoring (the hook)
     def _scoring_batch(self, samples_list: list) -> ScoringBatch:
@@ -125,7 +132,7 @@ class LaserExperienceMaker(RemoteExperienceMaker):
                 "that is a multiple of --rollout.n_samples_per_prompt without --train.dynamic_batch_enable"
             )
 
-    def score_samples(self, samples_list: list) -> Any:
+    def score_samples(self, samples_list: list, log: Optional[list] = None) -> Any:
         """Score ``samples_list`` (micro-batches) with ONE bandit call: one decision for all of them
         (granularity batch: pass one micro-batch) or one per prompt group, even when a micro-batch
         cuts a group (granularity group). Stores rewards on the samples; returns the ScoreResult."""
@@ -140,20 +147,21 @@ class LaserExperienceMaker(RemoteExperienceMaker):
             samples.rewards = rewards[start:start + n].clone()
             samples.info["reward"] = samples.rewards
             start += n
-        self._record(result, batch)
+        self._record(result, batch, log)
         return result
 
-    def _record(self, result: Any, batch: ScoringBatch, delayed: bool = True) -> None:
-        """Log the decisions and feed immediate signals back (the loss signal waits for the step)."""
+    def _record(self, result: Any, batch: ScoringBatch, log: Optional[list] = None) -> None:
+        """Log the decisions and feed immediate signals back (the loss signal waits for the step).
+        ``log``: where the decision-log rows go (generation-time decisions wait for their step)."""
         decisions = np.unique(result.decision_ids)
         for d in decisions:
             rows = result.decision_ids == d
             arm = int(result.arms[rows][0])
             name = "ensemble" if arm < 0 else self.bandit.arm_names[arm]
-            self._step_arms.append({"decision": int(d), "arm": name, "rows": int(rows.sum())})
+            (self._step_arms if log is None else log).append({"decision": int(d), "arm": name, "rows": int(rows.sum())})
         signal = self.laser_config.signal
         if signal == "loss":  # delayed: the step's loss arrives after the policy update
-            if delayed:
+            if log is None:  # generation-time decisions join the step that trains on them
                 self._step_decisions.append(decisions)
             return
         for d in decisions:  # immediate signals, one per decision, from the rows it scored
@@ -180,6 +188,33 @@ class LaserExperienceMaker(RemoteExperienceMaker):
         if self.laser_config.granularity == "group":
             return [self.score_samples(todo)]
         return [self.score_samples([samples]) for samples in todo]
+
+    # -------------------------------------------------------------- dynamic filtering
+    def score_group_for_filter(self, experiences: list) -> None:
+        """One prompt group, as generated: one decision, rewards on the samples and ``scores`` for
+        upstream's filter (the chosen arm's raw score; an ensemble's combined reward)."""
+        for i, e in enumerate(experiences):
+            e.index = [i]  # one group (index // n == 0); split_rollout_samples renumbers later
+        result = self.score_samples(experiences, log=self._generated)
+        scores = result.rewards if self.bandit.selector.uses_all_arms else result.raw_scores
+        for e, score, decision in zip(experiences, np.asarray(scores, dtype=np.float64), result.decision_ids):
+            e.scores = torch.tensor([float(score)])
+            e.info["score"] = e.scores
+            e.info[DECISION_KEY] = torch.tensor([int(decision)])
+
+    @torch.no_grad()
+    def make_experience_batch(self, rollout_samples: list) -> list:
+        kept = [int(e.info.pop(DECISION_KEY)[0]) for e in rollout_samples if DECISION_KEY in e.info]
+        if kept:  # scored during generation: these decisions are trained on in this step
+            ids = np.unique(kept)
+            if self.laser_config.signal == "loss":
+                self._step_decisions.append(ids)
+            trained = set(ids.tolist())
+            for row in self._generated:  # the others were filtered out (or wait in upstream's buffer)
+                row["trained"] = row["decision"] in trained
+            self._step_arms.extend(self._generated)
+            self._generated = []
+        return super().make_experience_batch(rollout_samples)
 
     @torch.no_grad()
     def make_experience(self, samples_list: list) -> list:
@@ -211,6 +246,33 @@ class LaserExperienceMaker(RemoteExperienceMaker):
               f"selection share so far {shares}, signal {metrics.get('laser/signal', float('nan')):.4f}")
         self._step_decisions, self._step_signals, self._step_arms = [], [], []
         return metrics
+
+
+DECISION_KEY = "laser_decision"  # per-sample decision id of generation-time scoring (popped before use)
+
+
+def score_groups_during_generation(generator: Any, maker: LaserExperienceMaker) -> None:
+    """``--algo.dynamic_filtering_enable``: upstream's ``SamplesGenerator._generate_vllm`` turns the
+    n responses of one prompt into experiences (``_process_response_into_experience``, one call per
+    response, consecutively) and then drops the group if the mean of their ``scores`` falls outside
+    ``--algo.dynamic_filtering_range``. Wrapping that one method on the instance, the n-th call of a
+    group scores the whole group with the bandit (one decision) before the filter reads it."""
+    process = generator._process_response_into_experience
+    group: list = []
+
+    def process_and_score(response: Any, **generate_kwargs: Any) -> Any:
+        experience = process(response, **generate_kwargs)
+        n = int(generate_kwargs.get("n_samples_per_prompt", maker.args.rollout.n_samples_per_prompt))
+        if group and group[0].prompts != experience.prompts:
+            raise RuntimeError("dynamic filtering with --reward_selector: responses of two prompts interleaved "
+                               f"({len(group)} of {n} collected); upstream's generator changed")
+        group.append(experience)
+        if len(group) == n:
+            maker.score_group_for_filter(list(group))
+            group.clear()
+        return experience
+
+    generator._process_response_into_experience = process_and_score
 
 
 def state_dir(args: Any, config: LaserConfig) -> str:
