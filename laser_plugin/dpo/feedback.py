@@ -37,6 +37,7 @@ class DecisionFeedback:
         self._weight: dict[int, float] = {}
         self._rows: dict[int, int] = {}
         self.done: set[int] = set()
+        self.weight_of: dict[int, float] = {}  # completed decision -> total row weight it was fed with
 
     def add(self, decision_ids: Sequence[int], values: Sequence[float],
             weights: Optional[Sequence[float]] = None) -> list[tuple[int, float]]:
@@ -64,6 +65,7 @@ class DecisionFeedback:
     def _complete(self, d: int) -> tuple[int, float]:
         self.done.add(d)
         weight = self._weight.pop(d)
+        self.weight_of[d] = weight
         value = self._sum.pop(d) / weight if weight > 0 else 0.0
         self._rows.pop(d, None)
         return d, value

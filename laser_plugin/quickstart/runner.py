@@ -3,8 +3,8 @@
 The policy, reference, DeepSpeed engines and prompts are built once (``IterativeDPO.setup``). Before
 training, the untouched engine state (weights, optimizer, LR schedule) is saved once with DeepSpeed's
 own checkpointing; each selector then starts from it (``load_ckpt``) with a fresh bandit, so all
-selectors see the same round-0 samples (same weights, same per-round sampling seed) and differ only in
-which RM scored them. Per-round checkpoints are off (``--ckpt.disable_ds``): nothing resumes here.
+selectors see the same round-0 samples (same weights, same per-round sampling seed: drawn once, by the
+first selector, and reused) and differ only in which RM scored them. Per-round checkpoints are off (``--ckpt.disable_ds``): nothing resumes here.
 """
 from __future__ import annotations
 
@@ -45,6 +45,7 @@ class Comparison:
     def __init__(self, cfg: QuickstartConfig, argv: list[str]) -> None:
         self.cfg, self.argv = cfg, argv
         self.results: dict[str, Any] = {"selectors": {}, "argv": argv}
+        self.round0_samples: Any = None  # every selector starts from the same weights: sample round 0 once
 
     def setup(self) -> "Comparison":
         from laser_plugin.adapters.openrlhf.dpo_args import build_parser, hierarchical
@@ -99,7 +100,9 @@ class Comparison:
         start = time.perf_counter()
         rounds = []
         for r in range(self.cfg.rounds):
-            stats = self.loop.run_round(r)
+            stats = self.loop.run_round(r, samples=self.round0_samples if r == 0 else None)
+            if r == 0:
+                self.round0_samples = self.loop.last_samples
             rounds.append({"round": r, "gold_samples": gold_rows(_round_records(run_dir, r)),
                            "arm_share_by_domain": stats.get("arm_share_by_domain", {}), "pairs": stats["pairs"],
                            "loss_mean": stats["loss_mean"], "feedback_mean": stats["feedback_mean"],

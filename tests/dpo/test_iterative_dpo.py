@@ -61,7 +61,8 @@ def test_two_rounds_train_and_feed_the_bandit(run, tiny_reward_models, verifier_
     for r in rounds:
         assert r["distinct_per_prompt"] > 1  # temperature sampling: the N samples differ
         assert r["pairs"] > 0 and r["optimizer_steps"] > 0 and r["bandit_updates"] > 0
-        assert np.isfinite(r["loss_mean"]) and r["feedback_mean"] == pytest.approx(-r["loss_mean"], abs=0.05)
+        # LASeR's signal: each decision is fed -mean loss of its rows; row-weighted, exactly -loss_mean
+        assert np.isfinite(r["loss_mean"]) and r["feedback_row_mean"] == pytest.approx(-r["loss_mean"], abs=1e-6)
     assert "iterative DPO summary" in log and "share:rm_a" in log
     # The bandit learned from the losses: its state moved away from a fresh one, counts add up.
     from laser_plugin.adapters.openrlhf.flags import config_from_namespace

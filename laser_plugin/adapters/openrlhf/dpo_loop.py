@@ -41,6 +41,7 @@ class IterativeDPO:
         self.loop = loop or dpo_setup.LoopConfig.from_args(args)
         self.out_dir = Path(args.ckpt.output_dir)
         self.history: list[dict] = []
+        self.last_samples: Optional[tuple] = None  # (round, samples) of the last round, see run_round
         self.setup_seconds = 0.0
 
     # ------------------------------------------------------------------ setup
@@ -122,7 +123,9 @@ class IterativeDPO:
     def _update(self, completed: list[tuple[int, float]]) -> None:
         if completed:
             ids, values = zip(*completed)
-            self.stats.add_update(self.bandit.update(list(ids), list(values)), values)
+            rows = getattr(self, "feedback", None)  # none yet when the verifier signal feeds round 0
+            weights = [rows.weight_of.get(i, 1.0) if rows is not None else 1.0 for i in ids]
+            self.stats.add_update(self.bandit.update(list(ids), list(values)), values, weights)
 
     def _bandit_logs(self) -> dict:
         return {k: v for k, v in self.bandit.metrics().items() if k.startswith("laser/")} if self.sync.is_main else {}
@@ -169,10 +172,16 @@ class IterativeDPO:
         seqs = [torch.as_tensor(x) for part in parts for x in part[2]]
         return pidx, resp, seqs, contexts
 
-    def run_round(self, r: int) -> dict:
+    def run_round(self, r: int, samples: Optional[tuple] = None) -> dict:
+        """One round. ``samples`` (a previous ``last_samples`` of the same round from the same weights,
+        e.g. round 0 of another selector in a comparison) replaces sampling: seeded sampling would
+        draw exactly them again."""
         a, t = self.args, {"start": _clock()}
         items = self._round_prompts(r)
-        pidx, responses, seqs, contexts = self._sample(r, items)
+        if samples is not None and samples[0] != r:
+            raise ValueError(f"samples of round {samples[0]} cannot stand in for round {r}")
+        pidx, responses, seqs, contexts = samples[1] if samples is not None else self._sample(r, items)
+        self.last_samples = (r, (pidx, responses, seqs, contexts))
         t["sampled"] = _clock()
         self.stats = RoundStats(r, self.bandit.arm_names, self.bandit.metrics() if self.sync.is_main else None)
         payload = None

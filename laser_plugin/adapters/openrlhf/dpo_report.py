@@ -27,6 +27,7 @@ class RoundStats:
         self.losses: dict[str, list[float]] = defaultdict(list)
         self.rewards: dict[str, list[float]] = defaultdict(list)
         self.signals: list[float] = []
+        self.signal_weights: list[float] = []  # rows behind each signal (1 for non-row signals)
         self.probe_losses: list[float] = []
         self.train_logs: dict[str, Any] = {}
         self.scoring: dict[str, Any] = {}
@@ -43,8 +44,11 @@ class RoundStats:
         for a, loss in zip(arms.tolist(), losses.tolist()):
             self.losses[self._name(a)].append(float(loss))
 
-    def add_update(self, result: dict, values: Iterable[float]) -> None:
-        self.signals.extend(float(v) for v in values)
+    def add_update(self, result: dict, values: Iterable[float], weights: Iterable[float] = ()) -> None:
+        values = [float(v) for v in values]
+        weights = [float(w) for w in weights] or [1.0] * len(values)
+        self.signals.extend(values)
+        self.signal_weights.extend(weights)
         for a, rew in zip(result["arms"].tolist(), result["rewards"].tolist()):
             if a >= 0 and np.isfinite(rew):
                 self.rewards[self._name(a)].append(float(rew))
@@ -80,6 +84,8 @@ class RoundStats:
             "acc": self.train_logs.get("acc_mean", self.train_logs.get("acc")),
             "feedback_signal": signal,
             "feedback_mean": float(np.mean(self.signals)) if self.signals else None,
+            # weighted by the rows behind each decision: equals -loss_mean under the loss signal
+            "feedback_row_mean": float(np.average(self.signals, weights=self.signal_weights)) if self.signals else None,
             "bandit_updates": len(self.signals),
             "bandit_reward_by_arm": {k: float(np.mean(v)) for k, v in self.rewards.items()},
             "probe_loss": self.probe_losses[-1] if self.probe_losses else None,
