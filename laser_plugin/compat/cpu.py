@@ -208,6 +208,10 @@ def apply_cpu_compat(*, single_rank_env: bool = True, force: bool = False) -> bo
     when_imported("openrlhf.trainer.ppo_utils.replay_buffer", _cpu_replay_buffer)
     # --ds.param_dtype fp32 (the CPU dtype policy's choice without native bf16) through OpenRLHF's loaders.
     when_imported("openrlhf.utils.utils", patch_openrlhf_dtype)
+    # --ds.packing_samples: flash_attention_N requests resolve to per-sequence SDPA (no flash-attn on CPU).
+    from laser_plugin.compat.varlen_attention import install as install_varlen_attention
+
+    when_imported("transformers.modeling_utils", lambda _module: install_varlen_attention())
     _APPLIED = True
     return True
 
