@@ -70,6 +70,7 @@ class Selector:
     name: str = ""
     config_cls: type = SelectorConfig
     uses_all_arms: bool = False
+    optional_arrays: tuple[str, ...] = ()  # state arrays older checkpoints may lack (load_arrays defaults them)
 
     def __init__(self, num_arms: int, dim: int, seed: int = 0, config: Optional[SelectorConfig] = None) -> None:
         require(int(num_arms) >= 1, f"num_arms must be >= 1, got {num_arms}")
@@ -156,11 +157,11 @@ class Selector:
                              " (load it into a selector built with the same name, num_arms and dim)")
         arrays = {k: np.asarray(v) for k, v in (state.get("arrays") or {}).items()}
         mine = self._arrays()
-        missing = sorted(set(mine) - set(arrays))
+        missing = sorted(set(mine) - set(arrays) - set(self.optional_arrays))
         if missing:
             raise ValueError(f"{self.name}: state lacks arrays {missing}; it was not written by this selector")
-        bad = [f"{k} {arrays[k].shape} != {np.shape(v)}" for k, v in mine.items()  # pending_*: any length
-               if not k.startswith("pending_") and arrays[k].shape != np.shape(v)
+        bad = [f"{k} {arrays[k].shape} != {np.shape(v)}" for k, v in mine.items()  # pending_*, window_*: any length
+               if k in arrays and not k.startswith(("pending_", "window_")) and arrays[k].shape != np.shape(v)
                and not arrays[k].size == np.size(v) == 1]  # safetensors stores a scalar as [1]
         if bad:
             raise ValueError(f"{self.name}: state arrays have the wrong shape: {'; '.join(bad)}")

@@ -31,18 +31,29 @@ class QuantileRescale:
         require(window >= 0 and min_history >= 1, "quantile: window must be >= 0 (0 = all) and min_history >= 1")
         self.low, self.high, self.window, self.min_history = low, high, int(window), int(min_history)
         self.history = np.zeros(0)
+        self._sorted: Optional[np.ndarray] = None  # window 0: the history kept sorted (O(1) quantiles)
+
+    def _quantiles(self, past: np.ndarray) -> tuple[float, float]:
+        if self.window:
+            lo, hi = np.quantile(past, [self.low, self.high])
+            return float(lo), float(hi)
+        if self._sorted is None or len(self._sorted) != len(self.history):
+            self._sorted = np.sort(self.history)
+        return _sorted_quantile(self._sorted, self.low), _sorted_quantile(self._sorted, self.high)
 
     def __call__(self, rewards: Any, arms: Optional[np.ndarray] = None) -> np.ndarray:
         r = _as_rewards(rewards)
         past = self.history[-self.window:] if self.window else self.history
         out = np.full(r.shape, 0.5)
         if len(past) >= self.min_history:
-            lo, hi = np.quantile(past, [self.low, self.high])
+            lo, hi = self._quantiles(past)
             if hi - lo > 1e-12 * max(1.0, abs(lo), abs(hi)):
                 out = np.clip((r - lo) / (hi - lo), 0.0, 1.0)
             else:  # degenerate quantiles: the limit of the rescaling, a step at lo
                 out = 0.5 + 0.5 * np.sign(r - lo)
         self.history = np.concatenate([self.history, r])
+        if not self.window and self._sorted is not None:  # insert in place of a re-sort: O(n) memmove
+            self._sorted = np.insert(self._sorted, np.searchsorted(self._sorted, np.sort(r)), np.sort(r))
         if self.window and len(self.history) > 4 * self.window:
             self.history = self.history[-self.window:]  # bounded memory on long runs
         return out
@@ -52,6 +63,17 @@ class QuantileRescale:
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
         self.history = np.asarray(state["history"], dtype=np.float64).copy()
+        self._sorted = None
+
+
+def _sorted_quantile(a: np.ndarray, q: float) -> float:
+    """np.quantile(a, q) (its default 'linear' method, the same floating-point steps) for a sorted a."""
+    pos = q * (len(a) - 1)
+    i = int(np.floor(pos))
+    j = min(i + 1, len(a) - 1)
+    t = pos - i
+    diff = a[j] - a[i]
+    return float(a[j] - diff * (1.0 - t)) if t >= 0.5 else float(a[i] + diff * t)
 
 
 class BatchBaseline:

@@ -7,8 +7,9 @@ TILE = 64  # tiles of the downdate: small enough that OpenBLAS runs each product
 # tiles cross its threading threshold and stall for 10x longer on a busy 2-core machine)
 
 
-def subtract_gram(s: np.ndarray, g: np.ndarray, tile: int = TILE) -> None:
-    """s -= g^T g in place (g: [r, d], s: [d, d], any row stride), keeping a symmetric s EXACTLY symmetric.
+def subtract_gram(s: np.ndarray, g: np.ndarray, tile: int = TILE, sign: float = 1.0) -> None:
+    """s -= sign * g^T g in place (g: [r, d], s: [d, d], any row stride), keeping a symmetric s EXACTLY
+    symmetric (sign -1 adds: a row leaving a sliding window).
 
     Tile by tile over the upper triangle: each off-diagonal product g_I^T g_J is computed once and
     subtracted from tile (I, J) and, transposed, from tile (J, I), so the two sides see the same
@@ -18,12 +19,13 @@ def subtract_gram(s: np.ndarray, g: np.ndarray, tile: int = TILE) -> None:
     d = s.shape[0]
     if len(g) == 0:
         return
+    h = g if sign == 1.0 else sign * g  # g^T (sign g): the sign rides on one factor
     for i in range(0, d, tile):
         gi = g[:, i:i + tile]
-        diag = gi.T @ gi
+        diag = gi.T @ h[:, i:i + tile]
         s[i:i + tile, i:i + tile] -= 0.5 * (diag + diag.T)
         for j in range(i + tile, d, tile):
-            blk = gi.T @ g[:, j:j + tile]
+            blk = gi.T @ h[:, j:j + tile]
             s[i:i + tile, j:j + tile] -= blk
             s[j:j + tile, i:i + tile] -= blk.T
 

@@ -14,15 +14,25 @@ selection would. The tiled subtraction (``linalg.subtract_gram``) keeps S_k exac
 Every ``refactor_every`` updates of an arm, A^-1 and theta are recomputed exactly from A (kept as
 A_base plus a buffer of recent rows: no d x d pass per row).
 
-Discount gamma < 1 (Garivier & Moulines 2011; Russac et al. 2019): each update call is one round,
-and EVERY arm forgets, A <- gamma A and b <- gamma b, before the new rows are added, so an arm that
-is not played regains uncertainty and gets re-explored after a drift. Only the scalar s_k changes.
-The ridge decays too; an arm is refactorised (restoring lam I and lam mu0) once its ridge falls
-below ``ridge_floor * lam``.
+Forgetting, for a best arm that moves while the policy trains. Both keep the ridge (the prior) at
+exactly lam I / lam mu0, so an arm that is not played drifts back to the prior, regains
+uncertainty and is re-explored, but never becomes MORE uncertain than the prior:
+  window W (Cheung et al. 2019, sliding-window LinUCB): A_k, b_k hold the last W rows of ALL arms
+      (a row leaves W decisions after it arrived, whichever arms were played since). A leaving row is
+      a Sherman-Morrison downdate with weight -1 (A^-1 <- A^-1 + u u^T / (1 - x.u)): O(d^2), exact.
+  discount gamma < 1 (Russac et al. 2019, D-LinUCB): per decision (a call with m rows is m decisions),
+      every arm's DATA part decays toward the prior before the new rows are added,
+          A_k <- gamma^m (A_k - lam I) + lam I,    b_k <- gamma^m (b_k - lam mu0) + lam mu0.
+      The identity term is full rank, so no rank-one formula applies: every arm's A^-1 is recomputed
+      exactly (O(K d^3) per call; meant for d <= ~256, use ``window`` above that).
+(The previous discount scaled the whole A_k, ridge included, and restored the ridge once it fell
+below a floor: unplayed arms' prior variance grew up to 10x and snapped back, a sawtooth in regret.)
 """
 from __future__ import annotations
 
 from typing import Any, Optional
+
+from collections import deque
 
 import numpy as np
 
@@ -37,12 +47,15 @@ _CACHE_MAX = 1 << 24  # float64 entries of the cached x^T A_k^-1 products (128 M
 class RidgeArms:
     """K independent ridge regressions in R^d, in float64, with O(d^2) updates."""
 
-    def __init__(self, num_arms: int, dim: int, ridge: float, discount: float = 1.0, ridge_floor: float = 0.1,
+    def __init__(self, num_arms: int, dim: int, ridge: float, discount: float = 1.0, window: int = 0,
                  refactor_every: int = 1000, prior_mean: Optional[np.ndarray] = None, row_scale: float = 1.0) -> None:
         k, d = num_arms, dim
+        if discount < 1.0 and window > 0:
+            raise ValueError("choose one way to forget: discount < 1 or window > 0, not both")
         self.row_scale = float(row_scale)  # rows and rewards enter as (x, r) * row_scale (Thompson: 1 / noise)
         self.num_arms, self.dim, self.ridge, self.discount = k, d, float(ridge), float(discount)
-        self.ridge_floor, self.refactor_every = float(ridge_floor), int(refactor_every)
+        self.window, self.refactor_every = int(window), int(refactor_every)
+        self.recent: deque = deque()  # window: (arm, raw x, raw r) of the last `window` rows, oldest first
         self.mu0 = np.zeros((k, d)) if prior_mean is None else np.array(prior_mean, dtype=np.float64)
         # A_k^-1 = s_k * S_k. Stored as [d, K, d] so that one gemm scores every arm; S[k] is a view.
         self._S_all = np.repeat(np.eye(d)[:, None, :] / ridge, k, axis=1)
@@ -53,7 +66,6 @@ class RidgeArms:
         self.pending: list[list[tuple[np.ndarray, float]]] = [[] for _ in range(k)]
         self.b = self.ridge * self.mu0
         self.theta = self.mu0.copy()
-        self.ridge_mass = np.full(k, self.ridge)  # the part of lam still in A_k after discounting
         self.counts = np.zeros(k, dtype=np.int64)  # rows seen
         self.since_refactor = np.zeros(k, dtype=np.int64)  # update operations since the last refactor
         self._version = np.zeros(k, dtype=np.int64)  # bumps whenever S_k changes (invalidates the cache)
@@ -109,19 +121,46 @@ class RidgeArms:
 
     # ------------------------------------------------------------------ updates
     def update(self, arms: np.ndarray, x: np.ndarray, r: np.ndarray) -> None:
-        """One round: discount every arm (if gamma < 1), then add the rows of each played arm."""
-        g = self.discount
-        if g < 1.0:
-            self.s /= g
-            self.c *= g
-            self.b *= g
-            self.ridge_mass *= g
+        """One round: forget (discount every arm, if gamma < 1), add the rows of each played arm, then
+        (window) drop the rows that fell out of the window."""
+        if self.discount < 1.0:
+            f = self.discount ** len(arms)  # per decision, so that gamma means the same at any batch size
+            for k in range(self.num_arms):
+                self._decay(k, f)
         for k in np.unique(arms):
             rows = np.flatnonzero(arms == k)
             self._add(int(k), x[rows], r[rows])
-        if g < 1.0:
-            for k in np.flatnonzero(self.ridge_mass < self.ridge_floor * self.ridge):
-                self.refactor(int(k))
+        if self.window > 0:
+            self.recent.extend(zip(arms.tolist(), x.copy(), r.tolist()))
+            while len(self.recent) > self.window:
+                k, row, rew = self.recent.popleft()
+                self._remove(int(k), row, float(rew))
+
+    def _decay(self, k: int, f: float) -> None:
+        """A_k <- f (A_k - lam I) + lam I and b_k <- f (b_k - lam mu0) + lam mu0, inverse exact."""
+        a = f * self.gram(k)
+        a[np.diag_indices(self.dim)] += (1.0 - f) * self.ridge
+        self.b[k] = f * self.b[k] + (1.0 - f) * self.ridge * self.mu0[k]
+        self._set_exact(k, a)
+
+    def _remove(self, k: int, x_raw: np.ndarray, r: float) -> None:
+        """Downdate arm k by one row (weight -1): A^-1 <- A^-1 + u u^T / c, c = 1 - x.u > 0 (A - x x^T >= lam I)."""
+        x, r = x_raw * self.row_scale, r * self.row_scale
+        self.pending[k].append((x.copy(), -1.0 / self.c[k]))
+        self.b[k] -= r * x
+        vt = self.Vt[k, :self.nv[k]]
+        p = (self.S[k] @ x_raw - (vt @ x_raw) @ vt) * self.row_scale
+        s = self.s[k]
+        c = 1.0 - s * (x @ p)
+        self.theta[k] -= (s * p) * ((r - x @ self.theta[k]) / c)
+        # s (S - V V^T) + s^2 p p^T / c: added to S directly (the deferred columns only subtract)
+        subtract_gram(self.S[k], (p * np.sqrt(s / c))[None, :], sign=-1.0)
+        self._version[k] += 1
+        self.since_refactor[k] += 1
+        if len(self.pending[k]) >= self.buffer_rows:
+            self._flush(k)
+        if self.since_refactor[k] >= self.refactor_every:
+            self.refactor(k)
 
     def _add(self, k: int, x_raw: np.ndarray, r: np.ndarray) -> None:
         m, x, r = len(x_raw), x_raw * self.row_scale, r * self.row_scale
@@ -168,13 +207,10 @@ class RidgeArms:
             self.pending[k] = []
 
     def refactor(self, k: int) -> None:
-        """Exact A_k^-1 and theta_k from A_k; restores the decayed ridge (and prior) when discounting."""
-        a = self.gram(k)
-        missing = self.ridge - self.ridge_mass[k]
-        if missing > 0:
-            a[np.diag_indices(self.dim)] += missing
-            self.b[k] += missing * self.mu0[k]
-            self.ridge_mass[k] = self.ridge
+        """Exact A_k^-1 and theta_k from A_k (A_base plus the buffered rows)."""
+        self._set_exact(k, self.gram(k))
+
+    def _set_exact(self, k: int, a: np.ndarray) -> None:
         self.A_base[k], self.c[k], self.pending[k] = a, 1.0, []
         self.S[k], self.s[k] = spd_inverse(a), 1.0
         self.Vt[k], self.nv[k] = 0.0, 0
@@ -185,23 +221,31 @@ class RidgeArms:
     # ------------------------------------------------------------------ state
     def arrays(self) -> dict[str, np.ndarray]:
         rows = [(k, x, w) for k in range(self.num_arms) for x, w in self.pending[k]]
+        recent = list(self.recent)
         return {"S": self.S, "s": self.s, "A_base": self.A_base, "c": self.c, "b": self.b, "theta": self.theta,
-                "mu0": self.mu0, "ridge_mass": self.ridge_mass, "counts": self.counts,
+                "mu0": self.mu0, "counts": self.counts,
                 "since_refactor": self.since_refactor, "Vt": self.Vt, "nv": self.nv,
                 "pending_arm": np.array([k for k, _, _ in rows], dtype=np.int64),
                 "pending_x": np.stack([x for _, x, _ in rows]) if rows else np.zeros((0, self.dim)),
-                "pending_w": np.array([w for _, _, w in rows], dtype=np.float64)}
+                "pending_w": np.array([w for _, _, w in rows], dtype=np.float64),
+                "window_arm": np.array([k for k, _, _ in recent], dtype=np.int64),
+                "window_x": np.stack([x for _, x, _ in recent]) if recent else np.zeros((0, self.dim)),
+                "window_r": np.array([r for _, _, r in recent], dtype=np.float64)}
 
     def load_arrays(self, arrays: dict[str, Any]) -> None:
         """Arrays from ``arrays()`` (names and shapes already checked by ``Selector.load_state_dict``)."""
         self.S[...] = arrays["S"]
-        for name in ("s", "A_base", "c", "b", "theta", "mu0", "ridge_mass", "counts", "since_refactor", "Vt", "nv"):
+        for name in ("s", "A_base", "c", "b", "theta", "mu0", "counts", "since_refactor", "Vt", "nv"):
             dtype = np.int64 if name in ("counts", "since_refactor", "nv") else np.float64
             setattr(self, name, np.array(arrays[name], dtype=dtype))
         self.pending = [[] for _ in range(self.num_arms)]
         px = np.asarray(arrays["pending_x"], dtype=np.float64).reshape(-1, self.dim)
         for arm, x, w in zip(arrays["pending_arm"].reshape(-1), px, arrays["pending_w"].reshape(-1)):
             self.pending[int(arm)].append((x.copy(), float(w)))
+        wx = np.asarray(arrays.get("window_x", np.zeros((0, self.dim))), dtype=np.float64).reshape(-1, self.dim)
+        self.recent = deque(zip(np.asarray(arrays.get("window_arm", [])).reshape(-1).astype(int).tolist(),
+                                [row.copy() for row in wx],
+                                np.asarray(arrays.get("window_r", []), dtype=np.float64).reshape(-1).tolist()))
         self._version += 1
         self._cache = None
 
@@ -211,6 +255,7 @@ class RidgeSelector(Selector):
     Thompson differ only in how they score, so updates and state live here once."""
 
     model: RidgeArms
+    optional_arrays = ("window_arm", "window_x", "window_r")  # absent from checkpoints written before windows
 
     def update(self, arms: Any, contexts: Any, rewards: Any) -> None:
         self.model.update(*self._update_inputs(arms, contexts, rewards))

@@ -6,19 +6,26 @@ Per arm k, with ridge lambda:  A_k = lambda I + sum_t x_t x_t^T,  b_k = sum_t r_
 Unlike the reference code (a full inv(A_k) per arm per selection, O(d^3)), A_k^-1 is kept up to
 date in float64 with Sherman-Morrison rank-1 updates (Woodbury for several rows of one arm),
 O(d^2) per row, exactly symmetric, with an exact refactorisation every ``refactor_every`` updates
-(see ``core/linear.py``). ``discount`` < 1 makes every arm forget by that factor per update call,
-for a policy (and so a best arm) that changes while it trains.
+(see ``core/linear.py``).
+
+Forgetting (the policy, and so the best RM, moves while it trains): by default A_k and b_k hold only
+the last ``window`` decisions of all arms (sliding-window LinUCB, Cheung et al. 2019), so an arm
+left alone for ``window`` decisions is back at its prior and gets re-explored; or ``discount`` gamma
+< 1 per decision, A_k <- gamma (A_k - lambda I) + lambda I (D-LinUCB, Russac et al. 2019).
+Defaults chosen on benchmarks/bench_selector_family.py's tuning environments.
 """
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Optional
 
 import numpy as np
 
 from laser_plugin.core.base import SelectorConfig, require
 from laser_plugin.core.linear import RidgeArms, RidgeSelector
 from laser_plugin.core.registry import register_selector
+
+WINDOW = 0  # default window (decisions); 0 = none
 
 
 @dataclass
@@ -28,14 +35,22 @@ class LinUCBConfig(SelectorConfig):
     # the value tuned on held-out seeds there (2% of random's regret).
     alpha: float = 0.75
     ridge: float = 1.0  # lambda: A_k starts at lambda I
-    discount: float = 1.0  # gamma in (0, 1] per update call; 1 = no forgetting
-    ridge_floor: float = 0.1  # with discount: refactorise once the decayed ridge < ridge_floor * ridge
+    # forget: A_k, b_k hold the last `window` decisions of all arms (0 = keep all); None = WINDOW without
+    # a discount, else 0
+    window: Optional[int] = None
+    discount: float = 1.0  # or forget by gamma in (0, 1] per decision (then window must be 0); 1 = off
+    ridge_floor: float = 0.1  # DEPRECATED, ignored: the ridge no longer decays under discounting
     refactor_every: int = 1000  # exact A^-1 recomputation period, in updates of one arm
 
     def __post_init__(self) -> None:
         require(self.alpha >= 0, f"laser: alpha must be >= 0, got {self.alpha}")
         require(self.ridge > 0, f"laser: ridge must be > 0, got {self.ridge}")
+        if self.window is None:
+            self.window = WINDOW if self.discount == 1 else 0
+        require(self.window >= 0, f"laser: window must be >= 0 (0 = no window), got {self.window}")
         require(0 < self.discount <= 1, f"laser: discount must be in (0, 1], got {self.discount}")
+        require(self.discount == 1 or self.window == 0,
+                f"laser: choose one way to forget: discount {self.discount} or window {self.window} (set window=0)")
         require(0 < self.ridge_floor < 1, f"laser: ridge_floor must be in (0, 1), got {self.ridge_floor}")
         require(self.refactor_every >= 1, f"laser: refactor_every must be >= 1, got {self.refactor_every}")
 
@@ -47,7 +62,8 @@ class LinUCB(RidgeSelector):
     def __init__(self, num_arms: int, dim: int, seed: int = 0, config: LinUCBConfig | None = None) -> None:
         super().__init__(num_arms, dim, seed, config)
         cfg = self.config
-        self.model = RidgeArms(self.num_arms, self.dim, cfg.ridge, cfg.discount, cfg.ridge_floor, cfg.refactor_every)
+        self.model = RidgeArms(self.num_arms, self.dim, cfg.ridge, discount=cfg.discount, window=cfg.window,
+                               refactor_every=cfg.refactor_every)
 
     @property
     def theta(self) -> np.ndarray:

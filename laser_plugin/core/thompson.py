@@ -6,7 +6,8 @@ Per arm k, Bayesian linear regression in information form with prior N(mu0_k, (l
     Sigma_k = Lambda_k^-1,  mu_k = Sigma_k b_k.
 That is ridge regression on rows x / s and rewards r / s with ridge lambda0 and prior mean mu0, so
 it shares LinUCB's engine (``core/linear.py``: Sherman-Morrison / Woodbury in float64, periodic
-exact refactorisation, optional discount). With mu0_k the offline router's arm embedding e_k the
+exact refactorisation, forgetting by a sliding ``window`` of decisions or a ``discount`` that decays
+the data toward the prior, Lambda <- gamma (Lambda - lambda0 I) + lambda0 I: the prior is never lost). With mu0_k the offline router's arm embedding e_k the
 online model starts exactly at the offline router (x . e_k before any update); BayesianRouter's
 released code has this prior switched off.
 
@@ -27,6 +28,8 @@ from laser_plugin.core.base import SelectorConfig, require
 from laser_plugin.core.linear import RidgeArms, RidgeSelector
 from laser_plugin.core.registry import register_selector
 
+WINDOW = 0  # default window (decisions); 0 = none
+
 
 # lambda0 when prior means are given and no strength is: the prior then weighs like 12-25 rewards
 # along each direction (each adds |x|^2 / s^2 = 4-8 there at noise 0.5, |x|^2 = 1-2). At lambda0 = 1
@@ -43,8 +46,11 @@ class ThompsonConfig(SelectorConfig):
     noise: float = 0.5  # s: reward noise std (bandit rewards live in [0, 1] after normalisation)
     exploration: float = 1.0  # v: posterior-width multiplier of the draws
     prior: Optional[Any] = field(default=None)  # [K, d] prior means, or a safetensors file (key prior_mean)
-    discount: float = 1.0  # gamma in (0, 1] per update call (forgetting, as in LinUCB)
-    ridge_floor: float = 0.1  # with discount: refactorise once the decayed prior < ridge_floor * lambda0
+    # forget: the posterior holds the last `window` decisions of all arms (0 = keep all); None = WINDOW
+    # without a discount, else 0
+    window: Optional[int] = None
+    discount: float = 1.0  # or forget by gamma in (0, 1] per decision (then window must be 0); 1 = off
+    ridge_floor: float = 0.1  # DEPRECATED, ignored: the prior no longer decays under discounting
     refactor_every: int = 1000
 
     def __post_init__(self) -> None:
@@ -53,7 +59,12 @@ class ThompsonConfig(SelectorConfig):
         require(self.prior_strength > 0, f"thompson: prior_strength must be > 0, got {self.prior_strength}")
         require(self.noise > 0, f"thompson: noise must be > 0, got {self.noise}")
         require(self.exploration >= 0, f"thompson: exploration must be >= 0, got {self.exploration}")
+        if self.window is None:
+            self.window = WINDOW if self.discount == 1 else 0
+        require(self.window >= 0, f"thompson: window must be >= 0 (0 = no window), got {self.window}")
         require(0 < self.discount <= 1, f"thompson: discount must be in (0, 1], got {self.discount}")
+        require(self.discount == 1 or self.window == 0,
+                f"thompson: choose one way to forget: discount {self.discount} or window {self.window} (set window=0)")
         require(0 < self.ridge_floor < 1, f"thompson: ridge_floor must be in (0, 1), got {self.ridge_floor}")
         require(self.refactor_every >= 1, f"thompson: refactor_every must be >= 1, got {self.refactor_every}")
 
@@ -89,8 +100,8 @@ class LinearThompson(RidgeSelector):
         super().__init__(num_arms, dim, seed, config)
         cfg = self.config
         mu0 = None if cfg.prior is None else load_prior(cfg.prior, self.num_arms, self.dim)
-        self.model = RidgeArms(self.num_arms, self.dim, cfg.prior_strength, cfg.discount, cfg.ridge_floor,
-                               cfg.refactor_every, prior_mean=mu0, row_scale=1.0 / cfg.noise)  # Lambda += x x^T / s^2
+        self.model = RidgeArms(self.num_arms, self.dim, cfg.prior_strength, discount=cfg.discount, window=cfg.window,
+                               refactor_every=cfg.refactor_every, prior_mean=mu0, row_scale=1.0 / cfg.noise)  # Lambda += x x^T / s^2
 
     @property
     def mu(self) -> np.ndarray:

@@ -109,22 +109,72 @@ def test_periodic_refactorisation_is_exact():
     np.testing.assert_allclose(sel.theta[0], np.linalg.solve(A, x.sum(0)), atol=1e-12)
 
 
-def test_discount_forgets_every_arm_per_round_and_restores_the_ridge():
+def test_discount_decays_the_data_toward_the_ridge_per_decision():
+    # The maths changed on purpose (issue 16): the DATA part decays, A <- g^m (A - lam I) + lam I per call of
+    # m rows, and the ridge stays lam I (the old engine decayed the whole A and restored the ridge below a floor).
     g = 0.5
-    sel = make_selector("laser", num_arms=2, dim=2, discount=g, ridge_floor=0.3, alpha=1.0)
+    sel = make_selector("laser", num_arms=2, dim=2, discount=g, alpha=1.0)
     x0, x1 = np.array([1.0, 0.0]), np.array([0.0, 1.0])
-    sel.update([0], x0[None], [1.0])  # round 1: A_0 = 0.5 I + x0 x0^T, A_1 = 0.5 I
-    np.testing.assert_allclose(sel.model.gram(0), [[1.5, 0.0], [0.0, 0.5]])
-    np.testing.assert_allclose(sel.model.inverse(1), 2 * np.eye(2))  # unplayed arm: more uncertain
-    np.testing.assert_allclose(sel.theta[0], [1 / 1.5, 0.0])
-    sel.update([1], x1[None], [2.0])  # round 2: ridge 0.25 < 0.3: both arms refactorised to ridge 1
-    A0 = np.array([[0.75 + 0.75, 0.0], [0.0, 0.25 + 0.75]])  # 0.5 * A_0 plus the restored 0.75 I
-    A1 = np.array([[1.0, 0.0], [0.0, 2.0]])
-    np.testing.assert_allclose(sel.model.gram(0), A0)
-    np.testing.assert_allclose(sel.model.gram(1), A1)
-    np.testing.assert_allclose(sel.theta[0], [0.5 / 1.5, 0.0])  # b_0 = 0.5 * x0
+    sel.update([0], x0[None], [1.0])  # round 1: nothing to decay yet; A_0 = I + x0 x0^T, A_1 = I
+    np.testing.assert_allclose(sel.model.gram(0), [[2.0, 0.0], [0.0, 1.0]])
+    np.testing.assert_allclose(sel.model.inverse(1), np.eye(2))  # unplayed arm: exactly the prior, never wider
+    np.testing.assert_allclose(sel.theta[0], [0.5, 0.0])
+    sel.update([1], x1[None], [2.0])  # round 2: A_0 = 0.5 (A_0 - I) + I, b_0 = 0.5 x0; A_1 = I + x1 x1^T
+    np.testing.assert_allclose(sel.model.gram(0), [[1.5, 0.0], [0.0, 1.0]])
+    np.testing.assert_allclose(sel.model.gram(1), [[1.0, 0.0], [0.0, 2.0]])
+    np.testing.assert_allclose(sel.theta[0], [0.5 / 1.5, 0.0])
     np.testing.assert_allclose(sel.theta[1], [0.0, 1.0])  # b_1 = 2 x1, A_1[1, 1] = 2
-    np.testing.assert_allclose(sel.model.ridge_mass, [1.0, 1.0])
+    sel.update([0, 0], np.stack([x1, x1]), [0.0, 0.0])  # two rows = two decisions: the data decays by g^2
+    np.testing.assert_allclose(sel.model.gram(0), [[1.125, 0.0], [0.0, 3.0]])
+    np.testing.assert_allclose(sel.model.gram(1), [[1.0, 0.0], [0.0, 1.25]])
+    np.testing.assert_allclose(sel.model.inverse(1), np.linalg.inv([[1.0, 0.0], [0.0, 1.25]]), atol=1e-15)
+    np.testing.assert_allclose(sel.theta[0], [0.125 / 1.125, 0.0])
+
+
+def test_no_ridge_sawtooth_under_discounting():
+    """The effective ridge (A minus the discounted data) stays lam I at every step: the unplayed arm sits
+    exactly at the prior and the played arm's A^-1 is the exact inverse of the explicit discounted sum."""
+    rng = np.random.default_rng(9)
+    d, g, lam = 3, 0.99, 2.0
+    sel = make_selector("laser", num_arms=2, dim=d, discount=g, ridge=lam)
+    data = np.zeros((d, d))
+    for t in range(600):  # the old engine refactorised at ridge 0.1 lam: every ~230 rounds
+        x = rng.standard_normal((1, d))
+        sel.update([0], x, [1.0])
+        data = g * data + x.T @ x
+        np.testing.assert_allclose(sel.model.gram(0) - data, lam * np.eye(d), atol=1e-10)
+        np.testing.assert_allclose(sel.model.inverse(1), np.eye(d) / lam, rtol=1e-14)
+        if t % 50 == 0:
+            np.testing.assert_allclose(sel.model.inverse(0), np.linalg.inv(lam * np.eye(d) + data), rtol=1e-9)
+    assert np.linalg.eigvalsh(sel.model.gram(0)).min() >= lam
+
+
+def test_window_keeps_the_last_rows_of_all_arms_exactly():
+    rng = np.random.default_rng(10)
+    d, k, w = 5, 3, 9
+    sel = make_selector("laser", num_arms=k, dim=d, window=w, ridge=0.5, alpha=0.3, refactor_every=10**6)
+    x, r, arms = rng.standard_normal((60, d)), rng.random(60), rng.integers(0, k, 60)
+    lo = 0
+    for m in (1, 3, 2, 1, 4, 1, 1, 5, 2, 1, 3, 6, 1, 1, 2, 4, 1, 1, 3, 2, 1, 1, 1, 1, 2, 1, 4, 2):
+        sel.update(arms[lo:lo + m], x[lo:lo + m], r[lo:lo + m])
+        lo += m
+        keep = np.arange(max(0, lo - w), lo)  # the window holds the last w decisions, whichever arm
+        for a in range(k):
+            rows = keep[arms[keep] == a]
+            A = 0.5 * np.eye(d) + x[rows].T @ x[rows]
+            np.testing.assert_allclose(sel.model.inverse(a), np.linalg.inv(A), atol=1e-12)
+            np.testing.assert_allclose(sel.theta[a], np.linalg.solve(A, x[rows].T @ r[rows]), atol=1e-12)
+            np.testing.assert_array_equal(sel.model.inverse(a), sel.model.inverse(a).T)
+    assert len(sel.model.recent) == w
+
+
+def test_forgetting_options_resolve_and_conflict():
+    from laser_plugin.core.linucb import WINDOW
+
+    assert make_selector("laser", 2, 3).config.window == WINDOW
+    assert make_selector("laser", 2, 3, discount=0.99).config.window == 0  # a discount alone turns the window off
+    with pytest.raises(ValueError, match="choose one way to forget"):
+        make_selector("laser", 2, 3, discount=0.99, window=10)
 
 
 @pytest.mark.parametrize("bad, match", [
@@ -134,6 +184,7 @@ def test_discount_forgets_every_arm_per_round_and_restores_the_ridge():
     ({"discount": 0}, r"discount must be in \(0, 1\]"),
     ({"ridge_floor": 1.0}, r"ridge_floor must be in \(0, 1\)"),
     ({"refactor_every": 0}, "refactor_every must be >= 1"),
+    ({"window": -1}, r"window must be >= 0"),
     ({"alpha": "lots"}, "cannot read 'lots' as float"),
     ({"beta": 1}, r"no option\(s\) \['beta'\]; valid options: alpha, discount, refactor_every, ridge, ridge_floor"),
 ])

@@ -50,14 +50,57 @@ def test_draws_have_the_posterior_mean_and_variance():
     assert draws.var() == pytest.approx(1.5 ** 2 * 2.0 / 4.0, rel=0.05)  # v^2 x^T (I/4) x
 
 
-def test_discounted_thompson_restores_the_prior_with_the_ridge():
-    sel = make_selector("thompson", 1, 1, prior=[[2.0]], prior_strength=1.0, noise=1.0, discount=0.5,
-                        ridge_floor=0.4)
-    sel.update([0], [[1.0]], [0.0])  # Lambda = 0.5 + 1, b = 0.5 * 2 + 0: mu = 1 / 1.5
-    assert sel.mu[0, 0] == pytest.approx(1 / 1.5)
-    sel.update([0], [[1.0]], [0.0])  # Lambda = 0.75 + 1 (+0.75 restored), b = 0.5 (+0.75 * 2)
+def test_discounted_thompson_decays_toward_the_prior():
+    # The maths changed on purpose (issue 16): Lambda <- g (Lambda - lam0) + lam0 and b <- g (b - lam0 mu0) + lam0 mu0
+    # per decision; the prior is never lost (the old engine decayed it and restored it below a floor).
+    sel = make_selector("thompson", 1, 1, prior=[[2.0]], prior_strength=1.0, noise=1.0, discount=0.5)
+    sel.update([0], [[1.0]], [0.0])  # nothing to decay yet: Lambda = 1 + 1, b = 1 * 2 + 0: mu = 1
+    assert sel.mu[0, 0] == pytest.approx(1.0)
+    assert sel.covariance(0)[0, 0] == pytest.approx(0.5)
+    sel.update([0], [[1.0]], [0.0])  # Lambda = 0.5 (2 - 1) + 1 + 1 = 2.5, b = 0.5 (2 - 2) + 2 + 0 = 2
     assert sel.covariance(0)[0, 0] == pytest.approx(1 / 2.5)
     assert sel.mu[0, 0] == pytest.approx(2.0 / 2.5)
+
+
+def _explicit_posterior(lam0, mu0, noise, x, r, weights):
+    """Information form by hand: Lambda = lam0 I + sum w x x^T / s^2, b = lam0 mu0 + sum w r x / s^2."""
+    lam = lam0 * np.eye(len(mu0)) + (x * weights[:, None]).T @ x / noise ** 2
+    b = lam0 * mu0 + x.T @ (weights * r) / noise ** 2
+    return np.linalg.inv(lam), np.linalg.solve(lam, b)
+
+
+@pytest.mark.parametrize("forget", [{"discount": 0.9}, {"window": 7}])
+def test_forgetting_thompson_matches_the_explicit_weighted_posterior_and_its_draws(forget):
+    rng = np.random.default_rng(12)
+    k, d, lam0, noise, v = 3, 4, 2.0, 0.3, 0.7
+    mu0 = rng.standard_normal((k, d))
+    sel = make_selector("thompson", k, d, seed=5, prior=mu0, prior_strength=lam0, noise=noise, exploration=v,
+                        **forget)
+    x, r, arms = rng.standard_normal((40, d)), rng.random(40), rng.integers(0, k, 40)
+    calls = (1, 2, 1, 4, 1, 3, 1, 1, 2, 5, 1, 1, 3, 2, 1, 4, 1, 2, 1, 1, 2)
+    assert sum(calls) == 40
+    done = np.zeros(40, dtype=bool)
+    age = np.zeros(40)  # decisions made AFTER each row's call
+    lo = 0
+    for m in calls:
+        sel.update(arms[lo:lo + m], x[lo:lo + m], r[lo:lo + m])
+        age[done] += m
+        done[lo:lo + m] = True
+        lo += m
+        if "discount" in forget:
+            w = np.where(done, forget["discount"] ** age, 0.0)
+        else:
+            w = (done & (np.arange(40) >= lo - forget["window"])).astype(float)
+        for a in range(k):
+            cov, mu = _explicit_posterior(lam0, mu0[a], noise, x[arms == a], r[arms == a], w[arms == a])
+            np.testing.assert_allclose(sel.covariance(a), cov, atol=1e-12)
+            np.testing.assert_allclose(sel.mu[a], mu, atol=1e-12)
+    # the seeded draws: x . mu_k + v sqrt(x^T Sigma_k x) z, with z from the selector's own generator
+    z_ctx = rng.standard_normal((6, d))
+    z = np.random.default_rng(5).standard_normal((6, k))  # updates never touch the RNG
+    expected = np.stack([z_ctx @ sel.mu[a] + v * np.sqrt(np.einsum("nd,de,ne->n", z_ctx, sel.covariance(a), z_ctx))
+                         * z[:, a] for a in range(k)], axis=1)
+    np.testing.assert_allclose(sel.scores(z_ctx), expected, rtol=1e-10)
 
 
 def test_prior_file_round_trip_and_mismatch(tmp_path):
