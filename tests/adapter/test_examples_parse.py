@@ -51,7 +51,7 @@ def commands(script: Path) -> list[tuple[str, list[str]]]:
         if match:
             env[match.group(1)] = shlex.split(_expand(match.group(2), env))[0] if match.group(2) else ""
             continue
-        if line.startswith(("set ", "laser-plugin patch-openrlhf")):
+        if line.startswith(("set ", "laser-plugin patch-openrlhf", "if ", "fi")):
             continue
         tokens = shlex.split(_expand(line, env), comments=True)
         if "openrlhf.cli.train_ppo_ray" in tokens:

@@ -88,6 +88,15 @@ def test_loss_signal_is_delayed_to_the_step_and_logged(maker_factory, tiny_token
     assert np.isfinite(metrics["laser/decisions"])
 
 
+def test_a_step_without_policy_update_skips_the_loss_feedback(maker_factory, tiny_tokenizer):
+    """Upstream trains nothing when a (dynamically filtered) rollout is smaller than one train batch:
+    the step status then has only rollout/timing entries."""
+    maker = maker_factory("loss", selector="laser")
+    maker._score_micro_batch(_samples(tiny_tokenizer))
+    metrics = maker.finish_step({"rollout/num_samples": 2.0, "timing/ppo_train": 0.1, "generated_samples": []}, 1)
+    assert metrics["laser/pending"] == 2.0 and "laser/signal" not in metrics
+
+
 def _micro_batches(tokenizer, sizes):
     """The rollout of 3 prompts x 2 samples cut into micro-batches of ``sizes`` (as
     split_rollout_samples does with --rollout.micro_batch_size 3: [0 1 2] [3 4 5])."""

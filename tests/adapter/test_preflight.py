@@ -81,6 +81,8 @@ BAD_INPUTS = [
      r"pass the reward models through --reward_pool, not --reward.model_name_or_path"),
     ("remote RM flag", lambda f: pool_line(f, None, "--reward.remote_url", "http://127.0.0.1:5000/get_reward"),
      r"--reward_selector replaces OpenRLHF's reward model: drop --reward.remote_url"),
+    ("agent func", lambda f: pool_line(f, None, "--train.agent_func_path", str(f / "good.py")),
+     r"--reward_selector replaces OpenRLHF's reward model: drop --reward.remote_url / --train.agent_func_path"),
     ("eval set", lambda f: pool_line(f, None, "--eval.dataset", str(f / "prompts.jsonl")), r"--eval.dataset: upstream scores"),
 ]
 

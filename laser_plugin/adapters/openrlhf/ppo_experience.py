@@ -225,8 +225,14 @@ class LaserExperienceMaker(RemoteExperienceMaker):
     def finish_step(self, status: dict[str, Any], global_step: int) -> dict[str, float]:
         """Close a training step: feed the delayed loss signal back to the decisions that made this
         step's rewards, append them to the decision log, and return metrics for OpenRLHF's logger."""
+        loss = status.get("policy_loss", status.get("actor_loss"))
+        trained = any(not k.startswith(("rollout/", "timing/")) and k != "generated_samples" for k in status)
+        if self._step_decisions and loss is None and not trained:
+            # upstream made no policy update (e.g. dynamic filtering left fewer samples than one train
+            # batch, which its replay buffer drops): no loss to feed back, the decisions stay pending
+            print(f"[laser_plugin] step {global_step}: no policy update, loss feedback skipped")
+            self._step_decisions = []
         if self._step_decisions:
-            loss = status.get("policy_loss", status.get("actor_loss"))
             if loss is None:
                 raise RuntimeError(f"--reward_selector.signal loss: no policy_loss in the step status {sorted(status)}")
             ids = np.concatenate(self._step_decisions)
