@@ -148,3 +148,27 @@ def test_refusal_end_to_end_is_fast_and_exits_2(pool, extra, match, files):
     assert proc.returncode == 2, proc.stderr[-3000:]
     assert match in proc.stderr and "laser_plugin.launch: error:" in proc.stderr
     assert elapsed < 20, f"refusal took {elapsed:.1f} s"
+
+
+def test_dynamic_filtering_is_held_back_from_upstreams_assert_and_restored_for_train(files, cpu_compat):
+    """The patched CLI's path: activate_from_args clears the flag (upstream's assert wants a remote RM)
+    and train()'s get_strategy (upstream's own, called through the CLI module's name) sets it again."""
+    import types
+
+    import openrlhf.utils as utils
+
+    from laser_plugin.adapters.openrlhf.activate import defer_dynamic_filtering
+    from laser_plugin.adapters.openrlhf.ppo_cli import upstream_parser
+    from openrlhf.utils.config import hierarchize
+
+    real = utils.get_strategy
+    cli = types.ModuleType("train_ppo_ray_as_main")
+    cli.get_strategy = real
+    args = hierarchize(upstream_parser().parse_args(pool_line(files, None, "--reward_selector.granularity", "group",
+                                                              "--algo.dynamic_filtering_enable")))
+    args.algo.dynamic_filtering_enable = False
+    defer_dynamic_filtering(cli)
+    assert cli.get_strategy is not real and utils.get_strategy is not real
+    strategy = cli.get_strategy(args)
+    assert strategy.args.algo.dynamic_filtering_enable is True
+    assert cli.get_strategy is real and utils.get_strategy is real  # one shot

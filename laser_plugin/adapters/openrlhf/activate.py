@@ -100,7 +100,10 @@ def defer_dynamic_filtering(main_module: Any = None) -> None:
 
     real = getattr(utils.get_strategy, "__wrapped__", utils.get_strategy)
 
-    def get_strategy(args: Any) -> Any:
+    def get_strategy(args: Any) -> Any:  # one shot: the first strategy is train()'s
+        utils.get_strategy = real
+        if main_module is not None and getattr(main_module, "get_strategy", None) is get_strategy:
+            main_module.get_strategy = real
         args.algo.dynamic_filtering_enable = True
         return real(args)
 
