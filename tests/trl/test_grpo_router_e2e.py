@@ -108,3 +108,32 @@ def test_grpo_router_runs_only_the_chosen_arm_logs_and_resumes_exactly(
     assert [d["decision"] for d in resumed.decision_log] == [d["decision"] for d in log if d["global_step"] >= 2]
     sel_a, sel_b = router.bandit.selector.state_dict(), resumed.bandit.selector.state_dict()
     assert json.dumps(sorted(sel_a)) == json.dumps(sorted(sel_b))
+
+
+def test_rloo_trainer_takes_the_same_router(tmp_path, tiny_policy):
+    """TRL's RLOOTrainer calls reward_funcs the same way: one arm per prompt group, loss fed back."""
+    from datasets import Dataset
+    from transformers import AutoTokenizer
+    from trl import RLOOConfig, RLOOTrainer
+
+    from laser_plugin.adapters.trl import LaserRewardRouter
+
+    here = Path(__file__).parent
+    specs = [{"kind": "func", "target": str(here / "counting_reward.py"), "name": name,
+              "func_kwargs": {"log_path": str(tmp_path / f"{name}.log"), "offset": off}}
+             for name, off in (("a", 0.0), ("b", 0.5), ("c", 1.0))]
+    router = LaserRewardRouter(specs, selector="laser", granularity="group")
+    tok = AutoTokenizer.from_pretrained(str(tiny_policy))
+    config = RLOOConfig(output_dir=str(tmp_path / "rloo"), max_steps=3, per_device_train_batch_size=4,
+                        num_generations=2, max_completion_length=6, logging_steps=1, save_strategy="no",
+                        report_to=[], seed=0, use_cpu=True, bf16=False, log_completions=False)
+    trainer = RLOOTrainer(model=str(tiny_policy), processing_class=tok, reward_funcs=[router], args=config,
+                          train_dataset=Dataset.from_dict({"prompt": PROMPTS}), callbacks=[router.callback()])
+    trainer.train()
+    assert router.num_generations == 2 and len(router.decision_log) == 6  # 3 calls x 2 groups
+    calls = {n: len((tmp_path / f"{n}.log").read_text().split()) if (tmp_path / f"{n}.log").exists() else 0
+             for n in "abc"}
+    per_call = Counter(a for c in range(3) for a in {d["arm"] for d in router.decision_log if d["call"] == c})
+    assert calls == {n: per_call[n] for n in "abc"}
+    assert router.pending_decisions == 0 and router.bandit.metrics()["laser/decisions"] == 6
+    assert "laser/select/a" in [h for h in trainer.state.log_history if "loss" in h][-1]

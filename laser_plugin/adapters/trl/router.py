@@ -16,6 +16,7 @@ chat messages for conversational datasets. Works for every TRL trainer with that
 """
 from __future__ import annotations
 
+import json
 import math
 from pathlib import Path
 from typing import Any, Callable, Optional, Sequence, Union
@@ -85,8 +86,10 @@ def scoring_batch(
 
 
 def prompt_groups(prompts: Sequence[Any], num_generations: Optional[int]) -> np.ndarray:
-    """Group id per completion. TRL's RepeatSampler puts the ``num_generations`` completions of a prompt
-    next to each other, so completion i belongs to group i // G; without G, runs of equal prompts."""
+    """Group id per completion. GRPO/RLOO's RepeatSampler puts the ``num_generations`` completions of a
+    prompt next to each other, so with G completion i belongs to group i // G (checked). Without G
+    (e.g. trl.experimental's OnlineDPOTrainer, which scores ``prompts * 2``), equal prompts form a group
+    wherever they are, so the completions compared with each other never get different arms."""
     n = len(prompts)
     if num_generations:
         if n % num_generations:
@@ -98,10 +101,9 @@ def prompt_groups(prompts: Sequence[Any], num_generations: Optional[int]) -> np.
                 raise ValueError(f"group {g} mixes prompts: the completions are not in TRL's grouped order "
                                  f"for num_generations={num_generations}")
         return ids
-    ids = np.zeros(n, dtype=np.int64)
-    for i in range(1, n):
-        ids[i] = ids[i - 1] + (prompts[i] != prompts[i - 1])
-    return ids
+    seen: dict[str, int] = {}
+    keys = [p if isinstance(p, str) else json.dumps(p, sort_keys=True, default=str) for p in prompts]
+    return np.array([seen.setdefault(k, len(seen)) for k in keys], dtype=np.int64)
 
 
 class LaserRewardRouter:
