@@ -27,6 +27,9 @@ class SamplingConfig:
     prompt_max_len: int = 512
     batch_size: int = 32  # sequences per HF generate call
     seed: int = 0
+    # Prefill each prompt once and copy its KV cache to its N samples (HF's num_return_sequences
+    # copies the prompt first and prefills it N times); same distribution, 1/N of the prefill work.
+    share_prefix: bool = True
 
     def __post_init__(self) -> None:
         if self.n_samples_per_prompt < 1 or self.max_new_tokens < 1 or self.batch_size < 1:
@@ -53,6 +56,18 @@ def _hf_module(model: Any) -> Any:
     return inner.module if isinstance(inner, DeepSpeedEngine) else inner
 
 
+def _prefilled_cache(hf: Any, input_ids: torch.Tensor, attention_mask: torch.Tensor, copies: int) -> Any:
+    """KV cache of every prompt token but the last (generate computes the last one itself, and needs
+    it to draw the first response token), prefilled once per prompt and repeated ``copies`` times
+    row-wise. Positions follow the left padding the way ``generate`` computes them."""
+    positions = (attention_mask.long().cumsum(-1) - 1).clamp(min=0)
+    out = hf(input_ids=input_ids[:, :-1], attention_mask=attention_mask[:, :-1],
+             position_ids=positions[:, :-1], use_cache=True, logits_to_keep=1)
+    cache = out.past_key_values
+    cache.batch_repeat_interleave(copies)
+    return cache
+
+
 @torch.no_grad()
 def hf_generate(model: Any, tokenizer: Any, prompts: list[str], config: SamplingConfig,
                 desc: str = "sampling", disable_progress: bool = False) -> Samples:
@@ -63,22 +78,30 @@ def hf_generate(model: Any, tokenizer: Any, prompts: list[str], config: Sampling
     device = next(hf.parameters()).device
     eos = tokenizer.eos_token_id
     pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else eos
-    rows = [i for i in range(len(prompts)) for _ in range(config.n_samples_per_prompt)]
+    n = config.n_samples_per_prompt
+    share = config.share_prefix and n > 1 and config.temperature > 0
+    # With a shared prefix a chunk holds whole prompts: batch_size // n of them (at least one).
+    step = max(1, config.batch_size // n) * n if share else config.batch_size
+    rows = [i for i in range(len(prompts)) for _ in range(n)]
     out = Samples(prompt_index=[], responses=[], sequences=[], response_lengths=[])
     torch.manual_seed(config.seed)  # per-round seed: a resumed run samples what the original did
     old_side = tokenizer.padding_side
     tokenizer.padding_side = "left"
     try:
-        for start in tqdm(range(0, len(rows), config.batch_size), desc=desc, disable=disable_progress):
-            chunk = rows[start:start + config.batch_size]
+        for start in tqdm(range(0, len(rows), step), desc=desc, disable=disable_progress):
+            chunk = rows[start:start + step]
             enc = tokenizer([prompts[i] for i in chunk], return_tensors="pt", padding=True, truncation=True,
                             max_length=config.prompt_max_len, add_special_tokens=False)
+            ids, mask = enc["input_ids"].to(device), enc["attention_mask"].to(device)
             greedy = config.temperature == 0
+            extra = {}
+            if share and ids.shape[1] > 1:
+                extra["past_key_values"] = _prefilled_cache(hf, ids[::n], mask[::n], n)
             gen = hf.generate(
-                input_ids=enc["input_ids"].to(device), attention_mask=enc["attention_mask"].to(device),
+                input_ids=ids, attention_mask=mask,
                 max_new_tokens=config.max_new_tokens, do_sample=not greedy,
                 temperature=None if greedy else config.temperature, top_p=None if greedy else config.top_p,
-                eos_token_id=eos, pad_token_id=pad,
+                eos_token_id=eos, pad_token_id=pad, **extra,
             ).cpu()
             width = enc["input_ids"].shape[1]
             for j, i in enumerate(chunk):
