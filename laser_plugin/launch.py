@@ -47,11 +47,15 @@ def activate_plugin(argv: list[str], module: str = PPO_MODULE) -> list[str]:
 
     config, rest = parse_laser_argv(argv)
     args = None
-    if config is not None and module == PPO_MODULE:
-        from laser_plugin.adapters.openrlhf.ppo_cli import parse_upstream
+    if config is not None:
+        from laser_plugin.adapters.openrlhf.ppo_preflight import preflight
 
-        with _param_dtype_flag():
-            args = parse_upstream(argv, module)
+        preflight(config)  # selector and pool first: seconds, before upstream's heavy imports
+        if module == PPO_MODULE:
+            from laser_plugin.adapters.openrlhf.ppo_cli import parse_upstream
+
+            with _param_dtype_flag():
+                args = parse_upstream(argv, module)
     return launcher_argv(config, rest, args)
 
 

@@ -136,6 +136,7 @@ def test_a_valid_line_passes_the_preflight(files, cpu_compat):
 @pytest.mark.parametrize("pool, extra, match", [
     ("hf:/nonexistent/rm", [], "the local path /nonexistent/rm does not exist"),
     (None, ["--reward_selector.alpha", "-1"], "alpha must be >= 0"),
+    (None, ["--rollout.micro_batch_size", "3"], "is not a multiple of --rollout.n_samples_per_prompt 2"),
 ])
 def test_refusal_end_to_end_is_fast_and_exits_2(pool, extra, match, files):
     env = cpu_run_env()
@@ -146,7 +147,7 @@ def test_refusal_end_to_end_is_fast_and_exits_2(pool, extra, match, files):
     proc = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=120)
     elapsed = time.monotonic() - start
     assert proc.returncode == 2, proc.stderr[-3000:]
-    assert match in proc.stderr and "laser_plugin.launch: error:" in proc.stderr
+    assert match in proc.stderr and "error:" in proc.stderr
     assert elapsed < 20, f"refusal took {elapsed:.1f} s"
 
 
@@ -172,3 +173,36 @@ def test_dynamic_filtering_is_held_back_from_upstreams_assert_and_restored_for_t
     strategy = cli.get_strategy(args)
     assert strategy.args.algo.dynamic_filtering_enable is True
     assert cli.get_strategy is real and utils.get_strategy is real  # one shot
+
+
+def test_the_fast_parser_capture_is_upstreams_whole_parser(cpu_compat):
+    """ppo_cli runs only train_ppo_ray's __main__ block (stdlib imports); running the whole module
+    must give the same options, defaults and choices."""
+    import argparse
+    import runpy
+    import sys as _sys
+
+    from laser_plugin.adapters.openrlhf import ppo_cli
+
+    fast = ppo_cli.upstream_parser(with_plugin=False)
+    original = argparse.ArgumentParser.parse_args
+    full = {}
+
+    def capture(self, *a, **k):
+        full["parser"] = self
+        raise ppo_cli._Captured(self)
+
+    argparse.ArgumentParser.parse_args = capture
+    saved = _sys.argv
+    try:
+        _sys.argv = [ppo_cli.PPO_MODULE]
+        with pytest.raises(ppo_cli._Captured):
+            runpy.run_module(ppo_cli.PPO_MODULE, run_name="__main__", alter_sys=False)
+    finally:
+        argparse.ArgumentParser.parse_args, _sys.argv = original, saved
+
+    def options(parser):
+        return {a.dest: (tuple(a.option_strings), repr(a.default), tuple(a.choices or ()), a.nargs)
+                for a in parser._actions if not a.dest.startswith("reward_selector.")}
+
+    assert options(fast) == options(full["parser"]) and len(options(fast)) > 150

@@ -143,16 +143,18 @@ def activate_from_args(args: Any) -> Any:
 
 
 def launcher_argv(config: Optional[LaserConfig], argv: list[str], args: Any = None) -> list[str]:
-    """Launcher entry: check, activate and return the argv for the upstream module. ``args``:
-    upstream's parse of the whole line (``ppo_cli.parse_upstream``), for the checks against it."""
-    from laser_plugin.adapters.openrlhf.ppo_preflight import preflight
+    """Launcher entry (after ``ppo_preflight.preflight(config)``): the checks against upstream's args
+    (``args``: its parse of the whole line, ``ppo_cli.parse_upstream``), activation, and the argv
+    for the upstream module."""
+    from laser_plugin.adapters.openrlhf.ppo_preflight import check_upstream
 
     if config is None:
         return argv
     if any(a == "--reward.model_name_or_path" or a.startswith("--reward.model_name_or_path=") for a in argv):
         raise ValueError("pass the reward models through --reward_pool, not --reward.model_name_or_path, "
                          "when --reward_selector is on")
-    preflight(config, args)
+    if args is not None:
+        check_upstream(config, args)
     if DYNAMIC_FILTERING_FLAG in argv:
         argv = [a for a in argv if a != DYNAMIC_FILTERING_FLAG]
         defer_dynamic_filtering()
