@@ -28,7 +28,9 @@ from laser_plugin.core.base import SelectorConfig, require
 from laser_plugin.core.linear import RidgeArms, RidgeSelector
 from laser_plugin.core.registry import register_selector
 
-WINDOW = 0  # default window (decisions); 0 = none
+# Default window, in decisions (see linucb.WINDOW): chosen with exploration on the family benchmark's
+# tuning environments; 1500 kept regret after a drift higher (0.24 vs 0.20x random's, median).
+WINDOW = 1000
 
 
 # lambda0 when prior means are given and no strength is: the prior then weighs like 12-25 rewards
@@ -37,14 +39,22 @@ WINDOW = 0  # default window (decisions); 0 = none
 # and throws the offline router away: benchmarks/bench_router_prior.py measured 0.94x cold-start
 # regret at 1.0 and 0.22x at 100 after 100 decisions.
 PRIOR_STRENGTH_WITH_PRIOR = 100.0
+# lambda0 without prior means (mean 0). The draws depend on (noise s, exploration v, lambda0) only via
+# lambda0 s^2 (the ridge, in rows) and v s (the draw scale). The old lambda0 = 1 at s = 0.5 is a ridge
+# of 0.25 rows: a cold or forgotten arm's draw has std ~1.4 v on [0, 1] rewards, so with forgetting
+# stale arms were drawn over and over. 4 (a ridge of one row, as LinUCB's) and v = 0.3 were tuned on
+# benchmarks/bench_selector_family.py's tuning environments (regret / random's before a drift, median:
+# v = 1, lambda0 = 1 with the window 0.24x on 8 of them; v = 0.3, lambda0 = 4: 0.09x on all 16).
+PRIOR_STRENGTH_ALONE = 4.0
 
 
 @dataclass
 class ThompsonConfig(SelectorConfig):
-    # lambda0: precision of the prior N(mu0, I / lambda0); None: 1.0 alone, PRIOR_STRENGTH_WITH_PRIOR with prior means
+    # lambda0: precision of the prior N(mu0, I / lambda0); None: PRIOR_STRENGTH_ALONE without prior means,
+    # PRIOR_STRENGTH_WITH_PRIOR with them
     prior_strength: Optional[float] = None
     noise: float = 0.5  # s: reward noise std (bandit rewards live in [0, 1] after normalisation)
-    exploration: float = 1.0  # v: posterior-width multiplier of the draws
+    exploration: float = 0.3  # v: posterior-width multiplier of the draws (tuned with PRIOR_STRENGTH_ALONE)
     prior: Optional[Any] = field(default=None)  # [K, d] prior means, or a safetensors file (key prior_mean)
     # forget: the posterior holds the last `window` decisions of all arms (0 = keep all); None = WINDOW
     # without a discount, else 0
@@ -55,7 +65,7 @@ class ThompsonConfig(SelectorConfig):
 
     def __post_init__(self) -> None:
         if self.prior_strength is None:
-            self.prior_strength = 1.0 if self.prior is None else PRIOR_STRENGTH_WITH_PRIOR
+            self.prior_strength = PRIOR_STRENGTH_ALONE if self.prior is None else PRIOR_STRENGTH_WITH_PRIOR
         require(self.prior_strength > 0, f"thompson: prior_strength must be > 0, got {self.prior_strength}")
         require(self.noise > 0, f"thompson: noise must be > 0, got {self.noise}")
         require(self.exploration >= 0, f"thompson: exploration must be >= 0, got {self.exploration}")

@@ -72,7 +72,7 @@ def test_update_reuses_the_selection_products_exactly_like_a_fresh_solve():
 
 def test_sherman_morrison_drift_after_1e5_updates_vs_exact_solve():
     d, n, rng = 8, 100_000, np.random.default_rng(0)
-    sel = make_selector("laser", num_arms=1, dim=d, refactor_every=10**9)  # never refactor: pure SM
+    sel = make_selector("laser", num_arms=1, dim=d, refactor_every=10**9, window=0)  # never refactor: pure SM
     x = rng.standard_normal((n, d)) / np.sqrt(d)
     r = rng.random(n)
     zero = np.zeros(1, dtype=np.int64)
