@@ -206,3 +206,21 @@ def test_the_fast_parser_capture_is_upstreams_whole_parser(cpu_compat):
                 for a in parser._actions if not a.dest.startswith("reward_selector.")}
 
     assert options(fast) == options(full["parser"]) and len(options(fast)) > 150
+
+
+def test_upstream_ppo_example_shape_with_the_pool_is_accepted(files, cpu_compat):
+    """train_ppo_ray_hybrid_engine.sh's flags (GAE with a critic, n_samples_per_prompt 1, dynamic batch,
+    packing, normalised reward, ZeRO-3, sleep) with the pool and the default granularity batch: with
+    one sample per prompt no group can be split, so nothing is refused (a CPU run of this line with a
+    2-arm pool: 116 s, rc 0)."""
+    from laser_plugin.adapters.openrlhf.flags import parse_laser_argv
+    from laser_plugin.adapters.openrlhf.ppo_cli import parse_upstream
+    from laser_plugin.adapters.openrlhf.ppo_preflight import preflight
+
+    argv = pool_line(files, None, "--algo.advantage.estimator", "gae", "--critic.model_name_or_path", str(files),
+                     "--rollout.n_samples_per_prompt", "1", "--rollout.micro_batch_size", "1",
+                     "--train.dynamic_batch_enable", "--train.max_tokens_per_gpu", "128", "--ds.packing_samples",
+                     "--reward.normalize_enable", "--ds.zero_stage", "3", "--ds.enable_sleep")
+    config, _ = parse_laser_argv(argv)
+    assert config.granularity == "batch"
+    preflight(config, parse_upstream(argv))
