@@ -7,6 +7,7 @@ Nested dicts flatten to "a/b/c" keys; strings become uint8 arrays under a "#str"
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 from typing import Any, Union
 
@@ -55,15 +56,57 @@ def unflatten_state(flat: dict[str, Any]) -> dict[str, Any]:
     return root
 
 
+def _tmp_name(path: Path) -> Path:
+    # pid-unique: two processes writing the same file never share (and clobber) one temporary
+    return path.with_name(f".{path.name}.{os.getpid()}.tmp")
+
+
+def _fsync_dir(path: Path) -> None:
+    """Make a rename durable (a power loss after os.replace may otherwise lose the new name)."""
+    try:
+        fd = os.open(str(path), os.O_RDONLY)
+    except OSError:  # some filesystems do not open directories; the rename is still atomic
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
+
+
+def commit_file(tmp: Union[str, Path], path: Union[str, Path]) -> None:
+    """fsync ``tmp`` and rename it to ``path``: readers see the old file or the complete new one."""
+    tmp, path = Path(tmp), Path(path)
+    with open(tmp, "rb") as fh:
+        os.fsync(fh.fileno())
+    os.replace(tmp, path)
+    _fsync_dir(path.parent)
+
+
+def atomic_write_text(path: Union[str, Path], text: str) -> None:
+    """Write ``text`` to ``path`` atomically (temporary name, fsync, rename)."""
+    path = Path(path)
+    tmp = _tmp_name(path)
+    try:
+        tmp.write_text(text)
+        commit_file(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
 def save_state(path: Union[str, Path], state: dict[str, Any]) -> None:
     """Write a (nested or flat) state dict to ``path`` atomically."""
     from safetensors.numpy import save_file
 
     flat = {k: np.ascontiguousarray(v) for k, v in flatten_state(state).items()}
     path = Path(path)
-    tmp = path.with_name(path.name + ".tmp")
-    save_file(flat, str(tmp), metadata={"format": FORMAT})
-    tmp.replace(path)  # a crash mid-write never leaves a half-written checkpoint under the real name
+    tmp = _tmp_name(path)
+    try:
+        save_file(flat, str(tmp), metadata={"format": FORMAT})
+        commit_file(tmp, path)  # a crash mid-write never leaves a half-written checkpoint under the real name
+    finally:
+        tmp.unlink(missing_ok=True)
 
 
 def load_state(path: Union[str, Path]) -> dict[str, np.ndarray]:

@@ -18,9 +18,11 @@ from typing import Any, Optional
 import numpy as np
 
 from laser_plugin.adapters.openrlhf import dpo_data, dpo_setup
+from laser_plugin.adapters.openrlhf.checkpoints import has_model_states, newest_complete, write_latest
 from laser_plugin.adapters.openrlhf.dpo_feedback_trainer import LaserDPOTrainer
 from laser_plugin.adapters.openrlhf.dpo_report import RoundStats, print_summary, write_jsonl
 from laser_plugin.adapters.openrlhf.generation import SamplingConfig, VLLMSampler, _hf_module, hf_generate
+from laser_plugin.core.state_io import atomic_write_text
 from laser_plugin.dpo.dist import RankSync
 from laser_plugin.dpo.feedback import DecisionFeedback, StepAttribution
 from laser_plugin.dpo.preference import build_pairs
@@ -74,27 +76,51 @@ class IterativeDPO:
         self.setup_seconds = time.perf_counter() - start
         return self
 
+    def _round_missing(self, tag_dir: Path) -> Optional[str]:
+        """Why round checkpoint ``tag_dir`` cannot be resumed from (None: it has every file)."""
+        if not (tag_dir / "laser_bandit.npz").is_file():
+            return "no laser_bandit.npz (bandit state never written)"
+        if not has_model_states(tag_dir):
+            return "no DeepSpeed model states"
+        return None
+
     def _resume(self) -> int:
-        args, tag = self.args, None
+        """Round to start at. ``--laser.resume_round R``: after round R (it must be complete);
+        ``--ckpt.load_enable``: after the newest COMPLETE round checkpoint (see ``checkpoints``)."""
+        args, root = self.args, Path(self.args.ckpt.path)
         if self.loop.resume_round >= 0:
             tag = f"round_{self.loop.resume_round}"
-        elif args.ckpt.load_enable and (Path(args.ckpt.path) / "latest").exists():
-            tag = (Path(args.ckpt.path) / "latest").read_text().strip()
-        if tag is None:
+            if not (root / tag).is_dir():
+                raise FileNotFoundError(f"no round checkpoint {root / tag}")
+            why = self._round_missing(root / tag)
+            if why:
+                raise FileNotFoundError(f"round checkpoint {root / tag} is incomplete: {why}")
+        elif args.ckpt.load_enable:
+            # rank 0 decides, every rank loads the same tag
+            pick = self.sync.broadcast(newest_complete(root, "round_", self._round_missing) if self.sync.is_main else None)
+            if pick.tag is None and not pick.skipped and pick.latest is None:
+                return 0  # nothing saved yet: a fresh start, nothing to report
+            self.strategy.print(f"[laser] {pick.describe()}")
+            if pick.tag is None:
+                return 0
+            tag = pick.tag
+        else:
             return 0
-        if not (Path(args.ckpt.path) / tag).is_dir():
-            raise FileNotFoundError(f"no round checkpoint {Path(args.ckpt.path) / tag}")
         _, states = self.strategy.load_ckpt(self.model.model, args.ckpt.path, tag=tag)
         self.trainer.step_offset = int(states.get("step_offset", 0))
         if self.sync.is_main:
-            self.bandit.load(Path(args.ckpt.path) / tag / "laser_bandit.npz")
+            self.bandit.load(root / tag / "laser_bandit.npz")
         self.sync.sync_state(self.bandit)
         done = int(states["laser_round"])
         for r in range(done + 1):
             summary = self.out_dir / "rounds" / f"round_{r}" / "summary.json"
             if summary.exists():
                 self.history.append(json.loads(summary.read_text()))
-        self.strategy.print(f"[laser] resumed after round {done} from {Path(args.ckpt.path) / tag}")
+        self.strategy.print(f"[laser] resumed after round {done} from {root / tag}")
+        if self.vllm is not None:  # the engines were built from the starting model: sample from the resumed one
+            hf_dir = str(self.out_dir / "rounds" / f"round_{done}" / "hf")
+            self.strategy.save_model(self.model, self.tokenizer, hf_dir)
+            self.vllm.refresh(hf_dir)
         return done + 1
 
     # ------------------------------------------------------------------ feedback hooks
@@ -226,7 +252,8 @@ class IterativeDPO:
         if self.sync.is_main:
             path = self.out_dir / "rounds" / f"round_{r}"
             path.mkdir(parents=True, exist_ok=True)
-            (path / "summary.json").write_text(json.dumps(stats, indent=2))
+            atomic_write_text(path / "summary.json", json.dumps(stats, indent=2))
+            self._commit(r)  # only now may a resume start after round r
             self.trainer.log_scalars("laser_round", stats, r)
             shares = ", ".join(f"{k} {v:.2f}" for k, v in stats["arm_share"].items())
             loss = "-" if stats["loss_mean"] is None else f"{stats['loss_mean']:.4f}"
@@ -264,25 +291,35 @@ class IterativeDPO:
             "rejected": responses[p.rejected], "gap": p.gap, "arm": arm(p.chosen)} for p in pairs))
 
     def _checkpoint(self, r: int) -> None:
+        """Write round ``r``'s files; ``latest`` moves only in ``_commit`` once they all exist, so a
+        crash at any point leaves ``latest`` on a complete round (ordering, not a lock)."""
         a, tag = self.args, f"round_{r}"
         if not a.ckpt.disable_ds:  # --ckpt.disable_ds (upstream's flag): no DeepSpeed state, no resume
+            # DeepSpeed's own `latest` would move before the bandit state exists: we write it in _commit
             self.strategy.save_ckpt(self.model.model, a.ckpt.path, tag, a.ckpt.max_num, a.ckpt.max_mem,
-                                    {"laser_round": r, "step_offset": self.trainer.step_offset})
+                                    {"laser_round": r, "step_offset": self.trainer.step_offset}, save_latest=False)
         if self.sync.is_main:
             (Path(a.ckpt.path) / tag).mkdir(parents=True, exist_ok=True)
-            self.bandit.save(Path(a.ckpt.path) / tag / "laser_bandit.npz")
+            self.bandit.save(Path(a.ckpt.path) / tag / "laser_bandit.npz")  # atomic (temporary name + rename)
         if a.ckpt.save_hf:
             self.strategy.save_model(self.model, self.tokenizer, os.path.join(a.ckpt.path, f"{tag}_hf"))
+
+    def _commit(self, r: int) -> None:
+        """The last write of round ``r``: after its DeepSpeed files (save_ckpt ends in a barrier over
+        ranks), bandit state and summary, ``latest`` names it (atomic rename)."""
+        if self.sync.is_main and not self.args.ckpt.disable_ds:
+            write_latest(self.args.ckpt.path, f"round_{r}")
 
     # ------------------------------------------------------------------ all rounds
     def run(self) -> list[dict]:
         for r in range(self.start_round, self.loop.rounds):
             self.run_round(r)
-        if self.start_round < self.loop.rounds or not (self.out_dir / "model.safetensors").exists():
+        # laser_summary.json is written last: without it the final model may be half written (a crash)
+        if self.start_round < self.loop.rounds or not (self.out_dir / "laser_summary.json").exists():
             self.strategy.save_model(self.model, self.tokenizer, str(self.out_dir))
         if self.sync.is_main:
             self.bandit.save(self.out_dir / "laser_bandit.npz")
-            (self.out_dir / "laser_summary.json").write_text(json.dumps(
+            atomic_write_text(self.out_dir / "laser_summary.json", json.dumps(
                 {"selector": self.laser.selector, "feedback_signal": self.loop.feedback_signal,
                  "arms": self.bandit.arm_names, "setup_seconds": self.setup_seconds, "rounds": self.history}, indent=2))
             print_summary(self.history, self.bandit.arm_names, self.laser.selector, self.loop.feedback_signal)
