@@ -62,11 +62,9 @@ def activate_plugin(argv: list[str], module: str = PPO_MODULE) -> list[str]:
 def export_cpu_param_dtype(argv: list[str]) -> str:
     """CPU only: the run's --ds.param_dtype (explicit, else the CPU dtype policy's choice), exported
     before Ray starts so every worker's models and the vLLM stand-in compute in the same dtype."""
-    from laser_plugin.compat.dtype import ENV, param_dtype_in_argv, resolve_param_dtype
+    from laser_plugin.compat.dtype import export_param_dtype, param_dtype_in_argv
 
-    dtype = resolve_param_dtype(param_dtype_in_argv(argv))
-    os.environ[ENV] = dtype
-    return dtype
+    return export_param_dtype(param_dtype_in_argv(argv))
 
 
 def _param_dtype_flag() -> contextlib.AbstractContextManager:

@@ -84,6 +84,15 @@ def resolve_param_dtype(requested: Optional[str] = None, *, announce: bool = Tru
     return dtype
 
 
+def export_param_dtype(requested: Optional[str] = None) -> str:
+    """Resolve the run's ``--ds.param_dtype`` and, on CPU, export it as ``LASER_CPU_DTYPE`` so every
+    later model of the run (hf: arms, encoders, Ray workers, the vLLM stand-in) makes the same choice."""
+    dtype = resolve_param_dtype(requested)
+    if not _cuda():
+        os.environ[ENV] = dtype
+    return dtype
+
+
 def torch_dtype(param_dtype: Optional[str] = None) -> torch.dtype:
     """torch dtype of a ``--ds.param_dtype`` value (resolved first: ``None``/"auto" -> the policy)."""
     return TORCH_DTYPES[resolve_param_dtype(param_dtype)]
@@ -135,6 +144,6 @@ def param_dtype_in_argv(argv: list[str]) -> Optional[str]:
     return found
 
 
-__all__ = ["AUTO", "ENV", "PARAM_DTYPES", "cpu_dtype_choice", "cpu_flags", "has_native_bf16",
+__all__ = ["AUTO", "ENV", "PARAM_DTYPES", "cpu_dtype_choice", "cpu_flags", "export_param_dtype", "has_native_bf16",
            "param_dtype_in_argv", "patch_openrlhf_dtype", "resolve_param_dtype", "torch_dtype",
            "widen_param_dtype_choices"]

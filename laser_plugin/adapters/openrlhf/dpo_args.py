@@ -12,7 +12,7 @@ import argparse
 from datetime import datetime
 from typing import Any
 
-from laser_plugin.compat.dtype import AUTO, ENV, PARAM_DTYPES, resolve_param_dtype
+from laser_plugin.compat.dtype import AUTO, PARAM_DTYPES, export_param_dtype
 from laser_plugin.dpo.feedback import FEEDBACK_SIGNALS
 from laser_plugin.dpo.preference import PAIR_STRATEGIES
 
@@ -163,23 +163,13 @@ def build_parser(prog: str = "laser-plugin iterative-dpo", extra: dict[str, tupl
 
 def hierarchical_light(ns: argparse.Namespace) -> Any:
     """Nested args with only the dtype resolved (inference commands need no model fix-ups)."""
-    import os
-
     from openrlhf.utils.config import hierarchize
 
     args = hierarchize(argparse.Namespace(**vars(ns)))
-    # "auto" becomes a concrete --ds.param_dtype for OpenRLHF's loaders; exported so every model of
-    # the process (hf: arms, encoders, torchrun ranks' children) makes the same choice.
-    args.ds.param_dtype = resolve_param_dtype(args.ds.param_dtype)
-    if not _cuda():
-        os.environ[ENV] = args.ds.param_dtype
+    # "auto" becomes a concrete --ds.param_dtype for OpenRLHF's loaders (and for every other model of
+    # the process: hf: arms, encoders).
+    args.ds.param_dtype = export_param_dtype(args.ds.param_dtype)
     return args
-
-
-def _cuda() -> bool:
-    import torch
-
-    return torch.cuda.is_available()
 
 
 def hierarchical(ns: argparse.Namespace) -> Any:
