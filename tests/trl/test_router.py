@@ -39,10 +39,9 @@ class _State:  # the two TrainerState fields the router reads
 def test_prompt_groups_and_chat_inputs():
     assert prompt_groups(["p", "p", "q", "q"], 2).tolist() == [0, 0, 1, 1]
     assert prompt_groups(["p", "q", "p", "q"], None).tolist() == [0, 1, 0, 1]  # OnlineDPO's prompts * 2
-    with pytest.raises(ValueError, match="mixes prompts"):
-        prompt_groups(["p", "q", "q", "q"], 2)
-    with pytest.raises(ValueError, match="whole groups"):
-        prompt_groups(["p", "p", "q"], 2)
+    # not in G-blocks (evaluation with num_generations_eval, OnlineDPO): equal prompts still share a group
+    assert prompt_groups(["p", "q", "q", "q"], 2).tolist() == [0, 1, 1, 1]
+    assert prompt_groups(["p", "p", "q"], 2).tolist() == [0, 0, 1]
     chat_p = [[{"role": "system", "content": "be brief"}, {"role": "user", "content": "2+2?"}]]
     chat_c = [[{"role": "assistant", "content": "4"}]]
     b = scoring_batch(chat_p, chat_c)

