@@ -184,29 +184,30 @@ def test_the_fast_parser_capture_is_upstreams_whole_parser(cpu_compat):
 
     from laser_plugin.adapters.openrlhf import ppo_cli
 
-    fast = ppo_cli.upstream_parser(with_plugin=False)
-    original = argparse.ArgumentParser.parse_args
-    full = {}
+    def captured(run):
+        original, saved = argparse.ArgumentParser.parse_args, _sys.argv
 
-    def capture(self, *a, **k):
-        full["parser"] = self
-        raise ppo_cli._Captured(self)
+        def capture(self, *a, **k):
+            raise ppo_cli._Captured(self)
 
-    argparse.ArgumentParser.parse_args = capture
-    saved = _sys.argv
-    try:
-        _sys.argv = [ppo_cli.PPO_MODULE]
-        with pytest.raises(ppo_cli._Captured):
-            runpy.run_module(ppo_cli.PPO_MODULE, run_name="__main__", alter_sys=False)
-    finally:
-        argparse.ArgumentParser.parse_args, _sys.argv = original, saved
+        argparse.ArgumentParser.parse_args = capture
+        try:
+            _sys.argv = [ppo_cli.PPO_MODULE]
+            run(ppo_cli.PPO_MODULE)
+        except ppo_cli._Captured as done:
+            return done.parser
+        finally:
+            argparse.ArgumentParser.parse_args, _sys.argv = original, saved
+        raise AssertionError("no parser captured")
 
     def options(parser):  # the run name's default is a timestamp taken when the parser is built
         return {a.dest: (tuple(a.option_strings), None if a.dest == "logger.wandb.run_name" else repr(a.default),
                          tuple(a.choices or ()), a.nargs)
                 for a in parser._actions if not a.dest.startswith("reward_selector.")}
 
-    assert options(fast) == options(full["parser"]) and len(options(fast)) > 150
+    fast = captured(ppo_cli._run_main_block_light)
+    full = captured(lambda m: runpy.run_module(m, run_name="__main__", alter_sys=False))
+    assert options(fast) == options(full) and len(options(fast)) > 150
 
 
 def test_upstream_ppo_example_shape_with_the_pool_is_accepted(files, cpu_compat):
