@@ -45,7 +45,8 @@ class Comparison:
     def __init__(self, cfg: QuickstartConfig, argv: list[str]) -> None:
         self.cfg, self.argv = cfg, argv
         self.results: dict[str, Any] = {"selectors": {}, "argv": argv}
-        self.round0_samples: Any = None  # every selector starts from the same weights: sample round 0 once
+        # Every selector of a seed starts from the same weights: round 0 is sampled once per seed.
+        self.round0_samples: dict[int, Any] = {}
 
     def setup(self) -> "Comparison":
         from laser_plugin.adapters.openrlhf.dpo_args import build_parser, hierarchical
@@ -68,41 +69,57 @@ class Comparison:
         self.results["setup_seconds"] = time.perf_counter() - start
         return self
 
-    def evaluate(self, desc: str) -> dict[str, float]:
-        """Greedy answers on the held-out prompts, gold metric per domain."""
+    def evaluate_rows(self, desc: str) -> list[dict[str, Any]]:
+        """Greedy answers on the held-out prompts: one record (domain, label, response, gold) each."""
         from laser_plugin.adapters.openrlhf.generation import SamplingConfig, hf_generate
-        from laser_plugin.demo.data import gold_rows
+        from laser_plugin.demo.data import gold
 
         items, c = self.eval_items, self.cfg
         scfg = SamplingConfig(1, 0.0, 1.0, c.max_new_tokens, 512, len(items), seed=c.seed)
         s = hf_generate(self.loop.model, self.loop.tokenizer, [it.prompt for it in items], scfg, desc=desc)
-        return gold_rows([{"domain": items[p].domain, "label": items[p].label, "response": r}
-                          for p, r in zip(s.prompt_index, s.responses)])
+        rows = [{"domain": items[p].domain, "label": items[p].label, "response": r} for p, r in zip(s.prompt_index, s.responses)]
+        for row in rows:
+            row["gold"] = gold(row["response"], row["label"], row["domain"])
+        return rows
 
-    def _reset(self, selector: str, options: dict[str, Any]) -> Path:
+    def evaluate(self, desc: str) -> dict[str, float]:
+        """Greedy answers on the held-out prompts, gold metric per domain."""
+        from laser_plugin.demo.data import gold_rows
+
+        return gold_rows(self.evaluate_rows(desc))
+
+    def _reset(self, selector: str, options: dict[str, Any], run_name: str, seed: int, signal: str) -> Path:
         from laser_plugin.adapters.openrlhf.dpo_setup import make_bandit
 
         loop = self.loop
         # DeepSpeed restores weights, fp32 masters, Adam moments and the LR schedule of the start
         loop.strategy.load_ckpt(loop.model.model, str(self.init_dir), tag=INIT_TAG)
         loop.trainer.step_offset = 0
-        loop.laser = dataclasses.replace(self.laser, selector=selector, selector_options=options)
+        # The seed drives the round prompts, sampling, pair order (train.seed) and the bandit's RNG.
+        self.args.train.seed = seed
+        loop.loop.feedback_signal = signal
+        loop.laser = dataclasses.replace(self.laser, selector=selector, selector_options=options, seed=seed)
         loop.bandit = make_bandit(loop.laser, loop.tokenizer)
         loop.history = []
-        loop.out_dir = self.cfg.output_dir / "runs" / selector
+        loop.out_dir = self.cfg.output_dir / "runs" / run_name
         self.args.ckpt.path = str(loop.out_dir / "checkpoints")
         return loop.out_dir
 
-    def run_selector(self, selector: str, options: dict[str, Any]) -> dict[str, Any]:
+    def run_selector(self, selector: str, options: dict[str, Any], *, run_name: str = "", seed: int | None = None,
+                     signal: str = "loss") -> dict[str, Any]:
+        """Every round of one selector from the start state; ``seed`` defaults to the config's,
+        ``signal`` is the bandit's reward source (``--laser.feedback_signal``)."""
         from laser_plugin.demo.data import gold_rows
 
-        run_dir = self._reset(selector, options)
+        seed = self.cfg.seed if seed is None else seed
+        run_name = run_name or selector
+        run_dir = self._reset(selector, options, run_name, seed, signal)
         start = time.perf_counter()
         rounds = []
         for r in range(self.cfg.rounds):
-            stats = self.loop.run_round(r, samples=self.round0_samples if r == 0 else None)
+            stats = self.loop.run_round(r, samples=self.round0_samples.get(seed) if r == 0 else None)
             if r == 0:
-                self.round0_samples = self.loop.last_samples
+                self.round0_samples[seed] = self.loop.last_samples
             rounds.append({"round": r, "gold_samples": gold_rows(_round_records(run_dir, r)),
                            "arm_share_by_domain": stats.get("arm_share_by_domain", {}), "pairs": stats["pairs"],
                            "loss_mean": stats["loss_mean"], "feedback_mean": stats["feedback_mean"],
@@ -115,17 +132,18 @@ class Comparison:
                "rm_samples": int(sum(metrics.get(f"pool/{n}/samples", 0.0) for n in names)),
                "rm_seconds": float(sum(metrics.get(f"pool/{n}/seconds", 0.0) for n in names)),
                "arm_share_by_domain": _share(run_dir, self.cfg.rounds)}
-        out["eval"] = self.evaluate(f"{selector}: evaluate")
+        out["eval_rows"] = self.evaluate_rows(f"{run_name}: evaluate")
+        out["eval"] = gold_rows(out["eval_rows"])
         out["wall_seconds"] = time.perf_counter() - start
         self.loop.bandit.close()
-        self.results["selectors"][selector] = out
+        self.results["selectors"][run_name] = out
         return out
 
 
-def _share(run_dir: Path, rounds: int) -> dict[str, dict[str, float]]:
-    """Share of prompts scored by each arm, per domain, over all rounds ("ensemble": all arms)."""
+def _share(run_dir: Path, rounds: int | range) -> dict[str, dict[str, float]]:
+    """Share of prompts scored by each arm, per domain, over the rounds ("ensemble": all arms)."""
     counts: dict[str, dict[str, int]] = {}
-    for r in range(rounds):
+    for r in (range(rounds) if isinstance(rounds, int) else rounds):
         seen = set()
         for rec in _round_records(run_dir, r):
             if rec["prompt_index"] in seen:

