@@ -60,7 +60,10 @@ def main(argv: list[str] | None = None) -> dict:
     p.add_argument("--pool", help="reward pool spec (hf:/func:/http: arms or a .yaml/.json file)")
     p.add_argument("--selector", default="laser")
     p.add_argument("--granularity", default="group", choices=("group", "batch"))
-    p.add_argument("--signal", default="loss", choices=("loss", "group_variance", "verifier"))
+    # GRPO's loss is ~0 whatever the rewards (advantages are centred per group), and exactly 0 for an arm
+    # that scores a whole group alike, so -loss would favour uninformative arms: learn from group_variance.
+    p.add_argument("--signal", default="group_variance", choices=("loss", "group_variance", "verifier"),
+                   help="bandit reward: share of informative groups (default), -loss (LASeR), verifier agreement")
     p.add_argument("--verifier", default=None, help="arm name for --signal verifier")
     p.add_argument("--residency", type=int, default=1, help="hf: RMs kept on the device at once")
     p.add_argument("--device", default="cpu", help="device of the RMs: cpu, cuda, auto")
