@@ -41,6 +41,8 @@ def pool_line(files: Path, pool: str | None = None, *extra: str) -> list[str]:
     return upstream_line(files, "--reward_selector", "laser", "--reward_pool", pool or f"func:{files}/good.py", *extra)
 
 
+BATCH = ("--reward_selector.granularity", "batch")  # asked for explicitly (left out, see test_default_granularity_...)
+
 # (description, extra args builder, expected message) -- the README troubleshooting list
 BAD_INPUTS = [
     ("unknown selector", lambda f: upstream_line(f, "--reward_selector", "lasr", "--reward_pool", f"func:{f}/good.py"),
@@ -67,15 +69,15 @@ BAD_INPUTS = [
     ("verifier not in pool", lambda f: pool_line(f, None, "--reward_selector.signal", "verifier",
                                                  "--reward_selector.verifier", "judge"),
      r"--reward_selector.verifier 'judge' is not an arm of --reward_pool \(arms: good\)"),
-    ("batch decision cuts groups", lambda f: pool_line(f, None, "--rollout.micro_batch_size", "3"),
+    ("batch decision cuts groups", lambda f: pool_line(f, None, "--rollout.micro_batch_size", "3", *BATCH),
      r"--rollout.micro_batch_size 3 is not a multiple of --rollout.n_samples_per_prompt 2.*granularity group"),
-    ("batch decision with dynamic batch", lambda f: pool_line(f, None, "--train.dynamic_batch_enable"),
+    ("batch decision with dynamic batch", lambda f: pool_line(f, None, "--train.dynamic_batch_enable", *BATCH),
      r"--train.dynamic_batch_enable regroups samples.*granularity group"),
     ("group signal without groups", lambda f: pool_line(f, None, "--reward_selector.signal", "group_variance",
                                                         "--rollout.n_samples_per_prompt", "1",
                                                         "--algo.advantage.estimator", "reinforce"),
      r"--reward_selector.signal group_variance learns from prompt groups"),
-    ("dynamic filtering per micro-batch", lambda f: pool_line(f, None, "--algo.dynamic_filtering_enable"),
+    ("dynamic filtering per micro-batch", lambda f: pool_line(f, None, "--algo.dynamic_filtering_enable", *BATCH),
      r"--algo.dynamic_filtering_enable scores each prompt group.*granularity group"),
     ("single RM flag", lambda f: pool_line(f, None, "--reward.model_name_or_path", "/rm"),
      r"pass the reward models through --reward_pool, not --reward.model_name_or_path"),
@@ -136,7 +138,7 @@ def test_a_valid_line_passes_the_preflight(files, cpu_compat):
 @pytest.mark.parametrize("pool, extra, match", [
     ("hf:/nonexistent/rm", [], "the local path /nonexistent/rm does not exist"),
     (None, ["--reward_selector.alpha", "-1"], "alpha must be >= 0"),
-    (None, ["--rollout.micro_batch_size", "3"], "is not a multiple of --rollout.n_samples_per_prompt 2"),
+    (None, ["--rollout.micro_batch_size", "3", *BATCH], "is not a multiple of --rollout.n_samples_per_prompt 2"),
 ])
 def test_refusal_end_to_end_is_fast_and_exits_2(pool, extra, match, files):
     env = cpu_run_env()
@@ -226,3 +228,20 @@ def test_upstream_ppo_example_shape_with_the_pool_is_accepted(files, cpu_compat)
     config, _ = parse_laser_argv(argv)
     assert config.granularity == "batch"
     preflight(config, parse_upstream(argv))
+
+
+@pytest.mark.parametrize("extra", [("--rollout.micro_batch_size", "3"), ("--train.dynamic_batch_enable",),
+                                   ("--algo.dynamic_filtering_enable",)])
+def test_default_granularity_becomes_group_when_the_line_needs_it(extra, files, cpu_compat, capsys):
+    """Upstream's GRPO/DAPO lines plus only --reward_selector/--reward_pool (granularity left at its
+    default) get one decision per prompt group, with a note; an explicit `batch` is refused above."""
+    from laser_plugin.adapters.openrlhf.flags import parse_laser_argv
+    from laser_plugin.adapters.openrlhf.ppo_cli import parse_upstream
+    from laser_plugin.adapters.openrlhf.ppo_preflight import preflight
+
+    argv = pool_line(files, None, *extra)
+    config, _ = parse_laser_argv(argv)
+    assert config.granularity == "batch" and not config.granularity_given
+    preflight(config, parse_upstream(argv))
+    assert config.granularity == "group" and '"granularity": "group"' in config.to_json()
+    assert "--reward_selector.granularity group (one decision per prompt group)" in capsys.readouterr().err

@@ -80,7 +80,10 @@ def config_from_namespace(values: dict[str, Any]) -> Optional[LaserConfig]:
             continue
         short = key[len(PREFIX):]
         (kwargs if short in plugin_fields else options)[short] = value
-    return LaserConfig(selector_options=options, **kwargs)
+    config = LaserConfig(selector_options=options, **kwargs)
+    # not a field (not exported): lets the preflight choose granularity group for a line that needs it
+    config.granularity_given = values.get(PREFIX + "granularity") is not None
+    return config
 
 
 def parse_laser_argv(argv: Sequence[str]) -> tuple[Optional[LaserConfig], list[str]]:

@@ -11,8 +11,10 @@ input costs seconds, not a Ray start and a model load:
   weights; a hub id is left to the hub), ``func:`` files (exist, import, define ``reward_func``),
   ``http(s)://`` syntax, ``--reward_selector.verifier`` naming an arm;
 * the plugin against upstream's flags: granularity vs ``--rollout.micro_batch_size`` /
-  ``--rollout.n_samples_per_prompt`` / ``--train.dynamic_batch_enable``, signals that need prompt
-  groups, dynamic filtering, options that replace the pool.
+  ``--rollout.n_samples_per_prompt`` / ``--train.dynamic_batch_enable`` / dynamic filtering (a line
+  that cannot have one decision per micro-batch gets one per prompt group when the granularity was
+  left at its default, with a printed note, and is refused when ``batch`` was asked for), signals
+  that need prompt groups, options that replace the pool.
 
 Every error is a ``ValueError`` naming the flag and the fix; both entry points turn it into exit
 code 2. What needs the workers (loading RM weights, reaching an endpoint) keeps its own message there.
@@ -20,6 +22,7 @@ code 2. What needs the workers (loading RM weights, reaching an endpoint) keeps 
 from __future__ import annotations
 
 import re
+import sys
 from pathlib import Path
 from typing import Any, Optional
 
@@ -142,32 +145,36 @@ def check_upstream(config: LaserConfig, args: Any) -> None:
     micro = int(_get(args, "rollout.micro_batch_size", 1))
     estimator = _get(args, "algo.advantage.estimator")
     dynamic_batch = bool(_get(args, "train.dynamic_batch_enable", False))
-    if config.granularity == "batch" and n > 1 and estimator in GROUP_ESTIMATORS:
-        if dynamic_batch:
-            raise ValueError(
-                f"--train.dynamic_batch_enable regroups samples by length, so a --reward_selector.granularity "
-                f"batch decision would cut prompt groups of {estimator} (one group scored by two arms); add "
-                "--reward_selector.granularity group (one decision per prompt group)")
-        if micro % n:
-            raise ValueError(
-                f"--rollout.micro_batch_size {micro} is not a multiple of --rollout.n_samples_per_prompt {n}: "
-                f"with --reward_selector.granularity batch a prompt group would be scored by two arms, which "
-                f"corrupts {estimator}'s group baseline; add --reward_selector.granularity group, or use "
-                f"--rollout.micro_batch_size {max(n, micro // n * n)}")
+    filtering = bool(_get(args, "algo.dynamic_filtering_enable", False))
+    if config.granularity == "batch":
+        reason = None  # why one decision per micro-batch cannot work for this line
+        if filtering:
+            reason = ("--algo.dynamic_filtering_enable scores each prompt group as soon as it is generated "
+                      "(to filter it), so one decision per micro-batch cannot exist")
+        elif n > 1 and estimator in GROUP_ESTIMATORS and dynamic_batch:
+            reason = (f"--train.dynamic_batch_enable regroups samples by length, so a --reward_selector.granularity "
+                      f"batch decision would cut prompt groups of {estimator} (one group scored by two arms)")
+        elif n > 1 and estimator in GROUP_ESTIMATORS and micro % n:
+            reason = (f"--rollout.micro_batch_size {micro} is not a multiple of --rollout.n_samples_per_prompt {n}: "
+                      f"with --reward_selector.granularity batch a prompt group would be scored by two arms, which "
+                      f"corrupts {estimator}'s group baseline")
+        if reason and getattr(config, "granularity_given", True):
+            fix = f", or use --rollout.micro_batch_size {max(n, micro // n * n)}" if "micro_batch_size" in reason else ""
+            raise ValueError(f"{reason}; use --reward_selector.granularity group (one decision per prompt group){fix}")
+        if reason:  # granularity left at its default: give the line the decisions it can have
+            config.granularity = "group"
+            print(f"[laser_plugin] --reward_selector.granularity group (one decision per prompt group): {reason}. "
+                  "Set --reward_selector.granularity to choose explicitly.", file=sys.stderr)
     if config.signal in ("group_variance", "verifier") and n < 2:
         raise ValueError(f"--reward_selector.signal {config.signal} learns from prompt groups: it needs "
                          f"--rollout.n_samples_per_prompt > 1 (got {n}); use --reward_selector.signal loss")
-    if _get(args, "algo.dynamic_filtering_enable", False):
+    if filtering:
         low, high = _get(args, "algo.dynamic_filtering_range", (0, 1))
         if not float(low) < float(high):
             raise ValueError(f"--algo.dynamic_filtering_range {low} {high}: the low bound must be below the high one")
         if n < 2:
             raise ValueError("--algo.dynamic_filtering_enable filters prompt groups: it needs "
                              "--rollout.n_samples_per_prompt > 1")
-        if config.granularity != "group":
-            raise ValueError("--algo.dynamic_filtering_enable scores each prompt group as soon as it is generated "
-                             "(to filter it), so one decision per micro-batch cannot exist; add "
-                             "--reward_selector.granularity group")
         if _get(args, "train.async_enable", False):
             raise ValueError("--algo.dynamic_filtering_enable with --train.async_enable generates in a separate "
                              "actor, away from the bandit; with --reward_selector drop one of the two")
