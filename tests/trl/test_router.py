@@ -140,3 +140,42 @@ def test_state_round_trip_gives_the_same_next_decisions(tmp_path):
         r(prompts=p, completions=c, trainer_state=_State(4))
     assert [d["arm"] for d in a.decision_log[-4:]] == [d["arm"] for d in b.decision_log]
     assert [d["decision"] for d in a.decision_log[-4:]] == [d["decision"] for d in b.decision_log]
+
+
+def test_http_arm_behind_the_router(tmp_path):
+    """An http: arm speaking serve_rm's /get_reward protocol, routed like any other arm."""
+    import json
+    import threading
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    seen: list[int] = []
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_POST(self):  # noqa: N802 - http.server naming
+            body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+            seen.append(len(body["query"]))
+            data = json.dumps({"rewards": [float(len(q)) for q in body["query"]]}).encode()
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            self.wfile.write(data)
+
+        def log_message(self, *args):
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        url = f"http://127.0.0.1:{server.server_port}/get_reward@remote"
+        router = LaserRewardRouter([_specs(tmp_path)[0], url], selector="fixed", selector_options={"arm": 1},
+                                   granularity="group", num_generations=2, rewards="raw")
+        prompts, completions = _inputs()
+        out = router(prompts=prompts, completions=completions)
+        assert seen == [8] and _calls(tmp_path, "a") == 0  # one request for the 4 groups, func arm idle
+        assert out == [float(len(p + c)) for p, c in zip(prompts, completions)]
+        assert {d["arm"] for d in router.decision_log} == {"remote"}
+    finally:
+        server.shutdown()
+        server.server_close()
