@@ -105,7 +105,8 @@ def prompt_groups(prompts: Sequence[Any], num_generations: Optional[int]) -> np.
 class LaserRewardRouter:
     """A TRL reward function (``reward_funcs=[router]``) that scores with one bandit-chosen arm.
 
-    ``pool``: a ``BanditRewardPool`` (used as is), a ``RewardPool``, or arm specs (the
+    ``pool``: a ``BanditRewardPool`` (used as is: its selector, feedback and context options apply, not
+    the ones given here; it must decide per ``"row"`` for ``granularity="group"``), a ``RewardPool``, or arm specs (the
     ``--reward_pool`` string ``"hf:/rm_a,func:verify.py,http://host:5000/get_reward"``, a .yaml/.json
     file, or a list of ``ArmSpec``); ``pool_kwargs`` go to ``RewardPool`` (residency, device,
     quarantine_s, micro_batch_size, offload, ...). ``policy_tokenizer`` (the trainer's processing
