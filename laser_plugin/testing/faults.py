@@ -135,6 +135,7 @@ def serve() -> None:
 def _child(job: dict) -> None:
     code = 1
     try:
+        os.setsid()  # its own session: a kill takes this run (and what it started) down, nothing else
         fd = os.open(job["log"], os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
         os.dup2(fd, 1)
         os.dup2(fd, 2)
