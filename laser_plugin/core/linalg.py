@@ -1,15 +1,17 @@
 """Dense float64 helpers of the ridge engine: exactly symmetric low-rank downdates and inverses."""
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 
 TILE = 64  # tiles of the downdate: small enough that OpenBLAS runs each product on one thread (larger
 # tiles cross its threading threshold and stall for 10x longer on a busy 2-core machine)
 
 
-def subtract_gram(s: np.ndarray, g: np.ndarray, tile: int = TILE, sign: float = 1.0) -> None:
-    """s -= sign * g^T g in place (g: [r, d], s: [d, d], any row stride), keeping a symmetric s EXACTLY
-    symmetric (sign -1 adds: a row leaving a sliding window).
+def subtract_gram(s: np.ndarray, g: np.ndarray, tile: int = TILE, sign: Any = 1.0) -> None:
+    """s -= g^T diag(sign) g in place (g: [r, d], s: [d, d], any row stride; sign a scalar or one per row
+    of g, -1 adding: a row leaving a sliding window), keeping a symmetric s EXACTLY symmetric.
 
     Tile by tile over the upper triangle: each off-diagonal product g_I^T g_J is computed once and
     subtracted from tile (I, J) and, transposed, from tile (J, I), so the two sides see the same
@@ -19,7 +21,8 @@ def subtract_gram(s: np.ndarray, g: np.ndarray, tile: int = TILE, sign: float = 
     d = s.shape[0]
     if len(g) == 0:
         return
-    h = g if sign == 1.0 else sign * g  # g^T (sign g): the sign rides on one factor
+    w = np.asarray(sign, dtype=np.float64)
+    h = g if np.all(w == 1.0) else (w[:, None] if w.ndim else w) * g  # the signs ride on one factor
     for i in range(0, d, tile):
         gi = g[:, i:i + tile]
         diag = gi.T @ h[:, i:i + tile]

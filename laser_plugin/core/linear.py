@@ -30,9 +30,8 @@ below a floor: unplayed arms' prior variance grew up to 10x and snapped back, a 
 """
 from __future__ import annotations
 
-from typing import Any, Optional
-
 from collections import deque
+from typing import Any, Optional
 
 import numpy as np
 
@@ -68,17 +67,18 @@ class RidgeArms:
         self.theta = self.mu0.copy()
         self.counts = np.zeros(k, dtype=np.int64)  # rows seen
         self.since_refactor = np.zeros(k, dtype=np.int64)  # update operations since the last refactor
-        self._version = np.zeros(k, dtype=np.int64)  # bumps whenever S_k changes (invalidates the cache)
-        self._cache: Optional[tuple] = None
+        self._version = np.zeros(k, dtype=np.int64)  # bumps whenever S_k itself is rewritten (invalidates the cache)
+        self._cache: Optional[tuple] = None  # (rows, their raw products x^T S_a, _version) of the last project()
         # the buffer holds up to one d x d matrix worth of rows; below that a refactorisation folds it
         self.buffer_rows = max(_FLUSH_ROWS, d)
-        self.Vt = np.zeros((k, _DEFER, d))  # deferred downdate columns, as rows: S_k - Vt_k^T Vt_k
+        self.Vt = np.zeros((k, _DEFER, d))  # deferred columns, as rows: S_k - Vt_k^T diag(sv_k) Vt_k
+        self.sv = np.ones((k, _DEFER))  # +1: a row added (downdate), -1: a row that left the window (update)
         self.nv = np.zeros(k, dtype=np.int64)
 
     # ------------------------------------------------------------------ reading
     def inverse(self, k: int) -> np.ndarray:
         out = self.S[k].copy()
-        subtract_gram(out, self.Vt[k, :self.nv[k]])
+        subtract_gram(out, self.Vt[k, :self.nv[k]], sign=self.sv[k, :self.nv[k]])
         return self.s[k] * out
 
     def gram(self, k: int) -> np.ndarray:
@@ -94,30 +94,39 @@ class RidgeArms:
             a += (x * w[:, None]).T @ x
         return a
 
+    def _correction(self, k: int, x: np.ndarray) -> np.ndarray:
+        """V_k diag(sv_k) V_k^T x for each row of x: the deferred columns' part, O(m d r)."""
+        n = self.nv[k]
+        return ((x @ self.Vt[k, :n].T) * self.sv[k, :n]) @ self.Vt[k, :n]
+
     def project(self, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Per row and arm: mean x.theta_k and variance x^T A_k^-1 x, both [N, K]."""
         n, k, d = len(x), self.num_arms, self.dim
-        prods = (x @ self._S_all.reshape(d, k * d)).reshape(n, k, d)  # x^T S_a (= S_a x): one pass over all S
+        raw = (x @ self._S_all.reshape(d, k * d)).reshape(n, k, d)  # x^T S_a (= S_a x): one pass over all S
+        prods = raw.copy() if self.nv.any() else raw
         for a in np.flatnonzero(self.nv):
-            vt = self.Vt[a, :self.nv[a]]
-            prods[:, a] -= (x @ vt.T) @ vt  # the deferred downdates: O(n d r)
+            prods[:, a] -= self._correction(a, x)  # the deferred columns: O(n d r)
         var = np.matmul(prods, x[:, :, None])[:, :, 0] * self.s[None, :]
-        if prods.size <= _CACHE_MAX:  # update() reuses S_a x instead of another pass over S_a
-            self._cache = (x.copy(), prods, self._version.copy())
+        if raw.size <= _CACHE_MAX:  # update() reuses S_a x instead of another pass over S_a
+            self._cache = (x.copy(), raw, self._version.copy())
         return x @ self.theta.T, np.maximum(var, 0.0)
 
     def _products(self, k: int, x: np.ndarray) -> np.ndarray:
-        """(S_k - V_k V_k^T) x for each row of x ([m, d]), from the last project() call when still valid."""
+        """(S_k - V_k diag(sv_k) V_k^T) x for each row of x ([m, d]). The S_k x part comes from the last
+        project() call while S_k has not been rewritten since (deferred columns do not rewrite it)."""
+        raw = None
         if self._cache is not None and self._cache[2][k] == self._version[k]:
-            cx, prods, _ = self._cache
+            cx, cached, _ = self._cache
             if len(cx) == len(x) and np.array_equal(cx, x):
-                return prods[:, k]
-            index = {row.tobytes(): i for i, row in enumerate(cx)}
-            hits = [index.get(row.tobytes()) for row in x]
-            if all(h is not None for h in hits):
-                return prods[hits, k]
-        vt = self.Vt[k, :self.nv[k]]
-        return x @ self.S[k] - (x @ vt.T) @ vt
+                raw = cached[:, k]
+            else:
+                index = {row.tobytes(): i for i, row in enumerate(cx)}
+                hits = [index.get(row.tobytes()) for row in x]
+                if all(h is not None for h in hits):
+                    raw = cached[hits, k]
+        if raw is None:  # one row: a 1-D gemv (a [1, d] @ [d, d] product runs as a 20x slower gemm here)
+            raw = (x[0] @ self.S[k])[None, :] if len(x) == 1 else x @ self.S[k]
+        return raw - self._correction(k, x) if self.nv[k] else raw
 
     # ------------------------------------------------------------------ updates
     def update(self, arms: np.ndarray, x: np.ndarray, r: np.ndarray) -> None:
@@ -148,14 +157,12 @@ class RidgeArms:
         x, r = x_raw * self.row_scale, r * self.row_scale
         self.pending[k].append((x.copy(), -1.0 / self.c[k]))
         self.b[k] -= r * x
-        vt = self.Vt[k, :self.nv[k]]
-        p = (self.S[k] @ x_raw - (vt @ x_raw) @ vt) * self.row_scale
+        p = self._products(k, x_raw[None, :])[0] * self.row_scale  # reads S_k once: 1/K of a selection's pass
         s = self.s[k]
         c = 1.0 - s * (x @ p)
         self.theta[k] -= (s * p) * ((r - x @ self.theta[k]) / c)
-        # s (S - V V^T) + s^2 p p^T / c: added to S directly (the deferred columns only subtract)
-        subtract_gram(self.S[k], (p * np.sqrt(s / c))[None, :], sign=-1.0)
-        self._version[k] += 1
+        # s (S - V W V^T) + s^2 p p^T / c = s (S - V W V^T - (-1) col col^T): a deferred column of sign -1
+        self._defer(k, (p * np.sqrt(s / c))[None, :], sign=-1.0)
         self.since_refactor[k] += 1
         if len(self.pending[k]) >= self.buffer_rows:
             self._flush(k)
@@ -185,21 +192,23 @@ class RidgeArms:
             self.theta[k] += g_t.T @ np.linalg.solve(chol, r - x @ self.theta[k])
             cols = g_t / np.sqrt(s)
         self._defer(k, cols)
-        self._version[k] += 1
         self.since_refactor[k] += 1
         if len(self.pending[k]) >= self.buffer_rows:
             self._flush(k)
         if self.since_refactor[k] >= self.refactor_every:
             self.refactor(k)
 
-    def _defer(self, k: int, cols: np.ndarray) -> None:
+    def _defer(self, k: int, cols: np.ndarray, sign: float = 1.0) -> None:
         n = self.nv[k]
         if n + len(cols) <= _DEFER:
             self.Vt[k, n:n + len(cols)] = cols
+            self.sv[k, n:n + len(cols)] = sign
             self.nv[k] += len(cols)
-        else:  # full: one tiled pass subtracts the collected columns and the new ones together
-            subtract_gram(self.S[k], np.concatenate([self.Vt[k, :n], cols]))
-            self.Vt[k], self.nv[k] = 0.0, 0
+        else:  # full: one tiled pass applies the collected columns and the new ones together
+            signs = np.concatenate([self.sv[k, :n], np.full(len(cols), sign)])
+            subtract_gram(self.S[k], np.concatenate([self.Vt[k, :n], cols]), sign=signs)
+            self.Vt[k], self.sv[k], self.nv[k] = 0.0, 1.0, 0
+            self._version[k] += 1
 
     def _flush(self, k: int) -> None:
         if self.pending[k]:
@@ -213,7 +222,7 @@ class RidgeArms:
     def _set_exact(self, k: int, a: np.ndarray) -> None:
         self.A_base[k], self.c[k], self.pending[k] = a, 1.0, []
         self.S[k], self.s[k] = spd_inverse(a), 1.0
-        self.Vt[k], self.nv[k] = 0.0, 0
+        self.Vt[k], self.sv[k], self.nv[k] = 0.0, 1.0, 0
         self.theta[k] = self.S[k] @ self.b[k]
         self.since_refactor[k] = 0
         self._version[k] += 1
@@ -224,7 +233,7 @@ class RidgeArms:
         recent = list(self.recent)
         return {"S": self.S, "s": self.s, "A_base": self.A_base, "c": self.c, "b": self.b, "theta": self.theta,
                 "mu0": self.mu0, "counts": self.counts,
-                "since_refactor": self.since_refactor, "Vt": self.Vt, "nv": self.nv,
+                "since_refactor": self.since_refactor, "Vt": self.Vt, "sv": self.sv, "nv": self.nv,
                 "pending_arm": np.array([k for k, _, _ in rows], dtype=np.int64),
                 "pending_x": np.stack([x for _, x, _ in rows]) if rows else np.zeros((0, self.dim)),
                 "pending_w": np.array([w for _, _, w in rows], dtype=np.float64),
@@ -235,6 +244,7 @@ class RidgeArms:
     def load_arrays(self, arrays: dict[str, Any]) -> None:
         """Arrays from ``arrays()`` (names and shapes already checked by ``Selector.load_state_dict``)."""
         self.S[...] = arrays["S"]
+        self.sv = np.array(arrays.get("sv", np.ones((self.num_arms, _DEFER))), dtype=np.float64)
         for name in ("s", "A_base", "c", "b", "theta", "mu0", "counts", "since_refactor", "Vt", "nv"):
             dtype = np.int64 if name in ("counts", "since_refactor", "nv") else np.float64
             setattr(self, name, np.array(arrays[name], dtype=dtype))
@@ -255,7 +265,7 @@ class RidgeSelector(Selector):
     Thompson differ only in how they score, so updates and state live here once."""
 
     model: RidgeArms
-    optional_arrays = ("window_arm", "window_x", "window_r")  # absent from checkpoints written before windows
+    optional_arrays = ("window_arm", "window_x", "window_r", "sv")  # absent from checkpoints before windows
 
     def update(self, arms: Any, contexts: Any, rewards: Any) -> None:
         self.model.update(*self._update_inputs(arms, contexts, rewards))

@@ -240,3 +240,25 @@ def test_deferred_downdates_are_applied_in_one_pass_and_stay_exact():
     z = rng.standard_normal((3, d))
     np.testing.assert_allclose(sel.scores(z)[:, 0], z @ sel.theta[0] + sel.config.alpha
                                * np.sqrt(np.einsum("nd,de,ne->n", z, np.linalg.inv(A), z)), rtol=1e-10)
+
+
+def test_window_with_selections_reuses_products_and_stays_exact():
+    """Rows leaving the window wait as deferred columns of sign -1 (no write pass over S_k), and adds reuse
+    select()'s products of the S_k part while only deferred columns changed: same as the explicit window."""
+    rng = np.random.default_rng(13)
+    d, k, w = 6, 2, 10
+    sel = make_selector("laser", num_arms=k, dim=d, window=w, refactor_every=10**6)
+    xs, rs, arms = [], [], []
+    for _ in range(90):  # > 32 deferred columns per arm: flushes with mixed signs
+        x = rng.standard_normal((1, d))
+        a = sel.select(x)
+        r = rng.random(1)
+        sel.update(a, x, r)
+        xs.append(x[0]), rs.append(r[0]), arms.append(a[0])
+    x, r, arms = np.array(xs[-w:]), np.array(rs[-w:]), np.array(arms[-w:])
+    for a in range(k):
+        A = np.eye(d) + x[arms == a].T @ x[arms == a]
+        np.testing.assert_allclose(sel.model.inverse(a), np.linalg.inv(A), atol=1e-11)
+        np.testing.assert_allclose(sel.theta[a], np.linalg.solve(A, x[arms == a].T @ r[arms == a]), atol=1e-11)
+        np.testing.assert_array_equal(sel.model.S[a], sel.model.S[a].T)
+    assert (sel.model.sv[:, :sel.model.nv.max()] == -1).any()  # leaving rows wait as deferred columns
