@@ -14,7 +14,7 @@ reported: medians over the steps after the first, and the median of the per-step
 policy's learning rate is 0, so every row scores the same completions (one hash per row), all of the
 same length (``min_new_tokens`` = ``max_completion_length``). Target: router / TRL <= 1.1 / K.
 
-    python benchmarks/bench_trl_router_cost.py [--steps 10] [--batch 64] [--threads 1] [--hidden 384] [--layers 4]
+    python benchmarks/bench_trl_router_cost.py [--steps 14] [--batch 64] [--threads 1] [--hidden 384] [--layers 4]
 """
 from __future__ import annotations
 
@@ -195,7 +195,7 @@ def summarise(rows: list[dict], cfg: argparse.Namespace, load: float) -> tuple[s
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--ks", default="3,4")
-    p.add_argument("--steps", type=int, default=10)
+    p.add_argument("--steps", type=int, default=14)
     p.add_argument("--batch", type=int, default=64, help="completions per step")
     p.add_argument("--num_generations", type=int, default=4)
     p.add_argument("--completion_len", type=int, default=24)
