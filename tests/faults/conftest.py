@@ -66,8 +66,9 @@ def dpo_argv(inputs: dict[str, Path], out: Path, pool: str, *extra: Any, selecto
             "--ckpt.output_dir", out, *extra]
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def fork_runner() -> Iterator[ForkRunner]:
-    """Real ``laser-plugin`` runs forked from one process that imported torch/DeepSpeed/OpenRLHF once."""
+    """Real ``laser-plugin`` runs forked from one process that imported torch/DeepSpeed/OpenRLHF once
+    (package scope: its ~0.6 GB go away when tests/faults is done, not at the end of the suite)."""
     with ForkRunner(env={**os.environ, "LASER_DEBUG": "1"}) as runner:
         yield runner
