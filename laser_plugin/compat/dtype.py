@@ -111,6 +111,17 @@ def patch_openrlhf_dtype(utils_module: types.ModuleType) -> None:
     utils_module.convert_to_torch_dtype = convert_to_torch_dtype
 
 
+def widen_param_dtype_action(parser: argparse.ArgumentParser, default: Optional[str] = None) -> None:
+    """The same widening for a parser already built (e.g. upstream's, captured once and reused)."""
+    action = parser._option_string_actions.get("--ds.param_dtype")
+    if action is None:
+        return
+    if action.choices is not None:
+        action.choices = list(dict.fromkeys([*action.choices, *PARAM_DTYPES]))
+    if default is not None:
+        action.default = default
+
+
 @contextlib.contextmanager
 def widen_param_dtype_choices(default: Optional[str] = None) -> Iterator[None]:
     """While an upstream CLI builds its parser inline (``if __name__ == "__main__"``), add "fp32" to
@@ -146,4 +157,4 @@ def param_dtype_in_argv(argv: list[str]) -> Optional[str]:
 
 __all__ = ["AUTO", "ENV", "PARAM_DTYPES", "cpu_dtype_choice", "cpu_flags", "export_param_dtype", "has_native_bf16",
            "param_dtype_in_argv", "patch_openrlhf_dtype", "resolve_param_dtype", "torch_dtype",
-           "widen_param_dtype_choices"]
+           "widen_param_dtype_action", "widen_param_dtype_choices"]

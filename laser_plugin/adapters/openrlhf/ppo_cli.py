@@ -95,7 +95,17 @@ def upstream_parser(module: str = PPO_MODULE, with_plugin: bool = True) -> argpa
     parser = _CACHE[module]
     if with_plugin and "--reward_selector" not in parser._option_string_actions:
         add_laser_arguments(parser)
+    if not _cuda():  # the CPU dtype policy's --ds.param_dtype (fp32 without native bf16), as the run gets it
+        from laser_plugin.compat.dtype import resolve_param_dtype, widen_param_dtype_action
+
+        widen_param_dtype_action(parser, resolve_param_dtype(announce=False))
     return parser
+
+
+def _cuda() -> bool:
+    import torch
+
+    return torch.cuda.is_available()
 
 
 def parse_upstream(argv: Sequence[str], module: str = PPO_MODULE) -> Any:
