@@ -198,9 +198,9 @@ def main() -> None:
         fp = _run_worker("fp32", work, args.repeats, samples_out=samples)
         bf = _run_worker("bf16", work, args.repeats, samples_in="" if native or args.full_bf16 else samples)
         if args.quickstart:
-            fp["quickstart_s"] = _run_quickstart("fp32", work)
+            fp["rows"]["quickstart_s"] = _run_quickstart("fp32", work)
             if native or args.full_bf16:
-                bf["quickstart_s"] = _run_quickstart("bf16", work)
+                bf["rows"]["quickstart_s"] = _run_quickstart("bf16", work)
     result = {"cpu": _cpu_model(), "cores": os.cpu_count(), "native_bf16": native, "policy_dtype": policy,
               "policy_reason": reason, "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
               "load_at_start": load, "bf16": bf["rows"], "fp32": fp["rows"]}
