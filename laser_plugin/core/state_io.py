@@ -109,22 +109,23 @@ def save_state(path: Union[str, Path], state: dict[str, Any]) -> None:
         tmp.unlink(missing_ok=True)
 
 
-def load_state(path: Union[str, Path]) -> dict[str, np.ndarray]:
-    """Read a state written by :func:`save_state` (flat keys). Clear errors for missing/corrupt files."""
+def load_state(path: Union[str, Path], what: str = "state file") -> dict[str, np.ndarray]:
+    """Read a state written by :func:`save_state` (flat keys). Clear errors for missing/corrupt files,
+    naming the file as ``what`` (e.g. "bandit pool state")."""
     from safetensors import safe_open
 
     path = Path(path)
     if not path.is_file():
-        raise FileNotFoundError(f"state file {path} does not exist")
+        raise FileNotFoundError(f"{what} {path} does not exist")
     try:
         with safe_open(str(path), framework="numpy") as fh:
             meta = fh.metadata() or {}
             state = {k: fh.get_tensor(k) for k in fh.keys()}
     except Exception as exc:  # noqa: BLE001 - any unreadable file gets one message naming it
-        raise ValueError(f"state file {path} is corrupt or not a safetensors file ({exc}); delete it or "
+        raise ValueError(f"{what} {path} is corrupt or not a safetensors file ({exc}); delete it or "
                          "point to another checkpoint") from exc
     if meta.get("format") != FORMAT:
-        raise ValueError(f"state file {path} is not a laser_plugin state (format {meta.get('format')!r}, "
+        raise ValueError(f"{what} {path} is not a laser_plugin state (format {meta.get('format')!r}, "
                          f"expected {FORMAT!r})")
     return state
 

@@ -257,13 +257,7 @@ class BanditRewardPool:
     def load(self, path: Union[str, Path]) -> None:
         from laser_plugin.core.state_io import load_state
 
-        if not Path(path).is_file():
-            raise FileNotFoundError(f"bandit pool state {path} does not exist")
-        try:
-            state = load_state(str(path))
-        except Exception as exc:  # noqa: BLE001 - any unreadable file gets one clear message
-            raise ValueError(f"bandit pool state {path} is corrupt or not a laser_plugin state file: {exc}") from exc
-        self.load_state_dict(state)
+        self.load_state_dict(load_state(str(path), what="bandit pool state"))
 
     def close(self) -> None:
         self.pool.close()

@@ -337,12 +337,7 @@ class LaserRewardRouter:
         another step is refused, so a stray file cannot desynchronise the bandit from the policy)."""
         from laser_plugin.core.state_io import load_state
 
-        if not Path(path).is_file():
-            raise FileNotFoundError(f"router state {path} does not exist")
-        try:
-            state = load_state(str(path))
-        except Exception as exc:  # noqa: BLE001 - any unreadable file gets one clear message
-            raise ValueError(f"router state {path} is corrupt or not a laser_plugin state file: {exc}") from exc
+        state = load_state(str(path), what="router state")
         saved = int(np.asarray(state.get("router/global_step", [-1])).reshape(-1)[0])
         if expect_step is not None and saved != expect_step:
             raise ValueError(f"router state {path} was saved at global_step {saved}, resuming at {expect_step}")
