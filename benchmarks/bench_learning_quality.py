@@ -87,20 +87,13 @@ def bootstrap_ci(values: dict[int, dict[str, list[float]]], n_boot: int = 1000, 
     return float(lo), float(hi)
 
 
-def _mean_over_domains(rows: list[dict]) -> dict[str, float]:
-    per: dict[str, list[float]] = {}
-    for r in rows:
-        per.setdefault(r["domain"], []).append(float(r["gold"]))
-    out = {d: float(np.mean(v)) for d, v in sorted(per.items())}
-    out["all"] = float(np.mean(list(out.values())))
-    return out
-
-
 def summarise(runs: dict[str, dict[int, dict]], misleading: list[str]) -> dict[str, Any]:
     """Per label: gold (mean over seeds) per domain and 'all' with a bootstrap interval, arm shares, cost."""
+    from laser_plugin.demo.data import gold_rows
+
     table = {}
     for label, by_seed in runs.items():
-        per_seed = {s: _mean_over_domains(r["eval_rows"]) for s, r in by_seed.items()}
+        per_seed = {s: gold_rows(r["eval_rows"]) for s, r in by_seed.items()}
         domains = [d for d in next(iter(per_seed.values())) if d != "all"]
         gold = {d: float(np.mean([g[d] for g in per_seed.values()])) for d in domains + ["all"]}
         values = {s: {d: [float(x["gold"]) for x in r["eval_rows"] if x["domain"] == d] for d in domains}

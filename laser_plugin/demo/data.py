@@ -114,10 +114,12 @@ def gold(response: str, label: Optional[str], domain: str) -> float:
 
 
 def gold_rows(records: list[dict[str, Any]]) -> dict[str, float]:
-    """Mean gold per domain (+ 'all': mean over domains) of records with response / label / domain."""
+    """Mean gold per domain (+ 'all': mean over domains) of records with response / label / domain
+    (a record's own "gold", where it already has one, is used as it is)."""
     per: dict[str, list[float]] = {}
     for r in records:
-        per.setdefault(r["domain"], []).append(gold(r["response"], r["label"], r["domain"]))
+        value = r["gold"] if "gold" in r else gold(r["response"], r["label"], r["domain"])
+        per.setdefault(r["domain"], []).append(float(value))
     out = {d: sum(v) / len(v) for d, v in sorted(per.items())}
     if out:
         out["all"] = sum(out.values()) / len(out)
