@@ -3,8 +3,8 @@
 LASeR (arXiv 2410.01735) rewards the arm with the negative training loss of the batch it scored,
     r_t = -L(batch_t)            (then rescaled by the feedback normaliser, e.g. q20/q80 -> [0, 1]).
 In iterative DPO that loss measures how learnable the chosen RM's preferences are. In PPO/GRPO the
-policy loss is a weaker proxy (advantages are normalised, so its scale drifts), hence two signals
-designed for group-based RL:
+policy loss is a weaker proxy (advantages are normalised, so its scale drifts), hence signals
+designed for group-based RL (used by iterative DPO too):
 
 group_variance (informativeness): GRPO's advantage A_i = (r_i - mean_g) / std_g is zero for every
     sample of a group whose rewards are all equal, so such a group teaches nothing. The signal is
@@ -15,6 +15,14 @@ verifier (agreement): where labels exist and a verifier arm is in the pool, the 
     how often its within-group ordering agrees with the verifier's,
         s = #concordant pairs / #pairs the verifier orders strictly   (0.5 when it orders none)
     which resists arms whose preferences are easy to fit but wrong.
+audit (cross-arm consensus, no labels): on a small share of decisions every arm scores the same
+    rows; arm k is paid its agreement with the leave-one-out consensus of the others,
+        c_k(i) = mean_{j != k, j informative} rank_j(i)      (ranks within each group, in [0, 1])
+        a_k    = sum over within-group pairs (i, i') ordered strictly by c_k of
+                 [1 if arm k orders them the same way, 1/2 if it ties them, 0 otherwise] / #pairs
+    An arm that only ties (no opinion) or orders at random scores ~1/2; one that contradicts what
+    the other arms agree on (a lone misleading arm) scores < 1/2; a lone CORRECT arm among
+    uninformed ones is not recognised (the consensus can only carry what most arms know).
 """
 from __future__ import annotations
 
@@ -58,3 +66,44 @@ def loss_signal(loss: float) -> float:
     if not np.isfinite(loss):
         raise ValueError(f"training loss is {loss}: refusing to feed a non-finite reward to the bandit")
     return -float(loss)
+
+
+def _group_ranks(scores: np.ndarray, groups: list[np.ndarray]) -> np.ndarray:
+    """Within-group average ranks scaled to [0, 1] (ties share a rank; a constant group -> NaN)."""
+    out = np.full(scores.shape, np.nan)
+    for g in groups:
+        s = scores[g]
+        if len(g) >= 2 and np.all(np.isfinite(s)) and np.ptp(s) > 1e-12:
+            below = (s[:, None] > s[None, :]).sum(axis=1)
+            ties = (s[:, None] == s[None, :]).sum(axis=1) - 1
+            out[g] = (below + 0.5 * ties) / (len(g) - 1.0)  # 0-based average rank
+    return out
+
+
+def consensus_agreement(scores: np.ndarray, group_ids: Optional[np.ndarray]) -> np.ndarray:
+    """Per arm, the agreement of its within-group ordering with the leave-one-out consensus of the
+    other arms (see the module docstring). ``scores``: [K, N] raw scores, NaN rows for arms that
+    did not score. Returns [K]: NaN for arms without scores, 1/2 where the others agree on nothing."""
+    scores = np.asarray(scores, dtype=np.float64)
+    k_arms, n = scores.shape
+    groups = _groups(group_ids, n)
+    ranks = np.stack([_group_ranks(scores[k], groups) for k in range(k_arms)])  # [K, N], NaN: no opinion
+    out = np.full(k_arms, np.nan)
+    for k in range(k_arms):
+        if not np.all(np.isfinite(scores[k])):
+            continue
+        others = np.delete(ranks, k, axis=0)
+        informed = np.isfinite(others)
+        consensus = np.where(informed.any(axis=0), np.nansum(others, axis=0) / np.maximum(informed.sum(axis=0), 1), np.nan)
+        agree = total = 0.0
+        for g in groups:
+            c, s = consensus[g], scores[k][g]
+            if not np.all(np.isfinite(c)):
+                continue
+            dc = np.sign(c[:, None] - c[None, :])
+            ds = np.sign(s[:, None] - s[None, :])
+            strict = np.triu(dc != 0, k=1)
+            total += float(strict.sum())
+            agree += float((ds == dc)[strict].sum()) + 0.5 * float((ds == 0)[strict].sum())
+        out[k] = agree / total if total else 0.5
+    return out

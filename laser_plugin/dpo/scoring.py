@@ -31,6 +31,23 @@ class ScoredSamples:
     decisions: list[dict[str, Any]] = field(default_factory=list)  # one entry per decision (for logs)
 
 
+def scoring_batch(items: Sequence[Any], pidx: np.ndarray, responses: Sequence[str], rows: np.ndarray,
+                  has_labels: bool, sequences: Optional[Sequence[torch.Tensor]] = None, pad_id: int = 0) -> ScoringBatch:
+    """The pool's batch of samples ``rows`` (group = prompt index)."""
+    ps = [items[int(pidx[r])] for r in rows]
+    batch = ScoringBatch(
+        queries=[p.prompt + responses[r] for p, r in zip(ps, rows)],
+        prompts=[p.prompt for p in ps],
+        responses=[responses[r] for r in rows],
+        labels=[p.label for p in ps] if has_labels else None,
+        group_ids=pidx[rows],
+        extra={"raw_prompts": [p.raw for p in ps]} if all(isinstance(p.raw, str) for p in ps) else {},
+    )
+    if sequences is not None:
+        batch.sequences, batch.attention_mask = pad_left([sequences[r] for r in rows], pad_id)
+    return batch
+
+
 def score_samples(bandit: Any, items: Sequence[Any], prompt_index: Sequence[int], responses: Sequence[str],
                   score_batch_size: int, contexts: Optional[np.ndarray] = None,
                   sequences: Optional[Sequence[torch.Tensor]] = None, pad_id: int = 0) -> ScoredSamples:
@@ -47,17 +64,7 @@ def score_samples(bandit: Any, items: Sequence[Any], prompt_index: Sequence[int]
     for c in range(0, len(prompts_in_order), score_batch_size):
         chunk = set(prompts_in_order[c:c + score_batch_size])
         rows = np.flatnonzero(np.isin(pidx, list(chunk)))
-        ps = [items[int(pidx[r])] for r in rows]
-        batch = ScoringBatch(
-            queries=[p.prompt + responses[r] for p, r in zip(ps, rows)],
-            prompts=[p.prompt for p in ps],
-            responses=[responses[r] for r in rows],
-            labels=[p.label for p in ps] if has_labels else None,
-            group_ids=pidx[rows],
-            extra={"raw_prompts": [p.raw for p in ps]} if all(isinstance(p.raw, str) for p in ps) else {},
-        )
-        if sequences is not None:
-            batch.sequences, batch.attention_mask = pad_left([sequences[r] for r in rows], pad_id)
+        batch = scoring_batch(items, pidx, responses, rows, has_labels, sequences, pad_id)
         ctx = None if contexts is None else np.asarray(contexts)[pidx[rows]]
         res = bandit.score(batch, ctx)
         out.rewards[rows] = res.rewards

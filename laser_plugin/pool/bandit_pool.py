@@ -87,7 +87,7 @@ class BanditRewardPool:
         self._next_id = 0
         # select counts per arm (+ one slot for ensemble decisions), bandit reward sums/counts
         self._counts = {"select": np.zeros(k + 1), "reward_sum": np.zeros(k), "reward_n": np.zeros(k),
-                        "fallbacks": np.zeros(1), "dropped": np.zeros(1)}
+                        "fallbacks": np.zeros(1), "dropped": np.zeros(1), "audits": np.zeros(1)}
 
     @property
     def arm_names(self) -> list[str]:
@@ -202,6 +202,39 @@ class BanditRewardPool:
             np.add.at(self._counts["reward_n"], arms[learn], 1)
         return {"decision_ids": uniq, "arms": arms, "rewards": rewards}
 
+    def audit(self, batch: ScoringBatch, decision_id: int, chosen_raw: Optional[np.ndarray] = None) -> dict[str, np.ndarray]:
+        """Cross-arm audit of one pending decision whose rows are ``batch``: every usable arm scores
+        them (``chosen_raw``: the chosen arm's raw scores, not asked again), each arm is paid its
+        agreement with the leave-one-out consensus of the others (``signals.consensus_agreement``),
+        and the decision is closed. One audit teaches the bandit about every arm on this context."""
+        from laser_plugin.signals import consensus_agreement
+
+        if int(decision_id) not in self._pending:
+            raise UnknownDecisionError(f"unknown decision id {int(decision_id)}: never issued, already updated, or dropped")
+        chosen, ctx = self._pending.pop(int(decision_id))
+        raw = np.full((self.pool.num_arms, len(batch)), np.nan)
+        for arm in range(self.pool.num_arms):
+            given = chosen_raw if arm == chosen and chosen_raw is not None else None
+            scores = np.asarray(given, dtype=np.float64) if given is not None else self.pool.try_score_raw(batch, arm)
+            if scores is not None:
+                raw[arm] = scores
+        agreement = consensus_agreement(raw, batch.group_ids)
+        arms = np.flatnonzero(np.isfinite(agreement))
+        rewards = np.full(self.pool.num_arms, np.nan)
+        if len(arms):
+            normed = np.asarray(self.feedback(agreement[arms], arms=arms), dtype=np.float64)
+            self.selector.update(arms, np.repeat(ctx[None, :], len(arms), axis=0), normed)
+            rewards[arms] = normed
+            np.add.at(self._counts["reward_sum"], arms, normed)
+            np.add.at(self._counts["reward_n"], arms, 1)
+        self._counts["audits"][0] += 1
+        return {"arms": arms, "agreement": agreement, "rewards": rewards}
+
+    def forget(self, decision_ids: Any) -> None:
+        """Close decisions that get no feedback (not audited under the audit signal)."""
+        for d in np.asarray(decision_ids, dtype=np.int64).reshape(-1).tolist():
+            self._pending.pop(int(d), None)
+
     # ---------------------------------------------------------------- metrics / state
     def metrics(self) -> dict[str, float]:
         sel = self._counts["select"]
@@ -214,7 +247,8 @@ class BanditRewardPool:
             out[f"laser/bandit_reward/{name}"] = float(self._counts["reward_sum"][i] / n) if n else 0.0
         out.update({"laser/decisions": float(sel.sum()), "laser/pending": float(len(self._pending)),
                     "laser/fallbacks": float(self._counts["fallbacks"][0]),
-                    "laser/dropped_pending": float(self._counts["dropped"][0])})
+                    "laser/dropped_pending": float(self._counts["dropped"][0]),
+                    "laser/audits": float(self._counts["audits"][0])})
         out.update(self.pool.metrics())
         return out
 
@@ -243,7 +277,10 @@ class BanditRewardPool:
         self.feedback.load_state_dict(unflatten(state, "feedback"))
         self.pool.load_state_dict(strip(state, "pool"))
         for key in self._counts:
-            self._counts[key] = np.asarray(state[f"counts/{key}"], dtype=np.float64).copy()
+            if f"counts/{key}" in state or key != "audits":  # states saved before audits existed: 0 audits
+                self._counts[key] = np.asarray(state[f"counts/{key}"], dtype=np.float64).copy()
+            else:
+                self._counts[key] = np.zeros(1)
         ids, arms, ctx = state["pending/ids"], state["pending/arms"], state["pending/contexts"]
         self._pending = OrderedDict((int(i), (int(a), np.asarray(c, dtype=np.float64)))
                                     for i, a, c in zip(ids, arms, ctx))

@@ -168,6 +168,17 @@ class RewardPool:
         self._consecutive[arm] = 0
         return raw * a.spec.score_scale if scale else raw
 
+    def try_score_raw(self, batch: ScoringBatch, arm: int) -> Optional[np.ndarray]:
+        """``score_raw`` for an optional extra opinion (the cross-arm audit): a quarantined or
+        failing arm gives None (the failure is recorded, and quarantines as usual)."""
+        if arm in self.quarantined():
+            return None
+        try:
+            return self.score_raw(batch, arm)
+        except ArmScoringError as err:
+            self._record_failure(arm, err)
+            return None
+
     def _record_failure(self, arm: int, err: ArmScoringError) -> None:
         self._stats["failures"][arm] += 1
         self._stats["nan_events"][arm] += int(err.garbage)

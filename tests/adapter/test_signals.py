@@ -2,7 +2,7 @@
 import numpy as np
 import pytest
 
-from laser_plugin.signals import group_informativeness, loss_signal, verifier_agreement
+from laser_plugin.signals import consensus_agreement, group_informativeness, loss_signal, verifier_agreement
 
 
 def test_group_informativeness_counts_groups_with_spread():
@@ -26,3 +26,26 @@ def test_loss_signal_refuses_non_finite():
     assert loss_signal(0.25) == -0.25
     with pytest.raises(ValueError, match="non-finite"):
         loss_signal(float("nan"))
+
+
+def test_consensus_agreement_pays_the_majority_and_not_a_lone_dissenter():
+    up, down = [1.0, 2.0, 3.0], [3.0, 2.0, 1.0]
+    # arms 0-2 order the group up, arm 3 down, arm 4 has no opinion (all ties)
+    scores = np.array([up, up, up, down, [5.0, 5.0, 5.0]])
+    got = consensus_agreement(scores, np.zeros(3))
+    # arm 0's consensus (arms 1, 2, 3; arm 4 uninformed): ranks [1/3, 1/2, 2/3] -> all 3 pairs agree
+    assert got[:3].tolist() == [1.0, 1.0, 1.0]
+    assert got[3] == 0.0  # the consensus of 0-2 orders every pair the other way
+    assert got[4] == 0.5  # ties on every strict consensus pair: half credit
+
+
+def test_consensus_agreement_by_hand_with_groups_ties_and_missing_arms():
+    groups = np.array([0, 0, 1, 1])
+    scores = np.array([[1.0, 2.0, 1.0, 2.0],
+                       [1.0, 2.0, 2.0, 1.0],
+                       [np.nan] * 4])  # this arm did not score (failed): no value, not part of any consensus
+    got = consensus_agreement(scores, groups)
+    # two arms: each one's consensus is the other; group 0 agrees, group 1 disagrees -> 1/2
+    assert got[0] == 0.5 and got[1] == 0.5 and np.isnan(got[2])
+    # an arm alone has no consensus to compare with
+    assert consensus_agreement(np.array([[1.0, 2.0]]), None).tolist() == [0.5]

@@ -3,7 +3,7 @@ ensembles, checkpoints."""
 import numpy as np
 import pytest
 
-from laser_plugin.pool import ArmSpec
+from laser_plugin.pool import ArmSpec, ScoringBatch
 from tests.pool.conftest import make_batch
 
 pytest.importorskip("laser_plugin.core.feedback", reason="selection core not installed yet")
@@ -178,3 +178,33 @@ def test_corrupt_and_mismatched_checkpoints_are_refused(func_dir, tmp_path):
     extra = ArmSpec("func", str(func_dir / "length.py"), name="extra")
     with pytest.raises(ValueError, match="num_arms: checkpoint has 3, this pool has 4"):
         _bandit(func_dir, first=extra).load(path)
+
+
+def test_audit_scores_every_arm_pays_each_and_closes_the_decision(func_dir):
+    from laser_plugin.pool.bandit_pool import UnknownDecisionError
+
+    # three length arms (factors 1, 2, 3: the same order) and a verifier that is right on every row
+    # of this batch (all ties: no opinion, half credit)
+    verifier = ArmSpec("func", str(func_dir / "verifier.py"), name="verifier")
+    bp = _bandit(func_dir, first=verifier, granularity="row")
+    batch = make_batch(6, group_size=3)
+    res = bp.score(batch)
+    d = int(res.decision_ids[0])
+    rows = np.flatnonzero(res.decision_ids == d)
+    calls = {n: bp.metrics()[f"pool/{n}/calls"] for n in bp.arm_names}
+    pick = lambda xs: [xs[i] for i in rows]  # noqa: E731
+    sub = ScoringBatch(queries=pick(batch.queries), prompts=pick(batch.prompts), responses=pick(batch.responses),
+                       labels=pick(batch.labels), group_ids=pick(list(batch.group_ids)))
+    out = bp.audit(sub, d, chosen_raw=res.raw_scores[rows])
+    after = bp.metrics()
+    chosen = bp.arm_names[int(res.arms[rows[0]])]
+    # the chosen arm is not asked again; every other arm scores the decision's rows once
+    assert all(after[f"pool/{n}/calls"] == calls[n] + (n != chosen) for n in bp.arm_names)
+    assert out["arms"].tolist() == [0, 1, 2, 3] and np.isfinite(out["rewards"]).all()
+    # the length arms agree with each other, more than the verifier agrees with them
+    assert out["agreement"].tolist() == [0.5, 1.0, 1.0, 1.0]
+    assert after["laser/audits"] == 1.0 and after["laser/pending"] == 1.0
+    with pytest.raises(UnknownDecisionError):
+        bp.audit(sub, d)
+    bp.forget(res.decision_ids)
+    assert bp.metrics()["laser/pending"] == 0.0

@@ -124,6 +124,8 @@ LASER: dict[str, tuple[Any, str]] = {
     "laser.no_dedup": (False, "keep identical responses as separate candidates"),
     "laser.feedback_signal": ("loss", f"bandit reward: {' | '.join(FEEDBACK_SIGNALS)} (loss: LASeR's -loss)"),
     "laser.probe_dataset": (None, "trusted pairs (prompt/chosen/rejected) for --laser.feedback_signal probe"),
+    "laser.audit_share": (None, "share of decisions audited by every arm under --laser.feedback_signal audit "
+                                "(default 0.25/(K-1): scoring <= 1.25x one arm)"),
     "laser.context": ("policy", "policy: LASeR's context (policy hidden state of the prompts' last token); "
                                 "encoder: --reward_selector.context_encoder on the prompt text"),
     "laser.resume_round": (-1, "resume after this finished round (default with --ckpt.load_enable: the latest)"),
@@ -144,6 +146,8 @@ def _add(parser: argparse.ArgumentParser, table: dict[str, tuple[Any, str]]) -> 
             kind = str if default is None else type(default)
             if name in ("laser.max_pairs_per_prompt",):
                 kind = int
+            if name in ("laser.audit_share",):
+                kind = float
             choices = (AUTO, *PARAM_DTYPES) if name == "ds.param_dtype" else None
             parser.add_argument(flag, dest=name, type=kind, default=default, choices=choices, help=help_text or None)
 

@@ -29,6 +29,7 @@ class RoundStats:
         self.signals: list[float] = []
         self.signal_weights: list[float] = []  # rows behind each signal (1 for non-row signals)
         self.probe_losses: list[float] = []
+        self.audits: list[dict[str, float]] = []  # per audit: arm -> consensus agreement
         self.train_logs: dict[str, Any] = {}
         self.scoring: dict[str, Any] = {}
 
@@ -52,6 +53,13 @@ class RoundStats:
         for a, rew in zip(result["arms"].tolist(), result["rewards"].tolist()):
             if a >= 0 and np.isfinite(rew):
                 self.rewards[self._name(a)].append(float(rew))
+
+    def add_audit(self, result: dict) -> None:
+        """One cross-arm audit: every arm was paid (its normalised agreement), like add_update."""
+        arms = result["arms"].tolist()
+        self.add_update({"arms": result["arms"], "rewards": result["rewards"][result["arms"]]},
+                        result["agreement"][result["arms"]])
+        self.audits.append({self._name(a): float(result["agreement"][a]) for a in arms})
 
     def record_scoring(self, items: list, pidx: list, responses: list, scored: Any, pairs: list) -> None:
         per_prompt: dict[int, set] = defaultdict(set)
@@ -89,6 +97,9 @@ class RoundStats:
             "bandit_updates": len(self.signals),
             "bandit_reward_by_arm": {k: float(np.mean(v)) for k, v in self.rewards.items()},
             "probe_loss": self.probe_losses[-1] if self.probe_losses else None,
+            "audits": len(self.audits),
+            "audit_agreement_by_arm": {n: float(np.mean([a[n] for a in self.audits if n in a]))
+                                       for n in self.names if any(n in a for a in self.audits)},
             "bandit_pending": float(metrics.get("laser/pending", 0.0)),
             "pool": pool,
             # t holds (wall, process CPU) clock readings per phase boundary

@@ -25,6 +25,7 @@ class LoopConfig:
     pair: Optional[PairConfig] = None
     feedback_signal: str = "loss"
     probe_dataset: Optional[str] = None
+    audit_share: Optional[float] = None  # None: default_audit_share(K)
     context: str = "policy"
     resume_round: int = -1
     save_samples: bool = True
@@ -37,6 +38,8 @@ class LoopConfig:
             raise ValueError(f"--laser.feedback_signal must be one of {FEEDBACK_SIGNALS}, got {self.feedback_signal!r}")
         if self.feedback_signal == "probe" and not self.probe_dataset:
             raise ValueError("--laser.feedback_signal probe needs --laser.probe_dataset (trusted prompt/chosen/rejected pairs)")
+        if self.audit_share is not None and not 0.0 < self.audit_share <= 1.0:
+            raise ValueError(f"--laser.audit_share must be in (0, 1], got {self.audit_share}")
         if self.context not in CONTEXTS:
             raise ValueError(f"--laser.context must be one of {CONTEXTS}, got {self.context!r}")
 
@@ -46,7 +49,8 @@ class LoopConfig:
         pair = PairConfig(strategy=la.pair_strategy, k=la.pairs_per_prompt, margin=la.pair_margin,
                           max_pairs_per_prompt=la.max_pairs_per_prompt, dedup=not la.no_dedup)
         return cls(rounds=la.rounds, prompts_per_round=la.prompts_per_round, score_batch_size=la.score_batch_size,
-                   pair=pair, feedback_signal=la.feedback_signal, probe_dataset=la.probe_dataset, context=la.context,
+                   pair=pair, feedback_signal=la.feedback_signal, probe_dataset=la.probe_dataset,
+                   audit_share=la.audit_share, context=la.context,
                    resume_round=la.resume_round, save_samples=not la.no_save_samples)
 
     def max_pairs_per_prompt(self, n_samples: int) -> int:
