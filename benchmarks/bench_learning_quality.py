@@ -44,10 +44,11 @@ QUICK_SPECS = ("laser:loss", "laser:verifier", "random", "score_mean", "fixed:ve
 DEFAULT_ARMS = ("verifier", "sentiment", "similarity", "length", "noise")
 PRESETS = {
     # decisions per run (granularity group: one per prompt) = rounds x prompts_per_round
+    # lr 3e-5 (the quickstart's 1e-5 barely moves the policy in 4 rounds, so no selector could differ)
     "default": dict(rounds=4, prompts_per_round=27, train_per_domain=27, eval_per_domain=12, seeds=3,
-                    n_samples=4, max_new_tokens=32),
+                    n_samples=4, max_new_tokens=32, lr=3e-5),
     "quick": dict(rounds=2, prompts_per_round=12, train_per_domain=12, eval_per_domain=8, seeds=1,
-                  n_samples=4, max_new_tokens=32),
+                  n_samples=4, max_new_tokens=32, lr=3e-5),
 }
 
 
@@ -263,7 +264,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     pool = args.pool or default_pool(DEFAULT_ARMS)
     cfg = QuickstartConfig(output_dir=out, model=model, pool=pool, rounds=args.rounds,
                            prompts_per_round=args.prompts_per_round, n_samples=args.n_samples,
-                           max_new_tokens=args.max_new_tokens, seed=args.seeds[0], extra_args=tuple(args.extra),
+                           max_new_tokens=args.max_new_tokens, lr=args.lr, seed=args.seeds[0], extra_args=tuple(args.extra),
                            data=DataConfig(train_per_domain=args.train_per_domain, eval_per_domain=args.eval_per_domain))
     cmp = Comparison(cfg, iterative_dpo_argv(cfg, model, pool, train_path)).setup()
     arms = cmp.results["arms"]
@@ -280,6 +281,9 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             res = cmp.run_selector(selector, options, run_name=f"{label.replace(':', '_')}/seed{seed}", seed=seed,
                                    signal=signal)
             runs.setdefault(label, {})[seed] = _record(cmp, res, args.rounds)
+            # every finished run on disk: a long benchmark that stops early keeps what it measured
+            Path(str(args.output) + ".partial.json").write_text(json.dumps(
+                {"start_eval": start_eval, "arms": arms, "domains": domains, "runs": runs}, default=str))
     import shutil
 
     shutil.rmtree(cmp.init_dir, ignore_errors=True)
@@ -303,8 +307,8 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     p.add_argument("--selectors", nargs="+", help=f"specs (default: {' '.join(DEFAULT_SPECS)})")
     p.add_argument("--laser-label", default="laser:loss", help="the row the targets are checked on (the default signal)")
     p.add_argument("--router", help="router file for bayesian_router (laser-plugin train-router)")
-    for key in PRESETS["default"]:
-        p.add_argument(f"--{key.replace('_', '-')}", type=int, default=None)
+    for key, value in PRESETS["default"].items():
+        p.add_argument(f"--{key.replace('_', '-')}", type=type(value), default=None)
     p.add_argument("--data-seed", type=int, default=0)
     p.add_argument("--workdir", default=str(ROOT / "runs" / "learning_quality"))
     p.add_argument("--output", default=str(RESULTS / "learning_quality"))

@@ -19,7 +19,9 @@ GRANULARITIES = ("batch", "group")
 #   loss             LASeR's signal: -(policy loss) of the step whose experiences the arm scored
 #   group_variance   GRPO: share of prompt groups whose rewards are not all equal (informative groups)
 #   verifier         agreement of the arm's within-group ranking with a verifier arm (needs labels)
-SIGNALS = ("loss", "group_variance", "verifier")
+#   audit            on a seeded share of decisions every arm scores the rows; each arm is paid its
+#                    agreement with the leave-one-out consensus of the others (laser_plugin.signals)
+SIGNALS = ("loss", "group_variance", "verifier", "audit")
 
 
 @dataclass
@@ -31,6 +33,7 @@ class LaserConfig:
     feedback: str = "quantile"
     signal: str = "loss"
     verifier: Optional[str] = None
+    audit_share: Optional[float] = None  # None: signals.default_audit_share(K)
     context_encoder: str = "hashing"
     context_dim: int = 64
     seed: int = 0
@@ -57,6 +60,8 @@ class LaserConfig:
             raise ValueError(f"--reward_selector.signal must be one of {SIGNALS}, got {self.signal!r}")
         if self.signal == "verifier" and not self.verifier:
             raise ValueError("--reward_selector.signal verifier needs --reward_selector.verifier ARM_NAME")
+        if self.audit_share is not None and not 0.0 < self.audit_share <= 1.0:
+            raise ValueError(f"--reward_selector.audit_share must be in (0, 1], got {self.audit_share}")
         if self.context_dim < 2:
             raise ValueError(f"--reward_selector.context_dim must be >= 2 (features + bias), got {self.context_dim}")
         if self.residency < 1:

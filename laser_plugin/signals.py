@@ -107,3 +107,14 @@ def consensus_agreement(scores: np.ndarray, group_ids: Optional[np.ndarray]) -> 
             agree += float((ds == dc)[strict].sum()) + 0.5 * float((ds == 0)[strict].sum())
         out[k] = agree / total if total else 0.5
     return out
+
+
+def default_audit_share(num_arms: int) -> float:
+    """Audit share keeping total scoring <= 1.25x one arm: each audit asks the K - 1 other arms."""
+    return min(1.0, 0.25 / max(num_arms - 1, 1))
+
+
+def is_audited(seed: int, decision_id: int, share: float) -> bool:
+    """Whether decision ``decision_id`` is audited: a draw seeded by (seed, id), so the choice is
+    the same after a resume and the expected extra scoring is exactly ``share``."""
+    return bool(np.random.default_rng([int(seed), int(decision_id)]).random() < share)

@@ -18,7 +18,7 @@ Signals (``--laser.feedback_signal``):
   audit     cross-arm audit, no labels: a seeded share of decisions (``--laser.audit_share``;
             default 0.25/(K-1), so scoring costs <= 1.25x one arm) is scored by every arm, and
             each arm is paid its agreement with the leave-one-out consensus of the others
-            (``laser_plugin.signals.consensus_agreement``); the other decisions get no feedback.
+            (``laser_plugin.signals``); the other decisions get no feedback.
 """
 from __future__ import annotations
 
@@ -28,17 +28,6 @@ import numpy as np
 
 FEEDBACK_SIGNALS = ("loss", "probe", "verifier", "audit")
 
-
-def audit_count(share: float, decisions: int, rng: np.random.Generator) -> int:
-    """How many of a round's decisions to audit: share x decisions, stochastically rounded so
-    that the expected extra scoring is exactly the share (a round of 10 at share 0.15: 1 or 2)."""
-    want = share * decisions
-    return min(decisions, int(np.floor(want + rng.random())))
-
-
-def default_audit_share(num_arms: int) -> float:
-    """Audit share keeping total scoring <= 1.25x one arm: each audit asks K - 1 more arms."""
-    return min(1.0, 0.25 / max(num_arms - 1, 1))
 
 
 class DecisionFeedback:
@@ -114,4 +103,4 @@ class StepAttribution:
         return rows, before - float(probe_loss)
 
 
-__all__ = ["FEEDBACK_SIGNALS", "DecisionFeedback", "StepAttribution", "audit_count", "default_audit_share"]
+__all__ = ["FEEDBACK_SIGNALS", "DecisionFeedback", "StepAttribution"]

@@ -1,9 +1,8 @@
 """`--reward_selector laser` in the REAL openrlhf.cli.train_ppo_ray (GRPO) on CPU, end to end.
 
 Run 1 trains 4 steps with a 3-arm pool (two tiny OpenRLHF RMs, one on another tokenizer, and a
-reward_func file), one arm per prompt group, checkpoints every step. Run 2 resumes from step 2 (the
-`latest` tag rewound) and must make the same step-3 decisions as run 1: the bandit state is saved
-with OpenRLHF's checkpoints and restored on resume. Only vLLM's engine is a stand-in (HF generate,
+reward_func file), one arm per prompt group, the bandit state checkpointed every step beside
+OpenRLHF's (resume: tests/faults/test_grpo_kill.py). Only vLLM's engine is a stand-in (HF generate,
 laser_plugin.testing.vllm_standin): it cannot run on CPU.
 """
 from __future__ import annotations
@@ -42,7 +41,7 @@ def _decisions(path: Path) -> list[dict]:
     return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
 
 
-def test_grpo_with_laser_pool_logs_checkpoints_and_resumes_identically(tmp_path, tiny_policy, tiny_reward_models):
+def test_grpo_with_laser_pool_logs_and_checkpoints_the_bandit(tmp_path, tiny_policy, tiny_reward_models):
     func = tmp_path / "short.py"
     func.write_text(LENGTH_FUNC)
     pool = f"hf:{tiny_reward_models[0]},hf:{tiny_reward_models[2]},func:{func}"
@@ -54,7 +53,7 @@ def test_grpo_with_laser_pool_logs_checkpoints_and_resumes_identically(tmp_path,
              "--reward_selector.alpha", "0.5", "--train.num_episodes", "2", "--rollout.micro_batch_size", "3"]
     cmd = grpo_cpu_command(tiny_policy, None, data, run_dir, extra_args=laser)
 
-    first = _run(cmd, tmp_path, tmp_path / "run1.log")
+    _run(cmd, tmp_path, tmp_path / "run1.log")
     state_dir = run_dir / "ckpt" / "laser_bandit"
     for step in (1, 2, 3, 4):
         assert (state_dir / f"global_step{step}.safetensors").is_file()
@@ -71,15 +70,8 @@ def test_grpo_with_laser_pool_logs_checkpoints_and_resumes_identically(tmp_path,
     assert any(tag.startswith("train/laser/bandit_reward/") for tag in scalars)
     assert "train/pool/switches" in scalars or any(t.startswith("train/pool/") for t in scalars)
 
-    # Resume from step 2: rewind OpenRLHF's `latest` tag, keep only run 1's decisions up to step 2.
-    (run_dir / "ckpt" / "_actor" / "latest").write_text("global_step2")
-    (state_dir / "decisions.jsonl").write_text(
-        "".join(json.dumps(d) + "\n" for d in log if d["global_step"] <= 2))
-    second = _run([*cmd, "--ckpt.load_enable"], tmp_path, tmp_path / "run2.log")
-    assert "restored bandit state" in second
-    resumed = _decisions(state_dir / "decisions.jsonl")
-    step3 = lambda rows: [(d["arm"], d["rows"]) for d in rows if d["global_step"] == 3]  # noqa: E731
-    assert step3(resumed) == step3(log) and step3(log)
+    # Resume (restored bandit state, the same decisions after the resumed step) is tests/faults/test_grpo_kill.py:
+    # a killed run resumed with --ckpt.load_enable alone; one Ray run here keeps the suite in budget.
 
 
 PARITY_FUNC = '''

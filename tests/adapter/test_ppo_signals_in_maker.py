@@ -29,10 +29,10 @@ def maker_factory(tmp_path, tiny_tokenizer, cpu_compat):
         (tmp_path / f"{name}.py").write_text(text)
     pool = ",".join(f"func:{tmp_path / n}.py" for n in ("const", "length", "match"))
 
-    def make(signal: str, selector: str = "fixed", granularity: str = "group", **options):
+    def make(signal: str, selector: str = "fixed", granularity: str = "group", audit_share=None, **options):
         config = LaserConfig(selector=selector, pool=pool, signal=signal, granularity=granularity,
                              verifier="match" if signal == "verifier" else None, state_dir=str(tmp_path / "state"),
-                             selector_options=options)
+                             selector_options=options, audit_share=audit_share)
         maker = object.__new__(LaserExperienceMaker)
         maker.laser_config, maker.tokenizer = config, tiny_tokenizer
         maker.args = SimpleNamespace(rollout=SimpleNamespace(n_samples_per_prompt=2), ckpt=SimpleNamespace(path=str(tmp_path)),
@@ -71,6 +71,21 @@ def test_verifier_signal_rewards_agreement_with_the_verifier(maker_factory, tiny
     # group 0: the verifier prefers the "4" answer, the length arm the longer wrong one -> 0;
     # group 1: the verifier orders nothing -> 0.5
     assert maker._step_signals == [0.0, 0.5]
+
+
+def test_audit_signal_pays_every_arm_its_agreement_with_the_others(maker_factory, tiny_tokenizer):
+    maker = maker_factory("audit", arm=1, audit_share=1.0)  # every decision audited
+    maker._score_micro_batch(_samples(tiny_tokenizer))
+    # group 0: length prefers the longer wrong answer, match the "4": each contradicts the other's
+    # consensus (const ties everything: no opinion) -> const 1/2, length 0, match 0;
+    # group 1: identical answers, nothing ordered -> 1/2 for every arm
+    assert maker._step_signals == [0.5, 0.0, 0.0, 0.5, 0.5, 0.5]
+    m = maker.bandit.metrics()
+    assert m["laser/bandit_reward/length"] == pytest.approx(0.25) and m["laser/audits"] == 2.0
+    assert m["laser/pending"] == 0.0 and m["pool/match/calls"] == 2.0  # the chosen arm is not asked twice
+    none = maker_factory("audit", arm=1, audit_share=1e-9)  # (almost) never audited: closed without feedback
+    none._score_micro_batch(_samples(tiny_tokenizer))
+    assert none._step_signals == [] and none.bandit.metrics()["laser/pending"] == 0.0
 
 
 def test_loss_signal_is_delayed_to_the_step_and_logged(maker_factory, tiny_tokenizer, tmp_path):

@@ -91,6 +91,16 @@ def test_immediate_signals(tmp_path):
     assert 0.0 <= ver.last_signal <= 1.0
     with pytest.raises(ValueError, match="not an arm"):
         LaserRewardRouter(_specs(tmp_path), signal="verifier", verifier="zzz")
+    # the cross-arm audit (every decision here): the two arms not chosen score each group once more;
+    # a, b, c are offsets of one score: they never contradict each other (1 where a group's two
+    # completions differ, 1/2 where they tie)
+    aud = LaserRewardRouter(_specs(tmp_path), signal="audit", audit_share=1.0, num_generations=2)
+    aud(prompts=prompts, completions=completions)
+    m = aud.bandit.metrics()
+    assert m["laser/audits"] == 4 and m["laser/pending"] == 0 and 0.5 <= aud.last_signal <= 1.0
+    assert sum(m[f"pool/{n}/samples"] for n in "abc") == 3 * len(prompts)  # every arm scored every row once
+    with pytest.raises(ValueError, match="audit_share"):
+        LaserRewardRouter(_specs(tmp_path), signal="audit", audit_share=1.5)
 
 
 def test_invalid_configurations(tmp_path):

@@ -24,12 +24,12 @@ from laser_plugin.adapters.openrlhf.dpo_report import RoundStats, print_summary,
 from laser_plugin.adapters.openrlhf.generation import SamplingConfig, VLLMSampler, _hf_module, hf_generate
 from laser_plugin.core.state_io import atomic_write_text
 from laser_plugin.dpo.dist import RankSync
-from laser_plugin.dpo.feedback import DecisionFeedback, StepAttribution, audit_count, default_audit_share
+from laser_plugin.dpo.feedback import DecisionFeedback, StepAttribution
 from laser_plugin.dpo.preference import build_pairs
 from laser_plugin.dpo.sampling import DecisionGroupedOrder
 from laser_plugin.dpo.scoring import policy_contexts, score_samples, scoring_batch
 from laser_plugin.eval.answers import is_correct
-from laser_plugin.signals import verifier_agreement
+from laser_plugin.signals import default_audit_share, is_audited, verifier_agreement
 
 
 def _clock() -> tuple[float, float]:
@@ -224,7 +224,7 @@ class IterativeDPO:
             if self.loop.feedback_signal == "verifier":
                 self._verifier_feedback(items, pidx, responses, scored)
             elif self.loop.feedback_signal == "audit":
-                self._audit_feedback(r, items, pidx, responses, scored, seqs)
+                self._audit_feedback(items, pidx, responses, scored, seqs)
             if self.loop.save_samples:
                 self._save_samples(r, items, pidx, responses, scored, pairs)
         rows, decisions, arms = self.sync.broadcast(payload)
@@ -280,13 +280,12 @@ class IterativeDPO:
                 values.append(verifier_agreement(scored.rewards[sel], correct[sel], np.asarray(pidx)[sel]))
         self._update(list(zip(ids, values)))
 
-    def _audit_feedback(self, r: int, items: list, pidx: list, responses: list, scored: Any, seqs: Optional[list]) -> None:
+    def _audit_feedback(self, items: list, pidx: list, responses: list, scored: Any, seqs: Optional[list]) -> None:
         """A seeded share of this round's decisions is scored by every arm; each arm is paid its
         agreement with the others' consensus (``BanditRewardPool.audit``); the rest get no feedback."""
         decisions = [int(d) for d in np.unique(scored.decision_ids) if scored.arms[scored.decision_ids == d][0] >= 0]
         share = self.loop.audit_share or default_audit_share(len(self.bandit.arm_names))
-        rng = np.random.default_rng(self.args.train.seed + 104729 * (r + 1))
-        audited = sorted(rng.choice(decisions, audit_count(share, len(decisions), rng), replace=False).tolist()) if decisions else []
+        audited = [d for d in decisions if is_audited(self.args.train.seed, d, share)]
         has_labels = any(getattr(items[p], "label", None) not in (None, "") for p in set(pidx))
         p_arr = np.asarray(pidx, dtype=np.int64)
         for d in audited:

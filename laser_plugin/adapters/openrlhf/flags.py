@@ -23,6 +23,8 @@ _PLUGIN_OPTIONS: dict[str, tuple[type, str]] = {
     "feedback": (str, "bandit-reward normaliser: quantile (LASeR q20/q80), baseline, zscore, '+'-joined, none"),
     "signal": (str, f"what the bandit learns from: {'|'.join(SIGNALS)}"),
     "verifier": (str, "arm name whose scores are ground truth for --reward_selector.signal verifier"),
+    "audit_share": (float, "share of decisions every arm scores under --reward_selector.signal audit "
+                           "(default 0.25/(K-1): scoring <= 1.25x one arm)"),
     "context_encoder": (str, "context features: hashing (prompt text) or hf:PATH (a small encoder model)"),
     "context_dim": (int, "context dimension d (incl. the bias feature)"),
     "seed": (int, "seed of the selector's RNG and the context projection"),

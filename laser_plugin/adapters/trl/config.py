@@ -14,8 +14,9 @@ REWARD_KINDS = ("normalized", "raw")
 class RouterConfig:
     selector: str = "laser"  # a name from laser_plugin.available_selectors()
     granularity: str = "group"  # one arm per prompt group (TRL's num_generations) or per reward call
-    signal: str = "loss"  # bandit reward: loss (LASeR), group_variance, verifier (see laser_plugin.signals)
+    signal: str = "loss"  # bandit reward: loss (LASeR), group_variance, verifier, audit (see laser_plugin.signals)
     verifier: Optional[str] = None  # arm name of the verifier for signal="verifier"
+    audit_share: Optional[float] = None  # signal="audit": share of decisions every arm scores (None: 0.25/(K-1))
     feedback: str = "quantile"  # laser_plugin.core.feedback.make_feedback spec
     context_dim: int = 64  # bandit context size d (features + bias)
     context_encoder: str = "hashing"  # prompt text features, or "hf:PATH"
@@ -37,6 +38,8 @@ class RouterConfig:
             raise ValueError(f"signal must be one of {SIGNALS}, got {self.signal!r}")
         if self.signal == "verifier" and not self.verifier:
             raise ValueError("signal='verifier' needs verifier=ARM_NAME (an arm of the pool)")
+        if self.audit_share is not None and not 0.0 < self.audit_share <= 1.0:
+            raise ValueError(f"audit_share must be in (0, 1], got {self.audit_share}")
         if self.rewards not in REWARD_KINDS:
             raise ValueError(f"rewards must be one of {REWARD_KINDS}, got {self.rewards!r}")
         if self.context_dim < 2:

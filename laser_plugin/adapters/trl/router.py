@@ -27,7 +27,8 @@ from laser_plugin.adapters.trl.config import RouterConfig
 from laser_plugin.pool.bandit_pool import BanditRewardPool
 from laser_plugin.pool.pool import RewardPool
 from laser_plugin.pool.types import ScoringBatch
-from laser_plugin.signals import group_informativeness, loss_signal, verifier_agreement
+from laser_plugin.signals import (default_audit_share, group_informativeness, is_audited, loss_signal,
+                                  verifier_agreement)
 
 DECISION_LOG_LIMIT = 100_000
 LABEL_KEYS = ("label", "labels", "answer", "solution", "ground_truth")
@@ -122,6 +123,7 @@ class LaserRewardRouter:
         granularity: str = "group",
         signal: str = "loss",
         verifier: Optional[str] = None,
+        audit_share: Optional[float] = None,
         feedback: str = "quantile",
         context_dim: int = 64,
         context_encoder: str = "hashing",
@@ -135,7 +137,7 @@ class LaserRewardRouter:
         pool_kwargs: Optional[dict[str, Any]] = None,
     ) -> None:
         self.config = RouterConfig(selector=selector, granularity=granularity, signal=signal, verifier=verifier,
-                                   feedback=feedback, context_dim=context_dim, context_encoder=context_encoder,
+                                   audit_share=audit_share, feedback=feedback, context_dim=context_dim, context_encoder=context_encoder,
                                    seed=seed, selector_options=dict(selector_options or {}), rewards=rewards,
                                    label_key=label_key, num_generations=num_generations, name=name)
         if isinstance(policy_tokenizer, (str, Path)):
@@ -239,6 +241,9 @@ class LaserRewardRouter:
             self.decision_log_dropped += cut
         if self.config.signal == "loss":  # delayed: the loss of the steps trained on these rewards
             self._pending.append((ids, step + self.steps_per_call))
+        elif self.config.signal == "audit":
+            values = [v for d in ids for v in self._audit(batch, result, int(d))]
+            self.last_signal = float(np.mean(values)) if values else self.last_signal
         else:
             values = [self._immediate_signal(batch, result, d) for d in ids]
             self.bandit.update(ids, values)
@@ -249,6 +254,16 @@ class LaserRewardRouter:
             log_extra("laser_arm", [self.arm_names[int(a)] for a in result.arms])
         out = result.rewards if self.config.rewards == "normalized" else result.raw_scores
         return [float(x) for x in out]
+
+    def _audit(self, batch: ScoringBatch, result: Any, decision: int) -> list[float]:
+        """Cross-arm audit of a seeded share of decisions (laser_plugin.signals); the agreements paid."""
+        share = self.config.audit_share or default_audit_share(len(self.arm_names))
+        if not is_audited(self.config.seed, decision, share):
+            self.bandit.forget([decision])
+            return []
+        rows = np.flatnonzero(result.decision_ids == decision)
+        out = self.bandit.audit(batch.select(rows), decision, result.raw_scores[rows])
+        return out["agreement"][out["arms"]].tolist()
 
     def _immediate_signal(self, batch: ScoringBatch, result: Any, decision: int) -> float:
         rows = np.flatnonzero(result.decision_ids == decision)
