@@ -55,6 +55,7 @@ def test_grpo_killed_while_checkpointing_resumes_and_repeats_the_decisions(tmp_p
     cmd = grpo_cpu_command(tiny_policy, None, data, tmp_path / "run", extra_args=laser)
     env = cpu_run_env()
     env.pop("RAY_ADDRESS", None)
+    env["RAY_DEDUP_LOGS"] = "0"  # keep every worker line, we count the weight syncs
     killed_env = {**env, "LASER_FAULT_AT": "ckpt_bandit:2",
                   "LASER_WORKER_SETUP": "laser_plugin.testing.faults:install_from_env"}
     ckpt = tmp_path / "run" / "ckpt"
@@ -72,6 +73,9 @@ def test_grpo_killed_while_checkpointing_resumes_and_repeats_the_decisions(tmp_p
     out = (tmp_path / "resumed.log").read_text()
     assert rc == 0, out[-6000:]
     assert "resuming from global_step1" in out
+    assert f"Loading the checkpoint: {ckpt / '_actor'}" in out  # upstream's own DeepSpeed resume
+    # the stand-in engine gets the restored weights first, then step 2's (one sync each, over gloo)
+    assert out.count("update weight: lm_head.weight") == 2
     assert "skipped global_step2: bandit state saved, DeepSpeed checkpoint never written" in out
     assert f"restored bandit state {states / 'global_step1.safetensors'}" in out
     assert "dropped 2 written after it" in out  # the killed run's step-2 decisions (one per prompt group)

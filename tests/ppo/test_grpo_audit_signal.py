@@ -2,10 +2,10 @@
 a misleading arm: under the cross-arm audit signal (the PPO/GRPO default) their share of the bandit's
 decisions falls over the steps.
 
-Pool, in this order (LinUCB breaks its first ties towards the lowest index, so the run STARTS on the
-bad arms and must move off them): ``noise`` (a seeded hash of the text: no information), ``long``
-(longer is better: it contradicts the other three), and three arms that prefer short answers by
-different measures (characters, words, 1/(1+characters)): the consensus the audit pays. Only vLLM's
+Pool: ``noise`` (a hash of the text: no information), ``long`` (longer is better: it contradicts the
+other three), and three arms that prefer short answers by different measures (characters, words,
+1/(1+characters)): the consensus the audit pays. Before any feedback LinUCB's scores tie and it picks
+uniformly (the bad arms' share is then 2/5); the share must fall well below that. Only vLLM's
 engine is a stand-in (HF generate): it cannot run on CPU.
 """
 from __future__ import annotations
@@ -64,6 +64,5 @@ def test_noise_and_misleading_arms_lose_share_under_the_audit_signal(tmp_path, t
         rows = [d for d in log if d["global_step"] in picked]
         return sum(d["arm"] in ("noise", "long") for d in rows) / len(rows)
 
-    first, last = bad_share(steps[:2]), bad_share(steps[-3:])
-    assert first > last, (first, last, [(d["global_step"], d["arm"]) for d in log])
-    assert last <= 0.25, (last, [(d["global_step"], d["arm"]) for d in log])
+    chance, last = 2 / 5, bad_share(steps[-3:])  # the last 12 decisions: at most one on a bad arm
+    assert last <= chance / 4, (last, [(d["global_step"], d["arm"]) for d in log])

@@ -1,8 +1,9 @@
-"""The REAL ``openrlhf.cli.train_ppo_ray`` (GRPO) end to end on CPU with the vLLM stand-in, then a resume.
+"""The REAL ``openrlhf.cli.train_ppo_ray`` (GRPO) end to end on CPU with the vLLM stand-in.
 
-Run 1: 4 prompts x 2 samples, 2 steps, a checkpoint every step. Run 2: ``--ckpt.load_enable`` with a
-second episode, which must continue from global step 2 to 4. Each run is one subprocess that starts
-its own Ray (via ``python -m laser_plugin.launch --cpu-rollout``); about a minute each on 2 cores.
+4 prompts x 2 samples, 2 steps, a checkpoint every step; one subprocess that starts its own Ray (via
+``python -m laser_plugin.launch --cpu-rollout``), about a minute on 2 cores. Resuming with
+``--ckpt.load_enable`` (upstream's DeepSpeed load, the stand-in's weight sync after it) is
+tests/faults/test_grpo_kill.py, on a run killed mid-checkpoint.
 """
 from __future__ import annotations
 
@@ -38,14 +39,14 @@ def _max_weight_change(before: Path, after: Path) -> float:
     return max((a[k].float() - b[k].float()).abs().max().item() for k in a)
 
 
-def test_grpo_trains_saves_and_resumes_on_cpu(tmp_path: Path, tiny_policy: Path, tiny_reward_models: list[Path]):
+def test_grpo_trains_and_saves_on_cpu(tmp_path: Path, tiny_policy: Path, tiny_reward_models: list[Path]):
     data = write_prompts(tmp_path / "prompts.jsonl", n=4)
     run_dir = tmp_path / "run"
     cmd = grpo_cpu_command(tiny_policy, tiny_reward_models[0], data, run_dir)
     ckpt = run_dir / "ckpt" / "_actor"
     tb = run_dir / "tb" / "grpo_cpu"
 
-    first = _run(cmd, tmp_path, tmp_path / "run1.log")
+    first = _run(cmd, tmp_path, tmp_path / "run.log")
     assert "vllm stand-in: serving" in first  # rollouts came from the stand-in engine
     assert first.count("update weight: lm_head.weight") == 2  # one weight sync per step, over gloo
     scalars = read_scalars(tb)
@@ -58,12 +59,3 @@ def test_grpo_trains_saves_and_resumes_on_cpu(tmp_path: Path, tiny_policy: Path,
         assert (ckpt / f"global_step{step}" / "mp_rank_00_model_states.pt").is_file()
     assert (run_dir / "final" / "config.json").is_file()
     assert _max_weight_change(tiny_policy, run_dir / "final") > 0  # the actor really trained
-
-    second = _run([*cmd, "--ckpt.load_enable", "--train.num_episodes", "2"], tmp_path, tmp_path / "run2.log")
-    assert f"Loading the checkpoint: {ckpt}" in second
-    # Resume broadcasts the restored weights first, then syncs after each of its two new steps.
-    assert second.count("update weight: lm_head.weight") == 3
-    scalars = read_scalars(tb)
-    assert _steps(scalars, "train/policy_loss") == [1, 2, 3, 4]
-    assert (ckpt / "latest").read_text().strip() == "global_step4"
-    assert (ckpt / "global_step4" / "mp_rank_00_model_states.pt").is_file()
