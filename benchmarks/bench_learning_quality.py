@@ -70,27 +70,10 @@ def parse_spec(spec: str, arms: list[str], router: str | None) -> list[tuple[str
     return [(f"{name}:{signal}" if name not in ("random", "score_mean", "agreement") else name, name, options, signal)]
 
 
-def bootstrap_ci(values: dict[int, dict[str, list[float]]], n_boot: int = 1000, seed: int = 0) -> tuple[float, float]:
-    """95% interval of the mean over domains of per-domain gold, resampling seeds, then prompts
-    within each domain (the two sources of variation of a run's score)."""
-    rng = np.random.default_rng(seed)
-    seeds = sorted(values)
-    stats = []
-    for _ in range(n_boot):
-        picked = rng.choice(seeds, size=len(seeds), replace=True)
-        per_domain: dict[str, list[float]] = {}
-        for s in picked:
-            for dom, vals in values[s].items():
-                v = np.asarray(vals, dtype=float)
-                per_domain.setdefault(dom, []).extend(rng.choice(v, size=len(v), replace=True).tolist())
-        stats.append(np.mean([np.mean(v) for v in per_domain.values()]))
-    lo, hi = np.percentile(stats, [2.5, 97.5])
-    return float(lo), float(hi)
-
-
 def summarise(runs: dict[str, dict[int, dict]], misleading: list[str]) -> dict[str, Any]:
     """Per label: gold (mean over seeds) per domain and 'all' with a bootstrap interval, arm shares, cost."""
     from laser_plugin.demo.data import gold_rows
+    from laser_plugin.eval.metrics import bootstrap_ci
 
     table = {}
     for label, by_seed in runs.items():

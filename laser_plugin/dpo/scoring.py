@@ -12,7 +12,7 @@ padding; this pooling is mask-aware).
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Optional, Sequence
+from typing import Any, Callable, Optional, Sequence
 
 import numpy as np
 import torch
@@ -50,9 +50,12 @@ def scoring_batch(items: Sequence[Any], pidx: np.ndarray, responses: Sequence[st
 
 def score_samples(bandit: Any, items: Sequence[Any], prompt_index: Sequence[int], responses: Sequence[str],
                   score_batch_size: int, contexts: Optional[np.ndarray] = None,
-                  sequences: Optional[Sequence[torch.Tensor]] = None, pad_id: int = 0) -> ScoredSamples:
+                  sequences: Optional[Sequence[torch.Tensor]] = None, pad_id: int = 0,
+                  after_call: Optional[Callable[[ScoringBatch, Any], None]] = None) -> ScoredSamples:
     """Score every sample; ``items[p]`` has ``prompt`` (formatted), ``raw`` and ``label``;
-    ``contexts``: one row per prompt (None: the pool's own text encoder)."""
+    ``contexts``: one row per prompt (None: the pool's own text encoder). ``after_call(batch,
+    result)`` runs after each pool call, before the next one selects: feedback available at scoring
+    time (the audit, the verifier) then reaches the bandit within the round."""
     import time
 
     start = time.perf_counter()
@@ -67,6 +70,8 @@ def score_samples(bandit: Any, items: Sequence[Any], prompt_index: Sequence[int]
         batch = scoring_batch(items, pidx, responses, rows, has_labels, sequences, pad_id)
         ctx = None if contexts is None else np.asarray(contexts)[pidx[rows]]
         res = bandit.score(batch, ctx)
+        if after_call is not None:
+            after_call(batch, res)
         out.rewards[rows] = res.rewards
         out.arms[rows] = res.arms
         out.decision_ids[rows] = res.decision_ids

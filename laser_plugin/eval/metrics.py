@@ -34,6 +34,27 @@ def arm_share_by_domain(records: Iterable[Mapping[str, Any]], arm_key: str = "ar
     return out
 
 
+def bootstrap_ci(values: Mapping[int, Mapping[str, Iterable[float]]], n_boot: int = 1000, seed: int = 0,
+                 level: float = 0.95) -> tuple[float, float]:
+    """Bootstrap interval of the mean over domains of per-domain means. ``values``: {seed: {domain:
+    per-prompt scores}}; each resample draws seeds, then prompts within each (seed, domain): the
+    two sources of variation of a run's score (one seed: prompts only)."""
+    import numpy as np
+
+    rng = np.random.default_rng(seed)
+    seeds = sorted(values)
+    stats = []
+    for _ in range(n_boot):
+        per_domain: dict[str, list[float]] = defaultdict(list)
+        for s in rng.choice(seeds, size=len(seeds), replace=True):
+            for dom, vals in values[s].items():
+                v = np.asarray(list(vals), dtype=float)
+                per_domain[dom].extend(rng.choice(v, size=len(v), replace=True).tolist())
+        stats.append(np.mean([np.mean(v) for v in per_domain.values()]))
+    lo, hi = np.percentile(stats, [50 * (1 - level), 100 - 50 * (1 - level)])
+    return float(lo), float(hi)
+
+
 def format_table(rows: list[list[Any]], header: list[str]) -> str:
     """A plain fixed-width table for console summaries."""
     cells = [[str(h) for h in header]] + [[f"{c:.3f}" if isinstance(c, float) else str(c) for c in r] for r in rows]

@@ -222,13 +222,33 @@ class BanditRewardPool:
         arms = np.flatnonzero(np.isfinite(agreement))
         rewards = np.full(self.pool.num_arms, np.nan)
         if len(arms):
-            normed = np.asarray(self.feedback(agreement[arms], arms=arms), dtype=np.float64)
-            self.selector.update(arms, np.repeat(ctx[None, :], len(arms), axis=0), normed)
-            rewards[arms] = normed
-            np.add.at(self._counts["reward_sum"], arms, normed)
+            # Agreement is already a calibrated [0, 1] reward (1/2: chance); the feedback normaliser
+            # is NOT applied: q20/q80 rescaling would blow the sampling noise of a few audits up to
+            # full-scale rewards (seen: a noise arm at 0.69 on one audit -> 1.0 -> every next pick).
+            self.selector.update(arms, np.repeat(ctx[None, :], len(arms), axis=0), agreement[arms])
+            rewards[arms] = agreement[arms]
+            np.add.at(self._counts["reward_sum"], arms, agreement[arms])
             np.add.at(self._counts["reward_n"], arms, 1)
         self._counts["audits"][0] += 1
         return {"arms": arms, "agreement": agreement, "rewards": rewards}
+
+    def audit_share_of(self, result: ScoreResult, batch: ScoringBatch, share: Optional[float], seed: int) -> list[dict]:
+        """The audit signal for one scoring call: each decision of ``result`` (over ``batch``) is
+        audited with probability ``share`` (None: ``default_audit_share(K)``; a draw seeded by
+        (seed, decision id), the same after a resume), the others are closed without feedback.
+        Returns the audits' results (``audit``)."""
+        from laser_plugin.signals import default_audit_share, is_audited
+
+        share = share or default_audit_share(self.pool.num_arms)
+        raw = result.raw_scores if result.raw_scores is not None and np.ndim(result.raw_scores) == 1 else None
+        out = []
+        for d in np.unique(result.decision_ids).tolist():
+            rows = np.flatnonzero(result.decision_ids == d)
+            if result.arms[rows[0]] < 0 or not is_audited(seed, d, share):
+                self.forget([d])
+                continue
+            out.append(self.audit(batch.select(rows), d, None if raw is None else raw[rows]))
+        return out
 
     def forget(self, decision_ids: Any) -> None:
         """Close decisions that get no feedback (not audited under the audit signal)."""

@@ -29,6 +29,10 @@ class QuickstartConfig:
     micro_batch_size: int = 2
     max_len: int = 160
     context_dim: int = 16
+    # prompts per pool call: feedback known at scoring time (the audit) updates the bandit between
+    # calls, so later prompts of a round already benefit (one call per round would decide them all
+    # from the state before the round)
+    score_batch_size: int = 3
     seed: int = 42
     extra_args: tuple[str, ...] = ()  # more `iterative-dpo` flags, passed through as given
 
@@ -37,8 +41,8 @@ class QuickstartConfig:
         self.selectors = tuple(self.selectors)
         if not self.selectors or len(set(self.selectors)) != len(self.selectors):
             raise ValueError(f"selectors must be distinct and non-empty, got {self.selectors}")
-        if self.rounds < 1 or self.prompts_per_round < 1 or self.max_new_tokens < 1:
-            raise ValueError("rounds, prompts_per_round and max_new_tokens must be >= 1")
+        if self.rounds < 1 or self.prompts_per_round < 1 or self.max_new_tokens < 1 or self.score_batch_size < 1:
+            raise ValueError("rounds, prompts_per_round, max_new_tokens and score_batch_size must be >= 1")
         if self.n_samples < 2:
             raise ValueError("n_samples must be >= 2 (DPO pairs come from samples of one prompt)")
         if self.lr <= 0 or self.beta <= 0 or self.temperature <= 0:

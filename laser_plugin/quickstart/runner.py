@@ -29,7 +29,7 @@ def iterative_dpo_argv(cfg: QuickstartConfig, model: str, pool: str, train_path:
             "--train.micro_batch_size", cfg.micro_batch_size, "--train.batch_size", cfg.batch_size,
             "--train.seed", cfg.seed, "--ds.zero_stage", 0, "--adam.lr", cfg.lr, "--lr_warmup_ratio", 0,
             "--model.beta", cfg.beta, "--laser.rounds", cfg.rounds, "--laser.prompts_per_round", cfg.prompts_per_round,
-            "--laser.score_batch_size", cfg.prompts_per_round,
+            "--laser.score_batch_size", cfg.score_batch_size,
             "--reward_selector", "laser", "--reward_pool", pool, "--reward_selector.granularity", "group",
             "--reward_selector.context_dim", cfg.context_dim, "--reward_selector.seed", cfg.seed,
             "--ckpt.output_dir", cfg.output_dir / "runs", "--ckpt.disable_ds", *cfg.extra_args]

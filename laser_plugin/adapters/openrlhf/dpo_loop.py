@@ -27,9 +27,9 @@ from laser_plugin.dpo.dist import RankSync
 from laser_plugin.dpo.feedback import DecisionFeedback, StepAttribution
 from laser_plugin.dpo.preference import build_pairs
 from laser_plugin.dpo.sampling import DecisionGroupedOrder
-from laser_plugin.dpo.scoring import policy_contexts, score_samples, scoring_batch
+from laser_plugin.dpo.scoring import policy_contexts, score_samples
 from laser_plugin.eval.answers import is_correct
-from laser_plugin.signals import default_audit_share, is_audited, verifier_agreement
+from laser_plugin.signals import verifier_agreement
 
 
 def _clock() -> tuple[float, float]:
@@ -212,8 +212,9 @@ class IterativeDPO:
         self.stats = RoundStats(r, self.bandit.arm_names, self.bandit.metrics() if self.sync.is_main else None)
         payload = None
         if self.sync.is_main:
+            immediate = {"verifier": self._verifier_feedback, "audit": self._audit_feedback}.get(self.loop.feedback_signal)
             scored = score_samples(self.bandit, items, pidx, responses, self.loop.score_batch_size, contexts, seqs,
-                                   self.tokenizer.pad_token_id)
+                                   self.tokenizer.pad_token_id, after_call=immediate)
             pairs = build_pairs(pidx, responses, scored.rewards, self.loop.pair)
             pairs = [p for p in pairs if dpo_data.prompt_fits(self.tokenizer, items[p.group].prompt, a.data.max_len)]
             rows = [{"prompt": items[p.group].prompt, "chosen": responses[p.chosen], "rejected": responses[p.rejected]}
@@ -221,10 +222,6 @@ class IterativeDPO:
             payload = (rows, [int(scored.decision_ids[p.chosen]) for p in pairs],
                        [int(scored.arms[p.chosen]) for p in pairs])
             self.stats.record_scoring(items, pidx, responses, scored, pairs)
-            if self.loop.feedback_signal == "verifier":
-                self._verifier_feedback(items, pidx, responses, scored)
-            elif self.loop.feedback_signal == "audit":
-                self._audit_feedback(items, pidx, responses, scored, seqs)
             if self.loop.save_samples:
                 self._save_samples(r, items, pidx, responses, scored, pairs)
         rows, decisions, arms = self.sync.broadcast(payload)
@@ -268,32 +265,25 @@ class IterativeDPO:
         self.history.append(stats)
         return stats
 
-    def _verifier_feedback(self, items: list, pidx: list, responses: list, scored: Any) -> None:
-        """Per decision: agreement of the arm's within-prompt order with answer correctness."""
-        correct = np.array([float(is_correct(responses[i], items[p].label)) if items[p].label not in (None, "") else np.nan
-                            for i, p in enumerate(pidx)])
+    def _verifier_feedback(self, batch: Any, result: Any) -> None:
+        """Per decision of one scoring call: agreement of the arm's within-prompt order with answer
+        correctness (rows without a label are left out)."""
+        labels = batch.labels or [None] * len(batch)
+        correct = np.array([float(is_correct(r, lab)) if lab not in (None, "") else np.nan
+                            for r, lab in zip(batch.responses, labels)])
         ids, values = [], []
-        for d in np.unique(scored.decision_ids):
-            sel = np.flatnonzero((scored.decision_ids == d) & np.isfinite(correct))
+        for d in np.unique(result.decision_ids):
+            sel = np.flatnonzero((result.decision_ids == d) & np.isfinite(correct))
             if len(sel):
                 ids.append(int(d))
-                values.append(verifier_agreement(scored.rewards[sel], correct[sel], np.asarray(pidx)[sel]))
+                values.append(verifier_agreement(np.asarray(result.rewards)[sel], correct[sel], batch.group_ids[sel]))
         self._update(list(zip(ids, values)))
 
-    def _audit_feedback(self, items: list, pidx: list, responses: list, scored: Any, seqs: Optional[list]) -> None:
-        """A seeded share of this round's decisions is scored by every arm; each arm is paid its
+    def _audit_feedback(self, batch: Any, result: Any) -> None:
+        """A seeded share of one scoring call's decisions is scored by every arm, each arm paid its
         agreement with the others' consensus (``BanditRewardPool.audit``); the rest get no feedback."""
-        decisions = [int(d) for d in np.unique(scored.decision_ids) if scored.arms[scored.decision_ids == d][0] >= 0]
-        share = self.loop.audit_share or default_audit_share(len(self.bandit.arm_names))
-        audited = [d for d in decisions if is_audited(self.args.train.seed, d, share)]
-        has_labels = any(getattr(items[p], "label", None) not in (None, "") for p in set(pidx))
-        p_arr = np.asarray(pidx, dtype=np.int64)
-        for d in audited:
-            rows = np.flatnonzero(scored.decision_ids == d)
-            batch = scoring_batch(items, p_arr, responses, rows, has_labels, seqs, self.tokenizer.pad_token_id)
-            res = self.bandit.audit(batch, d, scored.raw[rows] if np.all(np.isfinite(scored.raw[rows])) else None)
-            self.stats.add_audit(res)
-        self.bandit.forget([d for d in decisions if d not in set(audited)])
+        for out in self.bandit.audit_share_of(result, batch, self.loop.audit_share, self.args.train.seed):
+            self.stats.add_audit(out)
 
     def _save_samples(self, r: int, items: list, pidx: list, responses: list, scored: Any, pairs: list) -> None:
         names = self.bandit.arm_names

@@ -28,8 +28,7 @@ from laser_plugin.config import LaserConfig
 from laser_plugin.pool.bandit_pool import BanditRewardPool
 from laser_plugin.pool.specs import parse_pool_spec
 from laser_plugin.pool.types import ScoringBatch
-from laser_plugin.signals import (default_audit_share, group_informativeness, is_audited, loss_signal,
-                                  verifier_agreement)
+from laser_plugin.signals import group_informativeness, loss_signal, verifier_agreement
 from openrlhf.trainer.ppo_utils.experience_maker import RemoteExperienceMaker
 
 
@@ -166,7 +165,8 @@ class LaserExperienceMaker(RemoteExperienceMaker):
                 self._step_decisions.append(decisions)
             return
         if signal == "audit":
-            self._audit(result, batch, decisions)
+            for out in self.bandit.audit_share_of(result, batch, self.laser_config.audit_share, self.laser_config.seed):
+                self._step_signals.extend(out["agreement"][out["arms"]].tolist())
             return
         for d in decisions:  # immediate signals, one per decision, from the rows it scored
             rows = result.decision_ids == d
@@ -178,20 +178,6 @@ class LaserExperienceMaker(RemoteExperienceMaker):
                 value = verifier_agreement(result.raw_scores[rows], truth, groups)
             self.bandit.update([d], [value])
             self._step_signals.append(value)
-
-    def _audit(self, result: Any, batch: ScoringBatch, decisions: np.ndarray) -> None:
-        """Cross-arm audit of a seeded share of the decisions (every arm scores their rows, each is
-        paid its agreement with the others' consensus); the others are closed without feedback."""
-        cfg = self.laser_config
-        share = cfg.audit_share or default_audit_share(len(self.bandit.arm_names))
-        for d in decisions.tolist():
-            rows = np.flatnonzero(result.decision_ids == d)
-            if result.arms[rows[0]] < 0 or not is_audited(cfg.seed, d, share):
-                self.bandit.forget([d])
-                continue
-            raw = result.raw_scores[rows] if np.ndim(result.raw_scores) == 1 else None
-            out = self.bandit.audit(batch.select(rows), d, raw)
-            self._step_signals.extend(out["agreement"][out["arms"]].tolist())
 
     def _score_micro_batch(self, samples: Any) -> None:
         self.score_samples([samples])

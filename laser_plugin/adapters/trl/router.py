@@ -27,8 +27,7 @@ from laser_plugin.adapters.trl.config import RouterConfig
 from laser_plugin.pool.bandit_pool import BanditRewardPool
 from laser_plugin.pool.pool import RewardPool
 from laser_plugin.pool.types import ScoringBatch
-from laser_plugin.signals import (default_audit_share, group_informativeness, is_audited, loss_signal,
-                                  verifier_agreement)
+from laser_plugin.signals import group_informativeness, loss_signal, verifier_agreement
 
 DECISION_LOG_LIMIT = 100_000
 LABEL_KEYS = ("label", "labels", "answer", "solution", "ground_truth")
@@ -242,7 +241,8 @@ class LaserRewardRouter:
         if self.config.signal == "loss":  # delayed: the loss of the steps trained on these rewards
             self._pending.append((ids, step + self.steps_per_call))
         elif self.config.signal == "audit":
-            values = [v for d in ids for v in self._audit(batch, result, int(d))]
+            audits = self.bandit.audit_share_of(result, batch, self.config.audit_share, self.config.seed)
+            values = [v for out in audits for v in out["agreement"][out["arms"]].tolist()]
             self.last_signal = float(np.mean(values)) if values else self.last_signal
         else:
             values = [self._immediate_signal(batch, result, d) for d in ids]
@@ -254,16 +254,6 @@ class LaserRewardRouter:
             log_extra("laser_arm", [self.arm_names[int(a)] for a in result.arms])
         out = result.rewards if self.config.rewards == "normalized" else result.raw_scores
         return [float(x) for x in out]
-
-    def _audit(self, batch: ScoringBatch, result: Any, decision: int) -> list[float]:
-        """Cross-arm audit of a seeded share of decisions (laser_plugin.signals); the agreements paid."""
-        share = self.config.audit_share or default_audit_share(len(self.arm_names))
-        if not is_audited(self.config.seed, decision, share):
-            self.bandit.forget([decision])
-            return []
-        rows = np.flatnonzero(result.decision_ids == decision)
-        out = self.bandit.audit(batch.select(rows), decision, result.raw_scores[rows])
-        return out["agreement"][out["arms"]].tolist()
 
     def _immediate_signal(self, batch: ScoringBatch, result: Any, decision: int) -> float:
         rows = np.flatnonzero(result.decision_ids == decision)
