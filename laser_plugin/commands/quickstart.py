@@ -10,7 +10,7 @@ import argparse
 from typing import Any
 
 from laser_plugin.demo.data import DOMAINS
-from laser_plugin.quickstart.config import SELECTORS
+from laser_plugin.quickstart.config import SELECTORS, QuickstartConfig
 
 
 def register(subparsers: Any) -> None:
@@ -34,6 +34,9 @@ def register(subparsers: Any) -> None:
     p.add_argument("--micro-batch-size", type=int, default=2)
     p.add_argument("--max-len", type=int, default=160)
     p.add_argument("--seed", type=int, default=42)
+    p.add_argument("--signal", default=QuickstartConfig.signal, choices=("audit", "loss", "verifier"),
+                   help="what the learning selectors (laser, ...) learn from: audit (cross-arm consensus on a seeded "
+                        "share of decisions), loss (LASeR's -DPO loss), verifier (answer correctness; needs labels)")
     p.add_argument("--threads", type=int, default=0,
                    help="torch CPU threads; 0: OMP_NUM_THREADS if set, else every core")
     p.add_argument("--extra", nargs=argparse.REMAINDER, default=[],
@@ -49,14 +52,13 @@ def func(args: argparse.Namespace) -> int:
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
     os.environ.setdefault("WANDB_MODE", "disabled")
     from laser_plugin.demo.data import DataConfig
-    from laser_plugin.quickstart.config import QuickstartConfig
     from laser_plugin.quickstart.pipeline import run_quickstart
 
     cfg = QuickstartConfig(
         output_dir=args.output_dir, model=args.model, pool=args.pool, fixed_arm=args.fixed_arm,
         selectors=tuple(args.selectors), rounds=args.rounds, prompts_per_round=args.prompts_per_round,
         n_samples=args.n_samples, max_new_tokens=args.max_new_tokens, temperature=args.temperature, lr=args.lr, batch_size=args.batch_size, micro_batch_size=args.micro_batch_size, max_len=args.max_len,
-        seed=args.seed, extra_args=tuple(args.extra),
+        seed=args.seed, signal=args.signal, extra_args=tuple(args.extra),
         data=DataConfig(train_per_domain=args.train_per_domain, eval_per_domain=args.eval_per_domain,
                         domains=tuple(args.domains), seed=args.seed))
     from laser_plugin.compat import use_all_cores

@@ -8,6 +8,7 @@ from typing import Optional
 from laser_plugin.demo.data import DataConfig
 
 SELECTORS = ("laser", "random", "fixed", "score_mean")
+LEARNING = ("laser", "thompson", "bayesian_router", "eps_greedy", "ucb1", "exp3")  # take the bandit signal
 
 
 @dataclass
@@ -34,6 +35,7 @@ class QuickstartConfig:
     # from the state before the round)
     score_batch_size: int = 3
     seed: int = 42
+    signal: str = "audit"  # the learning selectors' reward source (--laser.feedback_signal)
     extra_args: tuple[str, ...] = ()  # more `iterative-dpo` flags, passed through as given
 
     def __post_init__(self) -> None:
@@ -45,6 +47,10 @@ class QuickstartConfig:
             raise ValueError("rounds, prompts_per_round, max_new_tokens and score_batch_size must be >= 1")
         if self.n_samples < 2:
             raise ValueError("n_samples must be >= 2 (DPO pairs come from samples of one prompt)")
+        from laser_plugin.dpo.feedback import FEEDBACK_SIGNALS
+
+        if self.signal not in FEEDBACK_SIGNALS or self.signal == "probe":
+            raise ValueError(f"signal must be one of {[x for x in FEEDBACK_SIGNALS if x != 'probe']}, got {self.signal!r}")
         if self.lr <= 0 or self.beta <= 0 or self.temperature <= 0:
             raise ValueError("lr, beta and temperature must be > 0")
         if self.batch_size % self.micro_batch_size:

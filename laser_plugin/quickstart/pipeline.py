@@ -44,6 +44,7 @@ def _fixed_arm(cfg: QuickstartConfig, cmp: Any, first_run: str) -> tuple[int, An
 def run_quickstart(cfg: QuickstartConfig) -> dict[str, Any]:
     from laser_plugin.demo import data as demo_data
     from laser_plugin.demo.arms import default_pool
+    from laser_plugin.quickstart.config import LEARNING
     from laser_plugin.quickstart.report import write_report
     from laser_plugin.quickstart.runner import Comparison, iterative_dpo_argv
 
@@ -61,7 +62,8 @@ def run_quickstart(cfg: QuickstartConfig) -> dict[str, Any]:
     cmp = Comparison(cfg, iterative_dpo_argv(cfg, model, pool, train_path)).setup()
     print(f"[quickstart] setup {cmp.results['setup_seconds']:.1f}s; arms {cmp.results['arms']}; evaluating the start policy",
           flush=True)
-    cmp.results["start_eval"] = cmp.evaluate("start policy: evaluate")
+    cmp.results["start_eval_rows"] = cmp.evaluate_rows("start policy: evaluate")
+    cmp.results["start_eval"] = demo_data.gold_rows(cmp.results["start_eval_rows"])
     agreement_report, first = None, ""
     for sel in _order(cfg.selectors, cfg.fixed_arm == "auto"):
         options: dict[str, Any] = {}
@@ -70,7 +72,7 @@ def run_quickstart(cfg: QuickstartConfig) -> dict[str, Any]:
             options = {"arm": arm}
             print(f"[quickstart] fixed arm: {cmp.results['arms'][arm]}", flush=True)
         print(f"[quickstart] selector {sel}: {cfg.rounds} rounds", flush=True)
-        res = cmp.run_selector(sel, options)
+        res = cmp.run_selector(sel, options, signal=cfg.signal if sel in LEARNING else "loss")
         print(f"[quickstart] {sel} done in {res['wall_seconds']:.1f}s", flush=True)
         first = first or sel
     import shutil

@@ -12,18 +12,32 @@ def _domains(results: dict[str, Any]) -> list[str]:
     return [d for d in results["start_eval"] if d != "all"] + ["all"]
 
 
-def _arms(results: dict[str, Any]) -> list[str]:
+def arms_of(results: dict[str, Any]) -> list[str]:
     seen = {a for s in results["selectors"].values() for v in s["arm_share_by_domain"].values() for a in v}
     return [a for a in results["arms"] if a in seen] + (["ensemble"] if "ensemble" in seen else [])
 
 
+def _ci(eval_rows: list[dict[str, Any]] | None) -> str:
+    """95% bootstrap interval over the held-out prompts of the mean over domains of gold."""
+    from laser_plugin.eval.metrics import bootstrap_ci
+
+    if not eval_rows:
+        return "-"
+    by_domain: dict[str, list[float]] = {}
+    for row in eval_rows:
+        by_domain.setdefault(row["domain"], []).append(float(row["gold"]))
+    lo, hi = bootstrap_ci({0: by_domain})
+    return f"[{lo:.3f}, {hi:.3f}]"
+
+
 def tables(results: dict[str, Any]) -> tuple[list[str], list[list[Any]], list[str], list[list[Any]]]:
-    doms, arms = _domains(results), _arms(results)
-    head = ["selector"] + [f"gold:{d}" for d in doms] + ["train s", "wall s", "RM calls", "RM scores"]
-    rows: list[list[Any]] = [["(start policy)"] + [results["start_eval"].get(d) for d in doms] + ["-", "-", "-", "-"]]
+    doms, arms = _domains(results), arms_of(results)
+    head = ["selector"] + [f"gold:{d}" for d in doms] + ["95% CI (all)", "train s", "wall s", "RM calls", "RM scores"]
+    rows: list[list[Any]] = [["(start policy)"] + [results["start_eval"].get(d) for d in doms]
+                             + [_ci(results.get("start_eval_rows")), "-", "-", "-", "-"]]
     for sel, res in results["selectors"].items():
         name = sel if sel != "fixed" else f"fixed ({results['arms'][res['options']['arm']]})"
-        rows.append([name] + [res["eval"].get(d) for d in doms]
+        rows.append([name] + [res["eval"].get(d) for d in doms] + [_ci(res.get("eval_rows"))]
                     + [f"{res['train_seconds']:.0f}", f"{res['wall_seconds']:.0f}", res["rm_calls"], res["rm_samples"]])
     share_head = ["selector", "domain"] + [f"share:{a}" for a in arms]
     share_rows = [[sel, d] + [res["arm_share_by_domain"].get(d, {}).get(a, 0.0) for a in arms]
@@ -45,7 +59,7 @@ def plot_arm_choice(results: dict[str, Any], path: Path) -> Path:
 
     sels = list(results["selectors"])
     doms = [d for d in _domains(results) if d != "all"]
-    arms = _arms(results)
+    arms = arms_of(results)
     fig, axes = plt.subplots(len(sels), len(doms), figsize=(3.2 * len(doms), 2.2 * len(sels)), squeeze=False, sharey=True)
     colors = {a: plt.cm.tab10(i) for i, a in enumerate(arms)}
     for i, sel in enumerate(sels):
@@ -108,13 +122,19 @@ def write_report(cfg: QuickstartConfig, results: dict[str, Any]) -> Path:
     md = [f"# LASeR quickstart report\n",
           f"Policy `{results['model']}`; arms {', '.join(f'`{a}`' for a in results['arms'])}; {c.rounds} rounds x "
           f"{c.prompts_per_round} prompts x {c.n_samples} samples (max {c.max_new_tokens} new tokens), DPO lr {c.lr}, "
-          f"beta {c.beta}, seed {c.seed}; every selector starts from the same weights and optimizer state.\n",
+          f"beta {c.beta}, seed {c.seed}; bandit signal `{c.signal}` for the learning selectors; every selector "
+          "starts from the same weights and optimizer state.\n",
           f"Total wall time {results['total_seconds']:.0f} s (setup {results['setup_seconds']:.0f} s).\n",
           "## Gold score per domain (held-out prompts, greedy) and cost\n",
           "Gold: math = reasoning-gym verifier, yes_no = correct yes/no, writing = positive (VADER >= 0.5), "
           "<= 30 words, on topic. `all` = mean over domains. RM calls = reward-arm invocations, RM scores = "
           "responses scored summed over arms (`score_mean` runs every arm on every response).\n", _md_table(head, rows) + "\n",
           "## Arm-selection share per domain\n", _md_table(share_head, share_rows) + "\n",
+          "## Arm-selection share per round and domain\n",
+          _md_table(["selector", "round", "domain"] + arms_of(results),
+                    [[s, r["round"], d] + [r["arm_share_by_domain"].get(d, {}).get(a, 0.0) for a in arms_of(results)]
+                     for s, res in results["selectors"].items() for r in res["rounds"]
+                     for d in sorted(r["arm_share_by_domain"])]) + "\n",
           "## Gold score of the sampled responses per round\n",
           _md_table(["selector", "round"] + _domains(results),
                     [[s, r["round"]] + [r["gold_samples"].get(d) for d in _domains(results)]

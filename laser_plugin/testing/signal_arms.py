@@ -1,0 +1,44 @@
+"""A pool for checking what a bandit signal rewards, as OpenRLHF ``reward_func`` files: ``noise``
+(a hash of the text: no information), ``long`` (longer is better: it contradicts the others) and
+three arms that prefer short answers by different measures (characters, words, 1/(1+characters)).
+Under a signal that measures agreement with what the other arms know, ``noise`` and ``long`` lose;
+under the step loss they cannot be told apart from the others (GRPO's advantages are centred per
+group, so every arm's loss is about 0). Used by tests/ppo/test_grpo_audit_signal.py and
+benchmarks/bench_grpo_signals.py."""
+from __future__ import annotations
+
+from pathlib import Path
+
+BAD_ARMS = ("noise", "long")
+ARMS = {
+    "noise": "import hashlib\n"
+             "def reward_func(queries, prompts, labels, **kw):\n"
+             "    return [int.from_bytes(hashlib.blake2b(q.encode(), digest_size=8).digest(), 'little') / 2**64\n"
+             "            for q in queries]\n",
+    "long": "def reward_func(queries, prompts, labels, **kw):\n"
+            "    return [float(len(q) - len(p)) for q, p in zip(queries, prompts)]\n",
+    "short_chars": "def reward_func(queries, prompts, labels, **kw):\n"
+                   "    return [-float(len(q) - len(p)) for q, p in zip(queries, prompts)]\n",
+    "short_words": "def reward_func(queries, prompts, labels, **kw):\n"
+                   "    return [-float(len(q[len(p):].split())) for q, p in zip(queries, prompts)]\n",
+    "short_inverse": "def reward_func(queries, prompts, labels, **kw):\n"
+                     "    return [1.0 / (1.0 + len(q) - len(p)) for q, p in zip(queries, prompts)]\n",
+}
+
+
+def write_pool(directory: str | Path) -> str:
+    """Write the arms' files into ``directory``; returns the ``--reward_pool`` spec."""
+    directory = Path(directory)
+    directory.mkdir(parents=True, exist_ok=True)
+    for name, text in ARMS.items():
+        (directory / f"{name}.py").write_text(text)
+    return ",".join(f"func:{directory / name}.py" for name in ARMS)
+
+
+def grpo_flags(pool: str, signal: str, audit_share: float | None = None) -> list[str]:
+    """The plugin and size flags of those runs: 4 prompts x 4 samples per step, one decision per group."""
+    flags = ["--reward_selector", "laser", "--reward_pool", pool, "--reward_selector.granularity", "group",
+             "--reward_selector.signal", signal, "--reward_selector.context_dim", "8",
+             "--rollout.n_samples_per_prompt", "4", "--rollout.batch_size", "4", "--rollout.micro_batch_size", "8",
+             "--train.batch_size", "16", "--train.micro_batch_size", "8", "--ckpt.save_steps", "-1"]
+    return flags + ([] if audit_share is None else ["--reward_selector.audit_share", str(audit_share)])
