@@ -39,8 +39,8 @@ import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "benchmarks" / "results"
-DEFAULT_SPECS = ("laser:loss", "laser:verifier", "thompson:verifier", "random", "score_mean", "agreement", "fixed:*")
-QUICK_SPECS = ("laser:loss", "laser:verifier", "random", "score_mean", "fixed:verifier", "fixed:similarity")
+DEFAULT_SPECS = ("laser:audit", "laser:loss", "laser:verifier", "thompson:audit", "random", "score_mean", "agreement", "fixed:*")
+QUICK_SPECS = ("laser:audit", "laser:loss", "random", "score_mean", "fixed:verifier", "fixed:sentiment")
 DEFAULT_ARMS = ("verifier", "sentiment", "similarity", "length", "noise")
 PRESETS = {
     # decisions per run (granularity group: one per prompt) = rounds x prompts_per_round
@@ -132,6 +132,26 @@ def targets(table: dict[str, Any], laser_label: str, domains: list[str]) -> list
     return out
 
 
+def audit_view(records: list[dict], pool: str) -> dict[str, dict[str, dict[str, float]]]:
+    """What the audit signal can see, on TRAINING samples (round 0, shared by every selector of a
+    seed): per domain and arm, the mean consensus agreement an audit of each prompt would pay
+    (``signals.consensus_agreement``) next to the arm's accuracy against the gold criterion on the
+    pairs whose gold differs. Explains where the audit can and cannot find a domain's best arm."""
+    from laser_plugin.demo.data import gold
+    from laser_plugin.quickstart.arm_agreement import agreement, score_records
+    from laser_plugin.signals import consensus_agreement
+
+    names, scores = score_records(records, pool)
+    groups = np.array([r["group"] for r in records])
+    out: dict[str, dict[str, dict[str, float]]] = {"consensus": {}, "gold_accuracy": {}}
+    for dom in sorted({r["domain"] for r in records}):
+        per = [consensus_agreement(scores[:, groups == g], None) for g in sorted({r["group"] for r in records if r["domain"] == dom})]
+        out["consensus"][dom] = dict(zip(names, np.nanmean(np.stack(per), axis=0).tolist()))
+    report = agreement(records, pool, gold=lambda x: gold(x["response"], x["label"], x["domain"]))
+    out["gold_accuracy"] = {d: v for d, v in report.gold_accuracy.items() if d != "all"}
+    return out
+
+
 def _markdown(result: dict[str, Any]) -> str:
     table, cfg = result["table"], result["config"]
     domains = result["domains"]
@@ -159,6 +179,17 @@ def _markdown(result: dict[str, Any]) -> str:
     for label, row in table.items():
         for dom, shares in sorted(row["share_last_third"].items()):
             lines.append(f"| {label} | {dom} | " + " | ".join(f"{shares.get(a, 0.0):.2f}" for a in result["arms"]) + " |")
+    view = result.get("audit_view")
+    if view:
+        lines += ["", "## What the audit can see (round-0 training samples, seed 0)", "",
+                  "Per domain: the consensus agreement an audit pays each arm (1/2: chance or no opinion) and, for "
+                  "comparison, the arm's accuracy against the gold criterion on pairs whose gold differs (never shown "
+                  "to any selector). Where the best arm by gold is not the consensus's favourite, the audit cannot find it.", "",
+                  "| domain | measure | " + " | ".join(result["arms"]) + " |", "|---|---|" + "---|" * len(result["arms"])]
+        for dom in sorted(view["consensus"]):
+            for key, label in (("consensus", "audit agreement"), ("gold_accuracy", "gold accuracy")):
+                vals = view[key].get(dom, {})
+                lines.append(f"| {dom} | {label} | " + " | ".join(f"{vals.get(a, float('nan')):.2f}" for a in result["arms"]) + " |")
     lines += ["", "`fixed:ARM` rows are one arm for every decision; the best of them on held-out gold is an oracle "
               "(chosen after the fact), not a deployable selector. Plot: `learning_quality.png` (arm share per domain "
               "per round, learning selectors)."]
@@ -270,11 +301,17 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     import shutil
 
     shutil.rmtree(cmp.init_dir, ignore_errors=True)
+    first_run = cmp.cfg.output_dir / "runs" / f"{specs[0][0].replace(':', '_')}" / f"seed{args.seeds[0]}"
+    from laser_plugin.quickstart.runner import _round_records
+
+    records = [{**r, "prompt": cmp.loop.prompts[r["prompt_index"]].prompt, "group": r["prompt_index"]}
+               for r in _round_records(first_run, 0)]
+    view = audit_view(records, cmp.laser.pool) if records else None
     table = summarise(runs, misleading)
     result = {"config": {**{k: v for k, v in vars(args).items() if k not in ("func",)}, "model": model,
                          "misleading_arms": misleading},
               "arms": arms, "domains": domains, "dtype": resolve_param_dtype(None, announce=False),
-              "start_eval": start_eval, "table": table, "targets": targets(table, args.laser_label, domains),
+              "start_eval": start_eval, "audit_view": view, "table": table, "targets": targets(table, args.laser_label, domains),
               "total_seconds": time.perf_counter() - start}
     return result
 
@@ -295,8 +332,20 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     p.add_argument("--data-seed", type=int, default=0)
     p.add_argument("--workdir", default=str(ROOT / "runs" / "learning_quality"))
     p.add_argument("--output", default=str(RESULTS / "learning_quality"))
+    p.add_argument("--render", metavar="JSON", help="only rewrite the markdown and plot from a results JSON")
+    p.add_argument("--merge", nargs="+", metavar="PARTIAL",
+                   help="with --render: add the runs of other invocations (their .partial.json; same preset and "
+                        "seeds, e.g. a selector added later) to the results")
     p.add_argument("--extra", nargs=argparse.REMAINDER, default=[], help="more iterative-dpo flags")
     args = p.parse_args(argv)
+    if args.render:
+        result = json.loads(Path(args.render).read_text())
+        if args.merge:
+            result = _merged(result, [json.loads(Path(x).read_text()) for x in args.merge])
+        result["config"]["laser_label"] = args.laser_label
+        result["targets"] = targets(result["table"], args.laser_label, result["domains"])
+        _write(result, Path(args.output))
+        return result
     preset = PRESETS["quick" if args.quick else "default"]
     for key, value in preset.items():
         if getattr(args, key) is None:
@@ -308,14 +357,42 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         p.error("--train and --eval go together")
     os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
     result = run(args)
-    out = Path(args.output)
+    _write(result, Path(args.output))
+    return result
+
+
+def _merged(result: dict[str, Any], partials: list[dict[str, Any]]) -> dict[str, Any]:
+    """Results rebuilt from every run of several invocations (each run's record is in its partial)."""
+    runs: dict[str, dict] = {}
+    for part in partials:
+        for label, by_seed in part["runs"].items():
+            runs.setdefault(label, {}).update({int(k): v for k, v in by_seed.items()})
+    result = {**result, "table": summarise(runs, result["config"]["misleading_arms"])}
+    result["merged_from"] = len(partials)
+    if not result.get("audit_view"):
+        cfg = result["config"]
+        first = Path(cfg["workdir"]) / "runs" / next(iter(runs)).replace(":", "_") / "seed0"
+        from laser_plugin.quickstart.runner import _round_records
+
+        # the policy's formatted prompt is not in the samples: the demo arms read response and label
+        records = [{**r, "prompt": "", "group": r["prompt_index"]} for r in _round_records(first, 0)]
+        result["audit_view"] = audit_view(records, result["config"].get("pool") or _default_pool()) if records else None
+    return result
+
+
+def _default_pool() -> str:
+    from laser_plugin.demo.arms import default_pool
+
+    return default_pool(DEFAULT_ARMS)
+
+
+def _write(result: dict[str, Any], out: Path) -> None:
     out.parent.mkdir(parents=True, exist_ok=True)
     Path(str(out) + ".json").write_text(json.dumps(result, indent=2, default=str))
     md = _markdown(result)
     Path(str(out) + ".md").write_text(md)
     plot(result, Path(str(out) + ".png"))
     print(md)
-    return result
 
 
 if __name__ == "__main__":
