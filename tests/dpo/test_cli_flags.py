@@ -44,6 +44,10 @@ def test_flags_become_openrlhf_nested_args(cpu_compat):
     assert args.ds.attn_implementation in ("sdpa", "flash_attention_2") and args.ckpt.path.endswith("checkpoints")
     loop = LoopConfig.from_args(args)
     assert loop.pair.strategy == "margin" and loop.pair.margin == 0.5 and loop.max_pairs_per_prompt(6) == 3
+    # the default signal is the one the learning-quality benchmark supports, with its default share
+    assert loop.feedback_signal == "audit" and loop.audit_share is None
+    with pytest.raises(ValueError, match="audit_share"):
+        LoopConfig(audit_share=1.5)
     with pytest.raises(ValueError, match="probe_dataset"):
         LoopConfig(feedback_signal="probe")
     with pytest.raises(ValueError, match="feedback_signal"):

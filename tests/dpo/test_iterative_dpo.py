@@ -36,7 +36,10 @@ def _dpo_args(policy, prompts, rms, verifier, out, *extra):
             "--train.batch_size", 4, "--ds.zero_stage", 2, "--adam.lr", 5e-3, "--lr_warmup_ratio", 0,
             "--model.beta", 0.1, "--model.nll_loss_coef", 0.1, "--laser.rounds", 2, "--laser.score_batch_size", 4,
             "--reward_selector", "laser", "--reward_pool", _pool(rms, verifier), "--reward_selector.context_dim", 16,
-            "--ckpt.output_dir", out, "--logger.tensorboard_dir", Path(out) / "tb", *extra]
+            "--ckpt.output_dir", out, "--logger.tensorboard_dir", Path(out) / "tb",
+            # LASeR's own signal here (the paper's -loss path, row by row); the default, audit, runs in the
+            # LoRA test below and in tests/faults (kill and resume, bit-exact)
+            "--laser.feedback_signal", "loss", *extra]
 
 
 def _state(path):

@@ -23,7 +23,7 @@ class LoopConfig:
     prompts_per_round: int = 0
     score_batch_size: int = 8
     pair: Optional[PairConfig] = None
-    feedback_signal: str = "loss"
+    feedback_signal: str = "audit"
     probe_dataset: Optional[str] = None
     audit_share: Optional[float] = None  # None: default_audit_share(K)
     context: str = "policy"
