@@ -160,7 +160,9 @@ def _markdown(result: dict[str, Any]) -> str:
              f"{', '.join(cfg['misleading_arms'])}); {cfg['rounds']} rounds x {cfg['prompts_per_round']} prompts x "
              f"{cfg['n_samples']} samples (max {cfg['max_new_tokens']} new tokens), one bandit decision per prompt; "
              f"{len(cfg['seeds'])} seed(s); held-out gold on {cfg['eval_per_domain']} prompts per domain (greedy); "
-             f"CPU dtype {result['dtype']}; total {result['total_seconds'] / 60:.1f} min.", "",
+             f"CPU dtype {result['dtype']}; total {result['total_seconds'] / 60:.1f} min"
+             + (f" (the first of {result['merged_from']} invocations with the same preset and seeds, merged with "
+                "`--render --merge`)" if result.get("merged_from", 1) > 1 else "") + ".", "",
              "| selector | " + " | ".join(f"gold:{d}" for d in domains) + " | gold:all | 95% CI | misleading share (last third) | "
              "decisions | RM calls | RM scores | wall s |",
              "|---|" + "---|" * (len(domains) + 7)]
