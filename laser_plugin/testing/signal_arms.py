@@ -1,9 +1,9 @@
 """A pool for checking what a bandit signal rewards, as OpenRLHF ``reward_func`` files: ``noise``
 (a hash of the text: no information), ``long`` (longer is better: it contradicts the others) and
 three arms that prefer short answers by different measures (characters, words, 1/(1+characters)).
-Under a signal that measures agreement with what the other arms know, ``noise`` and ``long`` lose;
-under the step loss they cannot be told apart from the others (GRPO's advantages are centred per
-group, so every arm's loss is about 0). Used by tests/ppo/test_grpo_audit_signal.py and
+A hard pool for the audit's unweighted consensus: ``short_inverse`` ranks exactly as ``short_chars``
+and ``long`` exactly the reverse, so in every leave-one-out mean one agreeing arm is cancelled by the
+contradicting one (measured in benchmarks/results/grpo_signals.md). Used by
 benchmarks/bench_grpo_signals.py."""
 from __future__ import annotations
 
