@@ -2,7 +2,8 @@
 
 Run 1 trains 4 steps with a 3-arm pool (two tiny OpenRLHF RMs, one on another tokenizer, and a
 reward_func file), one arm per prompt group, the bandit state checkpointed every step beside
-OpenRLHF's (resume: tests/faults/test_grpo_kill.py). Only vLLM's engine is a stand-in (HF generate,
+OpenRLHF's (resume: tests/faults/test_grpo_kill.py); it also checks the CPU twin itself (stand-in
+rollouts, weight syncs, a trained actor). Only vLLM's engine is a stand-in (HF generate,
 laser_plugin.testing.vllm_standin): it cannot run on CPU.
 """
 from __future__ import annotations
@@ -30,11 +31,19 @@ def reward_func(queries, prompts, labels, **kwargs):
 def _run(cmd: list[str], cwd: Path, log: Path) -> str:
     env = cpu_run_env()
     env.pop("RAY_ADDRESS", None)
+    env["RAY_DEDUP_LOGS"] = "0"  # keep every worker line, we count them
     proc = subprocess.run(cmd, cwd=cwd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
                           timeout=560)
     log.write_text(proc.stdout)
     assert proc.returncode == 0, f"train_ppo_ray failed (log: {log}):\n{proc.stdout[-6000:]}"
     return proc.stdout
+
+
+def _max_weight_change(before: Path, after: Path) -> float:
+    from safetensors.torch import load_file
+
+    a, b = load_file(str(before / "model.safetensors")), load_file(str(after / "model.safetensors"))
+    return max((a[k].float() - b[k].float()).abs().max().item() for k in a)
 
 
 def _decisions(path: Path) -> list[dict]:
@@ -53,7 +62,12 @@ def test_grpo_with_laser_pool_logs_and_checkpoints_the_bandit(tmp_path, tiny_pol
              "--reward_selector.alpha", "0.5", "--train.num_episodes", "2", "--rollout.micro_batch_size", "3"]
     cmd = grpo_cpu_command(tiny_policy, None, data, run_dir, extra_args=laser)
 
-    _run(cmd, tmp_path, tmp_path / "run1.log")
+    out = _run(cmd, tmp_path, tmp_path / "run1.log")
+    # the CPU twin itself: rollouts from the stand-in engine, one weight sync per step over gloo, the
+    # actor really trained (this run also stands for the plain GRPO twin test)
+    assert "vllm stand-in: serving" in out and out.count("update weight: lm_head.weight") == 4
+    assert (run_dir / "ckpt" / "_actor" / "latest").read_text().strip() == "global_step4"
+    assert _max_weight_change(tiny_policy, run_dir / "final") > 0
     state_dir = run_dir / "ckpt" / "laser_bandit"
     for step in (1, 2, 3, 4):
         assert (state_dir / f"global_step{step}.safetensors").is_file()
@@ -64,6 +78,8 @@ def test_grpo_with_laser_pool_logs_and_checkpoints_the_bandit(tmp_path, tiny_pol
     assert arm_names <= {"rm_a", "rm_c", "short"}, arm_names
 
     scalars = read_scalars(run_dir / "tb" / "grpo_cpu")
+    assert [v for _, v in scalars["train/rollout/num_samples"]] == [4.0] * 4  # 2 prompts x 2 samples per step
+    assert all(0 < v <= 8 for _, v in scalars["train/rollout/response_length_mean"])  # max_new_tokens 8
     shares = {tag: vals for tag, vals in scalars.items() if tag.startswith("train/laser/select/")}
     assert set(shares) == {"train/laser/select/rm_a", "train/laser/select/rm_c", "train/laser/select/short"}
     assert sorted(step for step, _ in scalars["train/laser/select/rm_a"]) == [1, 2, 3, 4]
