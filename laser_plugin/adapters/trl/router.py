@@ -136,7 +136,8 @@ class LaserRewardRouter:
         pool_kwargs: Optional[dict[str, Any]] = None,
     ) -> None:
         self.config = RouterConfig(selector=selector, granularity=granularity, signal=signal, verifier=verifier,
-                                   audit_share=audit_share, feedback=feedback, context_dim=context_dim, context_encoder=context_encoder,
+                                   audit_share=audit_share, feedback=feedback, context_dim=context_dim,
+                                   context_encoder=context_encoder,
                                    seed=seed, selector_options=dict(selector_options or {}), rewards=rewards,
                                    label_key=label_key, num_generations=num_generations, name=name)
         if isinstance(policy_tokenizer, (str, Path)):
