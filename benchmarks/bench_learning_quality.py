@@ -147,7 +147,7 @@ def audit_view(records: list[dict], pool: str) -> dict[str, dict[str, dict[str, 
     for dom in sorted({r["domain"] for r in records}):
         per = [consensus_agreement(scores[:, groups == g], None) for g in sorted({r["group"] for r in records if r["domain"] == dom})]
         out["consensus"][dom] = dict(zip(names, np.nanmean(np.stack(per), axis=0).tolist()))
-    report = agreement(records, pool, gold=lambda x: gold(x["response"], x["label"], x["domain"]))
+    report = agreement(records, pool, gold=lambda x: gold(x["response"], x["label"], x["domain"]), scored=(names, scores))
     out["gold_accuracy"] = {d: v for d, v in report.gold_accuracy.items() if d != "all"}
     return out
 

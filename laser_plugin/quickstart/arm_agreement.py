@@ -74,9 +74,10 @@ def _pairs(records: list[dict[str, Any]]) -> list[tuple[int, int]]:
             if records[i]["response"].strip() != records[j]["response"].strip()]
 
 
-def agreement(records: list[dict[str, Any]], pool_spec: str,
-              gold: Optional[Callable[[dict], float]] = None) -> AgreementReport:
-    names, scores = score_records(records, pool_spec)
+def agreement(records: list[dict[str, Any]], pool_spec: str, gold: Optional[Callable[[dict], float]] = None,
+              scored: Optional[tuple[list[str], np.ndarray]] = None) -> AgreementReport:
+    """``scored``: ``score_records``' result when the caller already has it (not scored again)."""
+    names, scores = scored if scored is not None else score_records(records, pool_spec)
     pairs = _pairs(records)
     if not pairs:
         raise ValueError("no within-prompt pairs of distinct responses to compare")

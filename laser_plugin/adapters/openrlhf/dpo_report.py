@@ -55,7 +55,7 @@ class RoundStats:
                 self.rewards[self._name(a)].append(float(rew))
 
     def add_audit(self, result: dict) -> None:
-        """One cross-arm audit: every arm was paid (its normalised agreement), like add_update."""
+        """One cross-arm audit: every arm was paid its agreement (the bandit reward, unnormalised)."""
         arms = result["arms"].tolist()
         self.add_update({"arms": result["arms"], "rewards": result["rewards"][result["arms"]]},
                         result["agreement"][result["arms"]])
