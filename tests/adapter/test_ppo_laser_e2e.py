@@ -59,7 +59,8 @@ def test_grpo_with_laser_pool_logs_and_checkpoints_the_bandit(tmp_path, tiny_pol
     # micro-batches of 3 samples cut the second prompt group of every step ([0 1 2] [3]): each group
     # must still get one decision (rows == 2 below), whatever the micro-batch size
     laser = ["--reward_selector", "laser", "--reward_pool", pool, "--reward_selector.granularity", "group",
-             "--reward_selector.alpha", "0.5", "--train.num_episodes", "2", "--rollout.micro_batch_size", "3"]
+             "--reward_selector.alpha", "0.5", "--train.num_episodes", "2", "--rollout.micro_batch_size", "3",
+             "--algo.kl.init_coef", "0"]  # no reference model (one Ray worker less); the DAPO run below keeps one
     cmd = grpo_cpu_command(tiny_policy, None, data, run_dir, extra_args=laser)
 
     out = _run(cmd, tmp_path, tmp_path / "run1.log")
@@ -146,7 +147,7 @@ def test_async_training(tmp_path, tiny_policy, tiny_reward_models):
     data = write_prompts(tmp_path / "prompts.jsonl", n=4)
     run_dir = tmp_path / "run"
     laser = ["--reward_selector", "laser", "--reward_pool", f"hf:{tiny_reward_models[0]},func:{func}",
-             "--reward_selector.granularity", "group", "--train.async_enable"]
+             "--reward_selector.granularity", "group", "--train.async_enable", "--algo.kl.init_coef", "0"]
     cmd = [a for a in grpo_cpu_command(tiny_policy, None, data, run_dir, extra_args=laser)
            if a != "--vllm.enable_sleep"]  # upstream: async RLHF does not support vLLM sleep
     _run(cmd, tmp_path, tmp_path / "async.log")

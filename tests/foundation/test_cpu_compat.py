@@ -1,4 +1,5 @@
 """Proof (d): the compat layer touches nothing until applied, then neutralises the CUDA calls."""
+import os
 import subprocess
 import sys
 import textwrap
@@ -73,3 +74,21 @@ def test_single_process_jobs_keep_every_core_ray_workers_get_one_thread():
         """
     )
     assert out == "1"
+
+
+def test_master_port_is_chosen_again_per_run_unless_the_user_set_it(monkeypatch):
+    # Two pytest-xdist workers once inherited ports picked minutes earlier and collided in
+    # torch.distributed's store; a port this module chose is re-chosen on every call (every child).
+    from laser_plugin.compat import cpu
+
+    ports = iter(["41001", "41002", "41003"])
+    monkeypatch.setattr(cpu, "_free_port", lambda: next(ports))
+    monkeypatch.delenv("MASTER_PORT", raising=False)
+    monkeypatch.delenv(cpu._AUTO_PORT_ENV, raising=False)
+    cpu.set_single_rank_env()
+    assert os.environ["MASTER_PORT"] == "41001"
+    cpu.set_single_rank_env()  # e.g. a forked or spawned child that inherited the auto port
+    assert os.environ["MASTER_PORT"] == "41002"
+    monkeypatch.setenv("MASTER_PORT", "29555")  # the user's own choice is kept
+    cpu.set_single_rank_env()
+    assert os.environ["MASTER_PORT"] == "29555"

@@ -1,7 +1,7 @@
 """Two logical Ray nodes on this machine (``ray.cluster_utils.Cluster``): the pool actor group is
-placed STRICT_SPREAD, one ZeRO-3 rank per node, and scores across nodes.
+placed STRICT_SPREAD, one ZeRO-3 rank per node, and scores across nodes as the local pool does.
 
-Run by tests/pool/test_actor_group.py in its own process (it needs its own Ray, separate from the
+Run by tests/pool/test_actor.py in its own process (it needs its own Ray, separate from the
 session's local Ray). Prints one ``RESULT {json}`` line.
 """
 from __future__ import annotations
@@ -34,17 +34,18 @@ def main(rm_paths: list[str]) -> None:
         strategy = make_strategy(**{"ds.zero_stage": 3, "train.batch_size": 2})
         specs = ",".join(f"hf:{p}" for p in rm_paths)
         group = PoolActorGroup(specs, strategy, num_nodes=2, num_gpus_per_node=1, pg=pg)
-        prompts = ["What is 12 plus 7?", "Is the sky blue?", "Can fish fly?"]
-        responses = ["The answer is 19.", "Yes.", "No, most fish cannot fly."]
+        prompts = ["What is 12 plus 7?", "Is the sky blue?", "Can fish fly?", "Name a colour.", "Is 7 prime?"]
+        responses = ["The answer is 19.", "Yes.", "No, most fish cannot fly.", "Blue.", "Yes, it is."]
         batch = ScoringBatch([p + " " + r for p, r in zip(prompts, responses)], prompts, responses)
+        arms = np.array([0, 1, 1, 0, 1])  # 5 rows: shards are padded to equal size (ZeRO-3 lockstep)
         remote = group.as_pool(normalize="none")
-        _, raw, used = remote.score(batch, np.array([0, 1, 0]), return_arms=True)
+        _, raw, used = remote.score(batch, arms, return_arms=True)
         local = RewardPool(specs, normalize="none")
-        _, expected = local.score(batch, np.array([0, 1, 0]))
+        _, expected = local.score(batch, arms)
         nodes = group.node_ids()
         print("RESULT " + json.dumps({
             "nodes": nodes, "cluster_nodes": len({n["NodeID"] for n in ray.nodes() if n["Alive"]}),
-            "raw": raw.tolist(), "expected": expected.tolist(), "used": used.tolist(),
+            "raw": raw.tolist(), "expected": expected.tolist(), "used": used.tolist(), "shards": group.metrics(),
         }), flush=True)
     finally:
         ray.shutdown()
