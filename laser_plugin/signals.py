@@ -47,8 +47,10 @@ def group_informativeness(rewards: np.ndarray, group_ids: Optional[np.ndarray], 
     return float(np.mean([rewards[g].std() > eps for g in groups]))
 
 
-def verifier_agreement(scores: np.ndarray, verifier: np.ndarray, group_ids: Optional[np.ndarray]) -> float:
-    """Share of within-group pairs ordered strictly by the verifier that the arm orders the same way."""
+def verifier_agreement(scores: np.ndarray, verifier: np.ndarray, group_ids: Optional[np.ndarray],
+                       empty: Optional[float] = 0.5) -> Optional[float]:
+    """Share of within-group pairs ordered strictly by the verifier that the arm orders the same way;
+    ``empty`` where the verifier orders no pair (the arm's order cannot be judged)."""
     scores = np.asarray(scores, dtype=np.float64)
     verifier = np.asarray(verifier, dtype=np.float64)
     concordant = total = 0
@@ -58,7 +60,7 @@ def verifier_agreement(scores: np.ndarray, verifier: np.ndarray, group_ids: Opti
         strict = np.triu(v != 0, k=1)
         total += int(strict.sum())
         concordant += int((np.sign(s) == np.sign(v))[strict].sum())
-    return concordant / total if total else 0.5
+    return concordant / total if total else empty
 
 
 def loss_signal(loss: float) -> float:

@@ -173,14 +173,21 @@ class BanditRewardPool:
         return ids
 
     # ---------------------------------------------------------------- feedback
-    def update(self, decision_ids: Any, values: Any) -> dict[str, np.ndarray]:
-        """Raw feedback (e.g. -loss), one value per decision or per sample (averaged per decision)."""
+    def update(self, decision_ids: Any, values: Any, *, calibrated: bool = False) -> dict[str, np.ndarray]:
+        """Raw feedback (e.g. -loss), one value per decision or per sample (averaged per decision).
+
+        ``calibrated``: the values are already rates in [0, 1] with 1/2 meaning chance (e.g. the
+        share of pairs an arm orders as a verifier does) and bypass the feedback normaliser, as the
+        audit's agreement does. Why: rescaling by running quantiles turns the first few rates into
+        0 and 1, and one lucky early value locks the bandit onto an arm."""
         ids = np.asarray(decision_ids, dtype=np.int64).reshape(-1)
         vals = np.asarray(values, dtype=np.float64).reshape(-1)
         if ids.shape != vals.shape or ids.size == 0:
             raise ValueError(f"need one feedback value per decision id, got {ids.shape} ids and {vals.shape} values")
         if not np.all(np.isfinite(vals)):
             raise ValueError("feedback values must be finite")
+        if calibrated and (vals.min() < 0.0 or vals.max() > 1.0):
+            raise ValueError(f"calibrated feedback must lie in [0, 1], got [{vals.min()}, {vals.max()}]")
         uniq, inverse = np.unique(ids, return_inverse=True)
         means = np.bincount(inverse, weights=vals) / np.bincount(inverse)
         unknown = [int(u) for u in uniq if int(u) not in self._pending]
@@ -195,7 +202,7 @@ class BanditRewardPool:
         learn = arms >= 0  # ensemble decisions (-1) have no arm to credit
         if learn.any():
             ctx = np.stack([c for (_, c), keep in zip(entries, learn) if keep])
-            normed = np.asarray(self.feedback(means[learn], arms=arms[learn]), dtype=np.float64)
+            normed = means[learn] if calibrated else np.asarray(self.feedback(means[learn], arms=arms[learn]), dtype=np.float64)
             self.selector.update(arms[learn], ctx, normed)
             rewards[learn] = normed
             np.add.at(self._counts["reward_sum"], arms[learn], normed)

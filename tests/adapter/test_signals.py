@@ -49,3 +49,9 @@ def test_consensus_agreement_by_hand_with_groups_ties_and_missing_arms():
     assert got[0] == 0.5 and got[1] == 0.5 and np.isnan(got[2])
     # an arm alone has no consensus to compare with
     assert consensus_agreement(np.array([[1.0, 2.0]]), None).tolist() == [0.5]
+
+
+def test_verifier_agreement_can_say_it_cannot_judge():
+    # all-correct groups order no pair: iterative DPO closes such a decision without feedback
+    assert verifier_agreement(np.array([1.0, 2.0]), np.array([1.0, 1.0]), None, empty=None) is None
+    assert verifier_agreement(np.array([], dtype=float), np.array([], dtype=float), None, empty=None) is None

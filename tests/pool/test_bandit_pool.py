@@ -208,3 +208,14 @@ def test_audit_scores_every_arm_pays_each_and_closes_the_decision(func_dir):
         bp.audit(sub, d)
     bp.forget(res.decision_ids)
     assert bp.metrics()["laser/pending"] == 0.0
+
+
+def test_calibrated_feedback_bypasses_the_normaliser_and_must_be_a_rate(func_dir):
+    bp = _bandit(func_dir, granularity="batch")
+    first = bp.score(make_batch(4))
+    out = bp.update(first.decision_ids[:1], [0.75], calibrated=True)
+    np.testing.assert_allclose(out["rewards"], [0.75])  # fed as is: no running-quantile rescaling
+    second = bp.score(make_batch(4))
+    with pytest.raises(ValueError, match=r"calibrated feedback must lie in \[0, 1\]"):
+        bp.update(second.decision_ids[:1], [1.5], calibrated=True)
+    np.testing.assert_allclose(bp.update(second.decision_ids[:1], [0.25], calibrated=True)["rewards"], [0.25])

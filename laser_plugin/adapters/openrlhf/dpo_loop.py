@@ -146,12 +146,12 @@ class IterativeDPO:
         if step_rows:
             self._update(self.feedback.add(self.pair_decisions[step_rows], np.full(len(step_rows), gain)))
 
-    def _update(self, completed: list[tuple[int, float]]) -> None:
+    def _update(self, completed: list[tuple[int, float]], *, calibrated: bool = False) -> None:
         if completed:
             ids, values = zip(*completed)
             rows = getattr(self, "feedback", None)  # none yet when the verifier signal feeds round 0
             weights = [rows.weight_of.get(i, 1.0) if rows is not None else 1.0 for i in ids]
-            self.stats.add_update(self.bandit.update(list(ids), list(values)), values, weights)
+            self.stats.add_update(self.bandit.update(list(ids), list(values), calibrated=calibrated), values, weights)
 
     def _bandit_logs(self) -> dict:
         return {k: v for k, v in self.bandit.metrics().items() if k.startswith("laser/")} if self.sync.is_main else {}
@@ -267,17 +267,23 @@ class IterativeDPO:
 
     def _verifier_feedback(self, batch: Any, result: Any) -> None:
         """Per decision of one scoring call: agreement of the arm's within-prompt order with answer
-        correctness (rows without a label are left out)."""
+        correctness (rows without a label are left out), a calibrated rate fed as is. A decision
+        whose prompts have no pair the verifier orders (all right, all wrong, no label) says
+        nothing about the arm and is closed without feedback instead of being paid 1/2."""
         labels = batch.labels or [None] * len(batch)
         correct = np.array([float(is_correct(r, lab)) if lab not in (None, "") else np.nan
                             for r, lab in zip(batch.responses, labels)])
-        ids, values = [], []
+        ids, values, silent = [], [], []
         for d in np.unique(result.decision_ids):
             sel = np.flatnonzero((result.decision_ids == d) & np.isfinite(correct))
-            if len(sel):
+            value = verifier_agreement(np.asarray(result.rewards)[sel], correct[sel], batch.group_ids[sel], empty=None)
+            if value is None:
+                silent.append(int(d))
+            else:
                 ids.append(int(d))
-                values.append(verifier_agreement(np.asarray(result.rewards)[sel], correct[sel], batch.group_ids[sel]))
-        self._update(list(zip(ids, values)))
+                values.append(value)
+        self.bandit.forget(silent)
+        self._update(list(zip(ids, values)), calibrated=True)
 
     def _audit_feedback(self, batch: Any, result: Any) -> None:
         """A seeded share of one scoring call's decisions is scored by every arm, each arm paid its
