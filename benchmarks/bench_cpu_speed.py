@@ -7,7 +7,7 @@ Rows (each dtype in its own fresh process, same seeds and inputs):
                  OpenRLHF's Actor in DeepSpeed): 8 prompts x 4 samples, 32 new tokens
   dpo_step       one OpenRLHF DPOTrainer optimizer step (4 pairs, micro-batch 2), the quickstart's
                  flags; mean over the steps of a quickstart round
-  round          one default quickstart round (18 prompts x 4 samples, scoring, DPO, no checkpoint)
+  round          one default quickstart round (its prompts x samples, scoring, DPO, no checkpoint)
   quickstart     (``--quickstart``) the whole default ``laser-plugin quickstart`` command, wall time
 
 On a CPU without native bf16 (no AVX512-BF16/AMX), bf16 is emulated: its ``round`` row reuses the
@@ -145,7 +145,7 @@ ROWS = [("matmul_1t_ms", "matmul [512,576]@[576,1536], 1 thread (ms)"),
         ("matmul_all_ms", "matmul, all threads (ms)"),
         ("generate_s", "HF generate, 8 prompts x 4 samples x 32 tokens (s)"),
         ("dpo_step_s", "DPO optimizer step, 4 pairs (s)"),
-        ("round_s", "quickstart round, 18 prompts x 4 samples (s)"),
+        ("round_s", "quickstart round, {prompts} prompts x {samples} samples x <= {tokens} tokens (s)"),
         ("quickstart_s", "whole default quickstart (s)")]
 
 
@@ -159,7 +159,10 @@ def _markdown(result: dict) -> str:
         f"{result['load_at_start']:.2f}.", "",
         "| row | bf16 | fp32 | bf16 / fp32 |", "|---|---|---|---|",
     ]
+    from laser_plugin.quickstart.config import QuickstartConfig as Q
+
     for key, label in ROWS:
+        label = label.format(prompts=Q.prompts_per_round, samples=Q.n_samples, tokens=Q.max_new_tokens)
         a, b = bf.get(key), fp.get(key)
         if a is None and b is None:
             continue

@@ -177,9 +177,13 @@ class BanditRewardPool:
         """Raw feedback (e.g. -loss), one value per decision or per sample (averaged per decision).
 
         ``calibrated``: the values are already rates in [0, 1] with 1/2 meaning chance (e.g. the
-        share of pairs an arm orders as a verifier does) and bypass the feedback normaliser, as the
-        audit's agreement does. Why: rescaling by running quantiles turns the first few rates into
-        0 and 1, and one lucky early value locks the bandit onto an arm."""
+        share of pairs an arm orders as a verifier does). They bypass the feedback normaliser (which
+        turns the first few rates into 0 and 1, so one lucky early value locks the bandit onto an
+        arm) and the selector learns ``rate - 1/2``: its prior (theta = 0) then means "as good as
+        chance", so an arm never tried (prior plus the exploration bonus) outranks a tried arm that
+        is merely better than chance; fed as [0, 1], the prior reads "always wrong" and the first arm
+        tried kept every decision (quickstart, verifier signal: similarity 90%, the verifier arm
+        never tried). Rewards in the metrics stay the rates."""
         ids = np.asarray(decision_ids, dtype=np.int64).reshape(-1)
         vals = np.asarray(values, dtype=np.float64).reshape(-1)
         if ids.shape != vals.shape or ids.size == 0:
@@ -203,7 +207,7 @@ class BanditRewardPool:
         if learn.any():
             ctx = np.stack([c for (_, c), keep in zip(entries, learn) if keep])
             normed = means[learn] if calibrated else np.asarray(self.feedback(means[learn], arms=arms[learn]), dtype=np.float64)
-            self.selector.update(arms[learn], ctx, normed)
+            self.selector.update(arms[learn], ctx, normed - 0.5 if calibrated else normed)
             rewards[learn] = normed
             np.add.at(self._counts["reward_sum"], arms[learn], normed)
             np.add.at(self._counts["reward_n"], arms[learn], 1)

@@ -19,15 +19,18 @@ class QuickstartConfig:
     fixed_arm: str = "auto"  # "auto": the arm agreeing best with the gold on round-0 samples
     selectors: tuple[str, ...] = SELECTORS
     data: DataConfig = field(default_factory=DataConfig)
+    # 3 rounds x 10 prompts x 4 samples of <= 32 tokens, one DPO micro-batch per step: what fits the
+    # 10-minute budget on 2 cores in fp32 (a round of 18 prompts x 40 tokens took ~70 s, four
+    # selectors ~15 min); the cost is linear in prompts x tokens, DPO being ~60% of a round
     rounds: int = 3
-    prompts_per_round: int = 18
+    prompts_per_round: int = 10
     n_samples: int = 4
-    max_new_tokens: int = 40
+    max_new_tokens: int = 32
     temperature: float = 0.7
     lr: float = 1e-5
     beta: float = 0.1
     batch_size: int = 4
-    micro_batch_size: int = 2
+    micro_batch_size: int = 4
     max_len: int = 160
     context_dim: int = 16
     # prompts per pool call: feedback known at scoring time (the audit) updates the bandit between

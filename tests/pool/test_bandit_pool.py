@@ -214,7 +214,11 @@ def test_calibrated_feedback_bypasses_the_normaliser_and_must_be_a_rate(func_dir
     bp = _bandit(func_dir, granularity="batch")
     first = bp.score(make_batch(4))
     out = bp.update(first.decision_ids[:1], [0.75], calibrated=True)
-    np.testing.assert_allclose(out["rewards"], [0.75])  # fed as is: no running-quantile rescaling
+    np.testing.assert_allclose(out["rewards"], [0.75])  # the rate as is: no running-quantile rescaling
+    arm = int(first.arms[0])
+    # the selector learns rate - 1/2 (prior = chance): b_k = ridge * mu0 (0) + 0.25 x
+    b = bp.selector.model.b[arm]
+    assert b[-1] == pytest.approx(0.25)  # the context's bias feature is 1
     second = bp.score(make_batch(4))
     with pytest.raises(ValueError, match=r"calibrated feedback must lie in \[0, 1\]"):
         bp.update(second.decision_ids[:1], [1.5], calibrated=True)
