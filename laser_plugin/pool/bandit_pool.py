@@ -206,7 +206,8 @@ class BanditRewardPool:
         learn = arms >= 0  # ensemble decisions (-1) have no arm to credit
         if learn.any():
             ctx = np.stack([c for (_, c), keep in zip(entries, learn) if keep])
-            normed = means[learn] if calibrated else np.asarray(self.feedback(means[learn], arms=arms[learn]), dtype=np.float64)
+            normed = (means[learn] if calibrated
+                      else np.asarray(self.feedback(means[learn], arms=arms[learn]), dtype=np.float64))
             self.selector.update(arms[learn], ctx, normed - 0.5 if calibrated else normed)
             rewards[learn] = normed
             np.add.at(self._counts["reward_sum"], arms[learn], normed)

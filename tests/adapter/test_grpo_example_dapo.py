@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from laser_plugin.testing.ppo_cpu import cpu_run_env, write_prompts
+
 pytestmark = pytest.mark.slow
 
 

@@ -60,7 +60,7 @@ def test_grpo_with_laser_pool_logs_and_checkpoints_the_bandit(tmp_path, tiny_pol
     # must still get one decision (rows == 2 below), whatever the micro-batch size
     laser = ["--reward_selector", "laser", "--reward_pool", pool, "--reward_selector.granularity", "group",
              "--reward_selector.alpha", "0.5", "--train.num_episodes", "2", "--rollout.micro_batch_size", "3",
-             "--algo.kl.init_coef", "0"]  # no reference model (one Ray worker less); the DAPO run below keeps one
+             "--algo.kl.init_coef", "0"]  # no reference model: one Ray worker less (the DAPO test keeps one)
     cmd = grpo_cpu_command(tiny_policy, None, data, run_dir, extra_args=laser)
 
     out = _run(cmd, tmp_path, tmp_path / "run1.log")
