@@ -133,3 +133,8 @@ def read_scalars(tensorboard_run_dir: str | Path) -> dict[str, list[tuple[int, f
         for tag in acc.Tags().get("scalars", []):
             scalars.setdefault(tag, []).extend((e.step, e.value) for e in acc.Scalars(tag))
     return scalars
+
+
+def read_decisions(path: str | Path) -> list[dict]:
+    """The bandit's decision log (``decisions.jsonl``), one record per line."""
+    return [json.loads(line) for line in Path(path).read_text().splitlines() if line.strip()]

@@ -4,20 +4,15 @@ laser_plugin.testing.vllm_standin). Its own file: one Ray run per file lets two 
 the long runs (tests/adapter/test_ppo_laser_e2e.py holds the others)."""
 from __future__ import annotations
 
-import json
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 
-from laser_plugin.testing.ppo_cpu import cpu_run_env, write_prompts
+from laser_plugin.testing.ppo_cpu import cpu_run_env, read_decisions, write_prompts
 
 pytestmark = pytest.mark.slow
-
-
-def _decisions(path: Path) -> list[dict]:
-    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
 
 
 PARITY_FUNC = '''
@@ -60,7 +55,7 @@ def test_grpo_1node_example_with_upstream_dapo_flags_dry_runs_on_cpu(tmp_path, t
     (tmp_path / "example.log").write_text(proc.stdout)
     assert proc.returncode == 0, f"the example failed (log: {tmp_path / 'example.log'}):\n{proc.stdout[-6000:]}"
     assert "Filtered out: avg_reward=" in proc.stdout  # upstream's filter ran on the pool's scores
-    log = _decisions(tmp_path / "ckpt" / "laser_bandit" / "decisions.jsonl")
+    log = read_decisions(tmp_path / "ckpt" / "laser_bandit" / "decisions.jsonl")
     assert log and all(d["rows"] == 2 for d in log)  # one decision per whole prompt group
     assert {d["trained"] for d in log} == {True, False}  # kept groups trained on, filtered ones not
     assert {d["arm"] for d in log} <= {"parity", "rm_a"}

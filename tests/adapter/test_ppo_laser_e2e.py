@@ -8,13 +8,12 @@ laser_plugin.testing.vllm_standin): it cannot run on CPU.
 """
 from __future__ import annotations
 
-import json
 import subprocess
 from pathlib import Path
 
 import pytest
 
-from laser_plugin.testing.ppo_cpu import cpu_run_env, grpo_cpu_command, read_scalars, write_prompts
+from laser_plugin.testing.ppo_cpu import cpu_run_env, grpo_cpu_command, read_decisions, read_scalars, write_prompts
 
 pytestmark = pytest.mark.slow
 
@@ -46,10 +45,6 @@ def _max_weight_change(before: Path, after: Path) -> float:
     return max((a[k].float() - b[k].float()).abs().max().item() for k in a)
 
 
-def _decisions(path: Path) -> list[dict]:
-    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
-
-
 def test_grpo_with_laser_pool_logs_and_checkpoints_the_bandit(tmp_path, tiny_policy, tiny_reward_models):
     func = tmp_path / "short.py"
     func.write_text(LENGTH_FUNC)
@@ -72,7 +67,7 @@ def test_grpo_with_laser_pool_logs_and_checkpoints_the_bandit(tmp_path, tiny_pol
     state_dir = run_dir / "ckpt" / "laser_bandit"
     for step in (1, 2, 3, 4):
         assert (state_dir / f"global_step{step}.safetensors").is_file()
-    log = _decisions(state_dir / "decisions.jsonl")
+    log = read_decisions(state_dir / "decisions.jsonl")
     assert sorted({d["global_step"] for d in log}) == [1, 2, 3, 4]
     assert all(d["rows"] == 2 for d in log)  # one decision per prompt group of 2 samples: never mixed
     arm_names = {d["arm"] for d in log}
@@ -103,6 +98,6 @@ def test_async_training(tmp_path, tiny_policy, tiny_reward_models):
     cmd = [a for a in grpo_cpu_command(tiny_policy, None, data, run_dir, extra_args=laser)
            if a != "--vllm.enable_sleep"]  # upstream: async RLHF does not support vLLM sleep
     _run(cmd, tmp_path, tmp_path / "async.log")
-    log = _decisions(run_dir / "ckpt" / "laser_bandit" / "decisions.jsonl")
+    log = read_decisions(run_dir / "ckpt" / "laser_bandit" / "decisions.jsonl")
     assert sorted({d["global_step"] for d in log}) == [1, 2]
     assert all(d["rows"] == 2 for d in log) and {d["arm"] for d in log} <= {"rm_a", "short"}
