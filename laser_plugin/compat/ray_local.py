@@ -25,8 +25,12 @@ def cpu_ray_runtime_env(extra_env: dict[str, str] | None = None) -> dict[str, An
 
 
 def init_local_ray(num_cpus: int = 4, num_gpus: int = 2, **kwargs: Any):
-    """Start (or join) a local Ray with ``num_gpus`` *logical* GPUs so OpenRLHF's ``num_gpus=1``
-    actors can be scheduled on a CPU-only machine. Returns ray's context."""
+    """Start a local Ray with ``num_gpus`` *logical* GPUs so OpenRLHF's ``num_gpus=1`` actors can be
+    scheduled on a CPU-only machine (or keep the one this process already joined). Returns ray's context.
+
+    Always a new instance (``address="local"``): a bare ``ray.init()`` joins the newest cluster that
+    ``ray start`` recorded on this host (/tmp/ray/ray_current_cluster), e.g. another job's or another
+    test's, and then fails because ``num_cpus``/``num_gpus`` may not be given when joining."""
     import ray
 
     if ray.is_initialized():
@@ -34,6 +38,7 @@ def init_local_ray(num_cpus: int = 4, num_gpus: int = 2, **kwargs: Any):
     for key, value in _LOOPBACK_ENV.items():
         os.environ.setdefault(key, value)
     return ray.init(
+        address=kwargs.pop("address", "local"),
         num_cpus=num_cpus,
         num_gpus=num_gpus,
         _node_ip_address="127.0.0.1",

@@ -92,3 +92,23 @@ def test_master_port_is_chosen_again_per_run_unless_the_user_set_it(monkeypatch)
     monkeypatch.setenv("MASTER_PORT", "29555")  # the user's own choice is kept
     cpu.set_single_rank_env()
     assert os.environ["MASTER_PORT"] == "29555"
+
+
+def test_local_ray_starts_its_own_instance_even_when_another_cluster_is_recorded():
+    """CI failure it prevents: a bare ray.init() joins the newest cluster `ray start` recorded on the host
+    (here: another test's), then refuses num_cpus/num_gpus. The recorded address is injected (a dead port),
+    the local Ray is real."""
+    out = _run(
+        """
+        import os
+        os.environ.pop("RAY_ADDRESS", None)
+        import ray._private.services as services
+        services.find_bootstrap_address = lambda temp_dir=None: "127.0.0.1:1"
+        from laser_plugin.compat.ray_local import init_local_ray
+        import ray
+        init_local_ray(num_cpus=1, num_gpus=1)
+        print(ray.cluster_resources().get("GPU"))
+        ray.shutdown()
+        """
+    )
+    assert out.splitlines()[-1] == "1.0"
