@@ -1,9 +1,11 @@
 """`--reward_selector laser` in the REAL openrlhf.cli.train_ppo_ray (GRPO) on CPU, end to end.
 
-Run 1 trains 4 steps with a 3-arm pool (two tiny OpenRLHF RMs, one on another tokenizer, and a
+One run trains 4 steps with a 3-arm pool (two tiny OpenRLHF RMs, one on another tokenizer, and a
 reward_func file), one arm per prompt group, the bandit state checkpointed every step beside
 OpenRLHF's (resume: tests/faults/test_grpo_kill.py); it also checks the CPU twin itself (stand-in
-rollouts, weight syncs, a trained actor). Only vLLM's engine is a stand-in (HF generate,
+rollouts, weight syncs, a trained actor). It runs OpenRLHF's async mode (``--train.async_enable``:
+generation in its own actor, training in TrainingActor), so the trainer-side hooks are proven there;
+the synchronous trainer runs in the kill test and the DAPO example test (one Ray run less in the suite). Only vLLM's engine is a stand-in (HF generate,
 laser_plugin.testing.vllm_standin): it cannot run on CPU.
 """
 from __future__ import annotations
@@ -55,8 +57,10 @@ def test_grpo_with_laser_pool_logs_and_checkpoints_the_bandit(tmp_path, tiny_pol
     # must still get one decision (rows == 2 below), whatever the micro-batch size
     laser = ["--reward_selector", "laser", "--reward_pool", pool, "--reward_selector.granularity", "group",
              "--reward_selector.alpha", "0.5", "--train.num_episodes", "2", "--rollout.micro_batch_size", "3",
-             "--algo.kl.init_coef", "0"]  # no reference model: one Ray worker less (the DAPO test keeps one)
-    cmd = grpo_cpu_command(tiny_policy, None, data, run_dir, extra_args=laser)
+             "--algo.kl.init_coef", "0",  # no reference model: one Ray worker less (the DAPO test keeps one)
+             "--train.async_enable"]
+    cmd = [a for a in grpo_cpu_command(tiny_policy, None, data, run_dir, extra_args=laser)
+           if a != "--vllm.enable_sleep"]  # upstream: async RLHF does not support vLLM sleep
 
     out = _run(cmd, tmp_path, tmp_path / "run1.log")
     # the CPU twin itself: rollouts from the stand-in engine, one weight sync per step over gloo, the
@@ -84,20 +88,3 @@ def test_grpo_with_laser_pool_logs_and_checkpoints_the_bandit(tmp_path, tiny_pol
 
     # Resume (restored bandit state, the same decisions after the resumed step) is tests/faults/test_grpo_kill.py:
     # a killed run resumed with --ckpt.load_enable alone; one Ray run here keeps the suite in budget.
-
-
-def test_async_training(tmp_path, tiny_policy, tiny_reward_models):
-    """--train.async_enable (generation in its own actor, training in TrainingActor): the trainer-side
-    hooks (experience maker, train_step wrapper, decision log) work the same."""
-    func = tmp_path / "short.py"
-    func.write_text(LENGTH_FUNC)
-    data = write_prompts(tmp_path / "prompts.jsonl", n=4)
-    run_dir = tmp_path / "run"
-    laser = ["--reward_selector", "laser", "--reward_pool", f"hf:{tiny_reward_models[0]},func:{func}",
-             "--reward_selector.granularity", "group", "--train.async_enable", "--algo.kl.init_coef", "0"]
-    cmd = [a for a in grpo_cpu_command(tiny_policy, None, data, run_dir, extra_args=laser)
-           if a != "--vllm.enable_sleep"]  # upstream: async RLHF does not support vLLM sleep
-    _run(cmd, tmp_path, tmp_path / "async.log")
-    log = read_decisions(run_dir / "ckpt" / "laser_bandit" / "decisions.jsonl")
-    assert sorted({d["global_step"] for d in log}) == [1, 2]
-    assert all(d["rows"] == 2 for d in log) and {d["arm"] for d in log} <= {"rm_a", "short"}
