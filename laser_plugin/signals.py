@@ -116,6 +116,16 @@ def default_audit_share(num_arms: int) -> float:
     return min(1.0, 0.25 / max(num_arms - 1, 1))
 
 
+def fallback_audit_share(num_arms: int, decisions: int, unjudged: int, share: Optional[float] = None) -> float:
+    """Audit share of the decisions a verifier cannot judge (signal ``auto``): the audit budget of all
+    ``decisions`` (``share``, default ``default_audit_share``) spent on the ``unjudged`` ones, so the
+    extra scoring stays what ``audit`` alone would cost while no judged decision is audited."""
+    if unjudged <= 0:
+        return 0.0
+    budget = share if share is not None else default_audit_share(num_arms)
+    return min(1.0, budget * decisions / unjudged)
+
+
 def is_audited(seed: int, decision_id: int, share: float) -> bool:
     """Whether decision ``decision_id`` is audited: a draw seeded by (seed, id), so the choice is
     the same after a resume and the expected extra scoring is exactly ``share``."""

@@ -21,6 +21,10 @@ Signals (``--laser.feedback_signal``):
             default 0.25/(K-1), so scoring costs <= 1.25x one arm) is scored by every arm, and
             each arm is paid its agreement with the leave-one-out consensus of the others
             (``laser_plugin.signals``); the other decisions get no feedback.
+  auto      verifier where a decision's prompts have labels that order its responses, audit for the
+            decisions the verifier cannot judge (open-ended prompts, all answers right or all wrong),
+            with the audit budget of all decisions spent on those (``signals.fallback_audit_share``):
+            correctness where it can be checked, consensus where it cannot.
 """
 from __future__ import annotations
 
@@ -28,7 +32,7 @@ from typing import Iterable, Optional, Sequence
 
 import numpy as np
 
-FEEDBACK_SIGNALS = ("loss", "probe", "verifier", "audit")
+FEEDBACK_SIGNALS = ("loss", "probe", "verifier", "audit", "auto")
 
 
 

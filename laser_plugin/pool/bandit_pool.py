@@ -244,17 +244,18 @@ class BanditRewardPool:
         self._counts["audits"][0] += 1
         return {"arms": arms, "agreement": agreement, "rewards": rewards}
 
-    def audit_share_of(self, result: ScoreResult, batch: ScoringBatch, share: Optional[float], seed: int) -> list[dict]:
-        """The audit signal for one scoring call: each decision of ``result`` (over ``batch``) is
-        audited with probability ``share`` (None: ``default_audit_share(K)``; a draw seeded by
-        (seed, decision id), the same after a resume), the others are closed without feedback.
-        Returns the audits' results (``audit``)."""
+    def audit_share_of(self, result: ScoreResult, batch: ScoringBatch, share: Optional[float], seed: int,
+                       decisions: Optional[Sequence[int]] = None) -> list[dict]:
+        """The audit signal for one scoring call: each decision of ``result`` (over ``batch``; only
+        those in ``decisions`` when given) is audited with probability ``share`` (None:
+        ``default_audit_share(K)``; a draw seeded by (seed, decision id), the same after a resume),
+        the others are closed without feedback. Returns the audits' results (``audit``)."""
         from laser_plugin.signals import default_audit_share, is_audited
 
-        share = share or default_audit_share(self.pool.num_arms)
+        share = default_audit_share(self.pool.num_arms) if share is None else share
         raw = result.raw_scores if result.raw_scores is not None and np.ndim(result.raw_scores) == 1 else None
         out = []
-        for d in np.unique(result.decision_ids).tolist():
+        for d in (np.unique(result.decision_ids).tolist() if decisions is None else sorted(set(decisions))):
             rows = np.flatnonzero(result.decision_ids == d)
             if result.arms[rows[0]] < 0 or not is_audited(seed, d, share):
                 self.forget([d])

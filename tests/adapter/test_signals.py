@@ -55,3 +55,12 @@ def test_verifier_agreement_can_say_it_cannot_judge():
     # all-correct groups order no pair: iterative DPO closes such a decision without feedback
     assert verifier_agreement(np.array([1.0, 2.0]), np.array([1.0, 1.0]), None, empty=None) is None
     assert verifier_agreement(np.array([], dtype=float), np.array([], dtype=float), None, empty=None) is None
+
+
+def test_fallback_audit_share_spends_the_whole_budget_on_the_unjudged_decisions():
+    from laser_plugin.signals import default_audit_share, fallback_audit_share
+
+    assert default_audit_share(5) == 0.0625  # 0.25 / (K - 1)
+    assert fallback_audit_share(5, decisions=12, unjudged=4) == pytest.approx(0.1875)  # 0.0625 * 12 / 4
+    assert fallback_audit_share(5, decisions=12, unjudged=0) == 0.0
+    assert fallback_audit_share(3, decisions=10, unjudged=1, share=0.5) == 1.0  # capped: 0.5 * 10 / 1

@@ -145,19 +145,22 @@ def test_probe_feedback_signal_with_two_epochs(tmp_path, tiny_policy, tiny_rewar
     assert 0 < rnd["bandit_updates"] <= rnd["decisions"] and rnd["optimizer_steps"] > 0
 
 
-def test_lora_policy_with_top_bottom_k_pairs_and_the_audit_signal(tmp_path, tiny_policy, tiny_reward_models, prompt_file,
-                                                                    verifier_file):
+def test_lora_policy_with_top_bottom_k_pairs_and_the_auto_signal(tmp_path, tiny_policy, tiny_reward_models, prompt_file,
+                                                                   verifier_file):
     # LASeR trained with LoRA; "all-linear" must reach peft as the string it understands. The bandit
-    # is fed by the cross-arm audit (every decision audited here): each audit pays all 3 arms.
+    # is fed by `auto`: answer correctness where the labels order a decision's responses (one update),
+    # the cross-arm audit for the others (the whole budget, 1.0 here, on them: each audit pays all 3 arms).
+    # (The plain audit signal runs in the quickstart's tiny test.)
     out = tmp_path / "lora"
     log = _cli(*_dpo_args(tiny_policy, prompt_file, tiny_reward_models, verifier_file, out, "--laser.rounds", 1,
                           "--ds.lora.rank", 4, "--laser.pair_strategy", "top_bottom_k", "--laser.pairs_per_prompt", 2,
-                          "--laser.no_save_samples", "--laser.feedback_signal", "audit", "--laser.audit_share", 1.0))
+                          "--laser.no_save_samples", "--laser.feedback_signal", "auto", "--laser.audit_share", 1.0))
     (rnd,) = json.loads((out / "laser_summary.json").read_text())["rounds"]
     assert rnd["optimizer_steps"] > 0, log[-2000:]
     assert rnd["pairs"] > rnd["decisions"]  # up to 2 pairs per prompt, 4 prompts per decision
-    assert rnd["feedback_signal"] == "audit" and rnd["audits"] == rnd["decisions"] > 0
-    assert rnd["bandit_updates"] == 3 * rnd["audits"] and rnd["bandit_pending"] == 0.0
+    assert rnd["feedback_signal"] == "auto" and rnd["audits"] > 0  # a random tiny policy: most answers all wrong
+    judged = rnd["decisions"] - rnd["audits"]
+    assert rnd["bandit_updates"] == 3 * rnd["audits"] + judged and rnd["bandit_pending"] == 0.0
     assert set(rnd["audit_agreement_by_arm"]) == {"rm_a", "rm_b", "verifier"}
     # every arm scored every sample once: the chosen arm in scoring, the other two in the audit
     assert rnd["pool"]["rm_samples"] == 3 * rnd["samples"]

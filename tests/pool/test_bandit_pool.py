@@ -210,6 +210,18 @@ def test_audit_scores_every_arm_pays_each_and_closes_the_decision(func_dir):
     assert bp.metrics()["laser/pending"] == 0.0
 
 
+def test_audit_share_of_named_decisions_leaves_the_others_pending(func_dir):
+    bp = _bandit(func_dir, granularity="row")
+    batch = make_batch(6, group_size=3)  # two prompt groups: two decisions
+    res = bp.score(batch)
+    first, second = np.unique(res.decision_ids).tolist()
+    (out,) = bp.audit_share_of(res, batch, 1.0, seed=0, decisions=[second])
+    assert np.isfinite(out["agreement"]).all() and bp.metrics()["laser/audits"] == 1.0
+    assert bp.metrics()["laser/pending"] == 1.0  # `first` was not named: still open for other feedback
+    assert bp.audit_share_of(res, batch, 0.0, seed=0, decisions=[first]) == []  # share 0: closed, no audit
+    assert bp.metrics()["laser/pending"] == 0.0
+
+
 def test_calibrated_feedback_bypasses_the_normaliser_and_must_be_a_rate(func_dir):
     bp = _bandit(func_dir, granularity="batch")
     first = bp.score(make_batch(4))

@@ -124,9 +124,10 @@ LASER: dict[str, tuple[Any, str]] = {
     "laser.no_dedup": (False, "keep identical responses as separate candidates"),
     "laser.feedback_signal": ("audit", f"bandit reward: {' | '.join(FEEDBACK_SIGNALS)} (audit: cross-arm consensus on "
                                        "a seeded share of decisions, the default from benchmarks/bench_learning_quality.py; "
-                                       "loss: LASeR's -loss, which pays easy-to-fit arms)"),
+                                       "loss: LASeR's -loss, which pays easy-to-fit arms; auto: answer correctness "
+                                       "where labels order the responses, audit for the rest)"),
     "laser.probe_dataset": (None, "trusted pairs (prompt/chosen/rejected) for --laser.feedback_signal probe"),
-    "laser.audit_share": (None, "share of decisions audited by every arm under --laser.feedback_signal audit "
+    "laser.audit_share": (None, "share of decisions audited by every arm under --laser.feedback_signal audit|auto "
                                 "(default 0.25/(K-1): scoring <= 1.25x one arm)"),
     "laser.context": ("policy", "policy: LASeR's context (policy hidden state of the prompts' last token); "
                                 "encoder: --reward_selector.context_encoder on the prompt text"),

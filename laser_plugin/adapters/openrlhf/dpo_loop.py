@@ -29,7 +29,7 @@ from laser_plugin.dpo.preference import build_pairs
 from laser_plugin.dpo.sampling import DecisionGroupedOrder
 from laser_plugin.dpo.scoring import policy_contexts, score_samples
 from laser_plugin.eval.answers import is_correct
-from laser_plugin.signals import verifier_agreement
+from laser_plugin.signals import fallback_audit_share, verifier_agreement
 
 
 def _clock() -> tuple[float, float]:
@@ -212,7 +212,8 @@ class IterativeDPO:
         self.stats = RoundStats(r, self.bandit.arm_names, self.bandit.metrics() if self.sync.is_main else None)
         payload = None
         if self.sync.is_main:
-            immediate = {"verifier": self._verifier_feedback, "audit": self._audit_feedback}.get(self.loop.feedback_signal)
+            immediate = {"verifier": self._verifier_feedback, "audit": self._audit_feedback,
+                         "auto": self._auto_feedback}.get(self.loop.feedback_signal)
             scored = score_samples(self.bandit, items, pidx, responses, self.loop.score_batch_size, contexts, seqs,
                                    self.tokenizer.pad_token_id, after_call=immediate)
             pairs = build_pairs(pidx, responses, scored.rewards, self.loop.pair)
@@ -265,11 +266,11 @@ class IterativeDPO:
         self.history.append(stats)
         return stats
 
-    def _verifier_feedback(self, batch: Any, result: Any) -> None:
+    def _verifier_feedback(self, batch: Any, result: Any, close_unjudged: bool = True) -> list[int]:
         """Per decision of one scoring call: agreement of the arm's within-prompt order with answer
         correctness (rows without a label are left out), a calibrated rate fed as is. A decision
         whose prompts have no pair the verifier orders (all right, all wrong, no label) says
-        nothing about the arm and is closed without feedback instead of being paid 1/2."""
+        nothing about the arm and is closed without feedback instead of being paid 1/2; returns them."""
         labels = batch.labels or [None] * len(batch)
         correct = np.array([float(is_correct(r, lab)) if lab not in (None, "") else np.nan
                             for r, lab in zip(batch.responses, labels)])
@@ -282,13 +283,25 @@ class IterativeDPO:
             else:
                 ids.append(int(d))
                 values.append(value)
-        self.bandit.forget(silent)
+        if close_unjudged:
+            self.bandit.forget(silent)
         self._update(list(zip(ids, values)), calibrated=True)
+        return silent
 
     def _audit_feedback(self, batch: Any, result: Any) -> None:
         """A seeded share of one scoring call's decisions is scored by every arm, each arm paid its
         agreement with the others' consensus (``BanditRewardPool.audit``); the rest get no feedback."""
         for out in self.bandit.audit_share_of(result, batch, self.loop.audit_share, self.args.train.seed):
+            self.stats.add_audit(out)
+
+    def _auto_feedback(self, batch: Any, result: Any) -> None:
+        """Correctness where it can be checked, consensus where not: the verifier feedback, then the
+        decisions it cannot judge (e.g. open-ended prompts without a checkable answer) are audited,
+        the whole call's audit budget spent on them (``signals.fallback_audit_share``)."""
+        unjudged = self._verifier_feedback(batch, result, close_unjudged=False)
+        share = fallback_audit_share(self.bandit.pool.num_arms, len(np.unique(result.decision_ids)), len(unjudged),
+                                     self.loop.audit_share)
+        for out in self.bandit.audit_share_of(result, batch, share, self.args.train.seed, decisions=unjudged):
             self.stats.add_audit(out)
 
     def _save_samples(self, r: int, items: list, pidx: list, responses: list, scored: Any, pairs: list) -> None:
