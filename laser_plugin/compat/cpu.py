@@ -235,14 +235,8 @@ def ray_worker_setup() -> None:
     """Ray ``worker_process_setup_hook``: Ray pickles classes by reference, so driver-side patches
     never reach workers; every worker applies the shims itself (ranks come from OpenRLHF)."""
     apply_cpu_compat(single_rank_env=False)
-    # Opt-in CPU rollout engine: the env var travels in runtime_env, so every worker that builds a
-    # vLLM engine gets the stand-in (laser_plugin.testing.vllm_standin); install() imports nothing heavy.
-    if os.environ.get("LASER_VLLM_STANDIN") == "1":
-        from laser_plugin.testing.vllm_standin import install
-
-        install()
-    # Further per-worker setup registered by higher layers (e.g. the OpenRLHF adapter's hooks), as
-    # "module:function" entries: compat stays unaware of what they are.
+    # Per-worker setup registered by higher layers (the OpenRLHF adapter's hooks, the CPU rollout
+    # stand-in of laser_plugin.testing), as "module:function" entries: compat stays unaware of them.
     for entry in filter(None, os.environ.get("LASER_WORKER_SETUP", "").split(",")):
         module_name, _, func = entry.partition(":")
         getattr(importlib.import_module(module_name), func)()

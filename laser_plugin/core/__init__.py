@@ -14,4 +14,7 @@ state_io     save_state / load_state (safetensors + JSON, no pickle)
 from laser_plugin.core.feedback import make_feedback
 from laser_plugin.core.registry import available_selectors, make_selector, register_selector, selector_option_names
 
+# The built-in selectors register themselves on import, after the registry (the registry imports none).
+from laser_plugin.core import baselines, ensembles, linucb, thompson  # noqa: E402,F401  isort: skip
+
 __all__ = ["available_selectors", "make_feedback", "make_selector", "register_selector", "selector_option_names"]

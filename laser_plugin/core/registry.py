@@ -1,4 +1,8 @@
-"""The one registry of selectors, keyed by the ``--reward_selector`` name."""
+"""The one registry of selectors, keyed by the ``--reward_selector`` name.
+
+A dict, a decorator and getters; it imports no selector. The package ``laser_plugin.core`` imports
+this module first and then each built-in selector module, which registers itself (no import cycle:
+verl's ``core_algos`` registries work the same way)."""
 from __future__ import annotations
 
 import dataclasses
@@ -24,19 +28,12 @@ def register_selector(name: str, *aliases: str) -> Callable[[type[Selector]], ty
     return deco
 
 
-def _load_builtin() -> None:
-    # Imported here (not at module top) so that the registry module has no import cycle.
-    from laser_plugin.core import baselines, ensembles, linucb, thompson  # noqa: F401
-
-
 def available_selectors() -> list[str]:
     """Every accepted name (aliases included), sorted."""
-    _load_builtin()
     return sorted([*_SELECTORS, *_ALIASES])
 
 
 def selector_class(name: str) -> type[Selector]:
-    _load_builtin()
     canonical = _ALIASES.get(name, name)
     if canonical not in _SELECTORS:
         raise ValueError(f"unknown selector {name!r}; valid names: {', '.join(available_selectors())}")
@@ -45,7 +42,6 @@ def selector_class(name: str) -> type[Selector]:
 
 def selector_option_names() -> list[str]:
     """Union of every selector's config options (for CLI flag registration)."""
-    _load_builtin()
     return sorted({f.name for cls in _SELECTORS.values() for f in dataclasses.fields(cls.config_cls)})
 
 

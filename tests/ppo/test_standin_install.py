@@ -1,4 +1,5 @@
-"""The stand-in reaches a fresh process exactly as a Ray worker gets it: through the setup hook + env var.
+"""The stand-in reaches a fresh process exactly as a Ray worker gets it: the setup hook runs the
+LASER_WORKER_SETUP entries of its environment, where cpu_rollout_session names the stand-in.
 
 Each check runs in its own interpreter because install() is process-global by design.
 """
@@ -12,7 +13,8 @@ import textwrap
 WORKER_WITH_STANDIN = textwrap.dedent(
     """
     import os, sys
-    os.environ["LASER_VLLM_STANDIN"] = "1"
+    from laser_plugin.testing.vllm_standin import WORKER_SETUP
+    os.environ["LASER_WORKER_SETUP"] = WORKER_SETUP      # what cpu_rollout_session gives every worker
     from laser_plugin.compat.cpu import ray_worker_setup
     ray_worker_setup()                                   # what Ray runs first in every worker
     assert "vllm" not in sys.modules and "openrlhf" not in sys.modules, "the hook must not import them"
@@ -37,7 +39,7 @@ WORKER_WITH_STANDIN = textwrap.dedent(
 WORKER_WITHOUT_STANDIN = textwrap.dedent(
     """
     import os
-    os.environ.pop("LASER_VLLM_STANDIN", None)
+    os.environ.pop("LASER_WORKER_SETUP", None)
     from laser_plugin.compat.cpu import ray_worker_setup
     ray_worker_setup()
     import vllm

@@ -27,11 +27,17 @@ _UPSTREAM_RAY_ENV = {"TOKENIZERS_PARALLELISM": "true", "NCCL_DEBUG": "WARN", "RA
 
 
 def install_hooks() -> None:
-    """Per process: swap the experience maker and wrap the trainer when OpenRLHF's PPO trainer loads."""
-    from laser_plugin.adapters.openrlhf import ppo_trainer_hooks
+    """Per process: swap the experience maker when OpenRLHF's PPO trainer loads (the maker wraps the
+    trainer that builds it: ``ppo_trainer_hooks.wrap_trainer``)."""
     from laser_plugin.compat.cpu import when_imported
 
-    when_imported("openrlhf.trainer.ppo_trainer", ppo_trainer_hooks.install)
+    when_imported("openrlhf.trainer.ppo_trainer", _swap_experience_maker)
+
+
+def _swap_experience_maker(ppo_trainer_module: Any) -> None:
+    from laser_plugin.adapters.openrlhf.ppo_experience import LaserExperienceMaker
+
+    ppo_trainer_module.RemoteExperienceMaker = LaserExperienceMaker
 
 
 def init_ray() -> None:
@@ -76,14 +82,6 @@ def activate(config: LaserConfig) -> None:
         main.RewardModelActor = LaserRewardShard
     install_hooks()
     init_ray()
-
-
-def check_upstream_args(args: Any) -> None:
-    """Upstream options that cannot work with a pool (see ``ppo_preflight.check_upstream``)."""
-    from laser_plugin.adapters.openrlhf.ppo_preflight import check_upstream
-
-    config = LaserConfig.from_env()
-    check_upstream(config if config is not None else LaserConfig(pool=POOL_SENTINEL), args)
 
 
 DYNAMIC_FILTERING_FLAG = "--algo.dynamic_filtering_enable"

@@ -23,7 +23,8 @@ import numpy as np
 import torch
 
 from laser_plugin.adapters.openrlhf.pool_actor_group import PoolActorGroup
-from laser_plugin.adapters.openrlhf.ppo_preflight import GROUP_ESTIMATORS
+from laser_plugin.adapters.openrlhf.ppo_preflight import GROUP_ESTIMATORS, check_upstream_args
+from laser_plugin.adapters.openrlhf.ppo_trainer_hooks import state_dir, wrap_trainer
 from laser_plugin.config import LaserConfig
 from laser_plugin.pool.bandit_pool import BanditRewardPool
 from laser_plugin.pool.specs import parse_pool_spec
@@ -67,8 +68,6 @@ class LaserExperienceMaker(RemoteExperienceMaker):
             raise RuntimeError("LaserExperienceMaker needs LASER_PLUGIN_CONFIG (set by laser_plugin activation)")
         if self.reward_model_group is None:
             raise RuntimeError("--reward_selector needs OpenRLHF's reward group (do not pass --reward.remote_url)")
-        from laser_plugin.adapters.openrlhf.activate import check_upstream_args
-
         check_upstream_args(self.args)  # the launcher activates before upstream parses its args
         self.laser_config = config
         self.bandit = build_bandit(config, self.reward_model_group)
@@ -82,8 +81,6 @@ class LaserExperienceMaker(RemoteExperienceMaker):
         trainer = sys._getframe(1).f_locals.get("self")
         if trainer is None or not hasattr(trainer, "train_step"):
             raise RuntimeError("LaserExperienceMaker must be created by OpenRLHF's BasePPOTrainer.__init__")
-        from laser_plugin.adapters.openrlhf.ppo_trainer_hooks import wrap_trainer
-
         wrap_trainer(trainer)
         self._generated: list[dict[str, Any]] = []  # decisions made during generation (dynamic filtering)
         if getattr(self.args.algo, "dynamic_filtering_enable", False):
@@ -285,10 +282,3 @@ def score_groups_during_generation(generator: Any, maker: LaserExperienceMaker) 
     generator._process_response_into_experience = process_and_score
 
 
-def state_dir(args: Any, config: LaserConfig) -> str:
-    """Bandit states and the decision log: --reward_selector.state_dir, else beside OpenRLHF's checkpoints."""
-    return config.state_dir or os.path.join(args.ckpt.path, "laser_bandit")
-
-
-def bandit_state_path(args: Any, config: LaserConfig, global_step: int) -> str:
-    return os.path.join(state_dir(args, config), f"global_step{int(global_step)}.safetensors")

@@ -26,7 +26,7 @@ import sys
 from pathlib import Path
 from typing import Any, Optional
 
-from laser_plugin.config import LaserConfig
+from laser_plugin.config import POOL_SENTINEL, LaserConfig
 
 # Upstream's advantage estimators with a per-prompt-group baseline (openrlhf experience_maker).
 GROUP_ESTIMATORS = ("rloo", "reinforce_baseline", "group_norm", "dr_grpo")
@@ -189,3 +189,10 @@ def preflight(config: Optional[LaserConfig], args: Any = None) -> list:
     if args is not None:
         check_upstream(config, args)
     return specs
+
+
+def check_upstream_args(args: Any) -> None:
+    """``check_upstream`` from inside a Ray worker: the config comes from the environment (the launcher
+    activates before upstream parses its args, so this runs again once they exist)."""
+    config = LaserConfig.from_env()
+    check_upstream(config if config is not None else LaserConfig(pool=POOL_SENTINEL), args)

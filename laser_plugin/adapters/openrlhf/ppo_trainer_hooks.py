@@ -1,8 +1,8 @@
-"""The trainer side of the PPO/GRPO hook: swap the experience maker, wrap three trainer methods.
+"""The trainer side of the PPO/GRPO hook: wrap three trainer methods, and where bandit states live.
 
-* ``install(module)`` runs when ``openrlhf.trainer.ppo_trainer`` is imported (in the driver and in
-  every Ray worker): ``BasePPOTrainer.__init__`` looks ``RemoteExperienceMaker`` up in that module,
-  so binding ``LaserExperienceMaker`` there is all it takes.
+* (``activate.install_hooks`` binds ``LaserExperienceMaker`` in ``openrlhf.trainer.ppo_trainer`` when
+  that module is imported, in the driver and in every Ray worker: ``BasePPOTrainer.__init__`` looks
+  ``RemoteExperienceMaker`` up there; the maker then calls ``wrap_trainer`` on its trainer.)
 * ``wrap_trainer(trainer)`` wraps, on the trainer *instance*, three methods (never copies of them):
   ``train_step`` (the delayed loss feedback goes to the bandit and its metrics join the step
   ``status`` that OpenRLHF logs to wandb / tensorboard), ``save_logs_and_checkpoints`` (the bandit
@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from types import MethodType, ModuleType
+from types import MethodType
 from typing import Any, Callable, Optional
 
 from laser_plugin.adapters.openrlhf.checkpoints import (
@@ -25,16 +25,17 @@ from laser_plugin.adapters.openrlhf.checkpoints import (
 from laser_plugin.config import LaserConfig
 
 
-def install(ppo_trainer_module: ModuleType) -> None:
-    from laser_plugin.adapters.openrlhf.ppo_experience import LaserExperienceMaker
+def state_dir(args: Any, config: LaserConfig) -> str:
+    """Bandit states and the decision log: --reward_selector.state_dir, else beside OpenRLHF's checkpoints."""
+    return config.state_dir or os.path.join(args.ckpt.path, "laser_bandit")
 
-    ppo_trainer_module.RemoteExperienceMaker = LaserExperienceMaker
+
+def bandit_state_path(args: Any, config: LaserConfig, global_step: int) -> str:
+    return os.path.join(state_dir(args, config), f"global_step{int(global_step)}.safetensors")
 
 
 def wrap_trainer(trainer: Any) -> None:
     """Wrap ``trainer``'s train_step / save_logs_and_checkpoints / init_checkpoint_states (idempotent)."""
-    from laser_plugin.adapters.openrlhf.ppo_experience import bandit_state_path, state_dir
-
     if getattr(trainer, "_laser_wrapped", False):
         return
     train_step, save, init_states = trainer.train_step, trainer.save_logs_and_checkpoints, trainer.init_checkpoint_states

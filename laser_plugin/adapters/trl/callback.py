@@ -20,12 +20,15 @@ from __future__ import annotations
 import json
 import os
 from pathlib import Path
-from typing import Any, Optional, Union
+from typing import TYPE_CHECKING, Any, Optional, Union
 
 from transformers import TrainerCallback
 from transformers.trainer_utils import PREFIX_CHECKPOINT_DIR
 
-from laser_plugin.adapters.trl.router import LaserRewardRouter
+if TYPE_CHECKING:  # the router makes callbacks (``router.callback()``): no import back at run time
+    from laser_plugin.adapters.trl.router import LaserRewardRouter
+
+_ROUTER_METHODS = ("configure", "load", "save", "feed_loss", "discard_since")
 
 STATE_FILE = "laser_bandit.safetensors"
 DECISION_LOG = "laser_decisions.jsonl"
@@ -39,13 +42,13 @@ def _rank_suffix(args: Any) -> str:
 class LaserRewardCallback(TrainerCallback):
     def __init__(
         self,
-        router: LaserRewardRouter,
+        router: "LaserRewardRouter",
         *,
         resume_from_checkpoint: Optional[Union[str, Path]] = None,
         loss_key: str = "loss",
         write_decisions: bool = True,
     ) -> None:
-        if not isinstance(router, LaserRewardRouter):
+        if not all(callable(getattr(router, m, None)) for m in _ROUTER_METHODS):
             raise TypeError(f"LaserRewardCallback needs a LaserRewardRouter, got {type(router).__name__}")
         self.router = router
         self.resume_from_checkpoint = None if resume_from_checkpoint is None else str(resume_from_checkpoint)

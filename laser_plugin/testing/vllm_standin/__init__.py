@@ -26,8 +26,8 @@ The seam: two names on the real vllm package, in every process that installs the
 Reaching Ray workers
     A driver-side patch never reaches the process that builds the engine (the worker imports vllm
     afresh, whatever way Ray ships the actor class). ``laser_plugin.compat.cpu.ray_worker_setup`` (the runtime_env
-    ``worker_process_setup_hook``) calls :func:`install` when ``LASER_VLLM_STANDIN=1`` is in the worker's
-    environment. :func:`cpu_rollout_session` starts a local Ray with that hook, the env var and logical
+    ``worker_process_setup_hook``) runs the ``LASER_WORKER_SETUP`` entries of the worker's environment,
+    and :func:`cpu_rollout_session` adds :func:`install` to them (``WORKER_SETUP``). :func:`cpu_rollout_session` starts a local Ray with that hook, the env var and logical
     GPUs; ``python -m laser_plugin.launch --cpu-rollout openrlhf.cli.train_ppo_ray ...`` uses it.
 
 CPU machines only: the engine always runs on cpu and gloo binds to 127.0.0.1 (single host).
@@ -41,6 +41,8 @@ import warnings
 from typing import Any, Iterator
 
 ENV_VAR = "LASER_VLLM_STANDIN"
+# Run by laser_plugin.compat.cpu.ray_worker_setup in every Ray worker (LASER_WORKER_SETUP entry).
+WORKER_SETUP = "laser_plugin.testing.vllm_standin:install"
 _INSTALLED = False
 
 
@@ -85,12 +87,14 @@ def cpu_rollout_session(num_cpus: int | None = None, num_gpus: int | None = None
     from laser_plugin.compat.ray_local import cpu_ray_runtime_env, init_local_ray
 
     os.environ[ENV_VAR] = "1"
+    setups = [e for e in os.environ.get("LASER_WORKER_SETUP", "").split(",") if e]
+    os.environ["LASER_WORKER_SETUP"] = ",".join(dict.fromkeys([*setups, WORKER_SETUP]))
     install()
     started = not ray.is_initialized()
     if not started:
         warnings.warn(
-            f"Ray is already initialised: its workers install the vLLM stand-in only if their runtime_env "
-            f"sets {ENV_VAR}=1 and uses laser_plugin.compat.cpu.ray_worker_setup",
+            f"Ray is already initialised: its workers install the vLLM stand-in only if their runtime_env uses "
+            f"laser_plugin.compat.cpu.ray_worker_setup and its LASER_WORKER_SETUP names {WORKER_SETUP}",
             stacklevel=2,
         )
     else:
@@ -107,4 +111,4 @@ def cpu_rollout_session(num_cpus: int | None = None, num_gpus: int | None = None
             ray.shutdown()
 
 
-__all__ = ["ENV_VAR", "install", "cpu_rollout_session"]
+__all__ = ["ENV_VAR", "WORKER_SETUP", "install", "cpu_rollout_session"]
