@@ -237,7 +237,9 @@ class BanditRewardPool:
             # Agreement is already a calibrated [0, 1] reward (1/2: chance); the feedback normaliser
             # is NOT applied: q20/q80 rescaling would blow the sampling noise of a few audits up to
             # full-scale rewards (seen: a noise arm at 0.69 on one audit -> 1.0 -> every next pick).
-            self.selector.update(arms, np.repeat(ctx[None, :], len(arms), axis=0), agreement[arms])
+            # Learned centred at chance, like every calibrated reward (``update(calibrated=True)``), so
+            # that audits and verifier feedback (signal ``auto``) speak on one scale.
+            self.selector.update(arms, np.repeat(ctx[None, :], len(arms), axis=0), agreement[arms] - 0.5)
             rewards[arms] = agreement[arms]
             np.add.at(self._counts["reward_sum"], arms, agreement[arms])
             np.add.at(self._counts["reward_n"], arms, 1)
