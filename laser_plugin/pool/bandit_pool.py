@@ -70,14 +70,8 @@ class BanditRewardPool:
             self.pool.load_all()  # fail at start, naming the arm, not on the first batch
         self.selector_name, self.feedback_name = selector, feedback
         self.context_dim, self.granularity, self.max_pending = int(context_dim), granularity, int(max_pending)
-        prior = (selector_config or {}).get("prior")
-        if isinstance(prior, (str, Path)):
-            from laser_plugin.router.prior import check_pool_prior, is_router_file
-
-            # A router file records its arms, context encoder and seed; the core reads only the means,
-            # so check the rest here: a prior trained on other contexts would be silently wrong.
-            if is_router_file(prior):
-                check_pool_prior(selector_config, self.pool.arm_names, self.context_dim, context_encoder, seed)
+        # A router prior file records its arms, context encoder and seed, and the core reads only its
+        # means: whoever builds this pool with one checks the rest (router.prior.check_pool_prior).
         self.selector = make_selector(selector, num_arms=self.pool.num_arms, dim=self.context_dim, seed=seed,
                                       **(selector_config or {}))
         self.feedback = make_feedback(feedback)

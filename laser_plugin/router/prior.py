@@ -108,8 +108,11 @@ def is_router_file(path: Union[str, Path]) -> bool:
 
 def check_pool_prior(selector_config: Optional[dict[str, Any]], arm_names: Sequence[str], context_dim: int,
                      context_encoder: str, seed: int) -> Optional[RouterPrior]:
-    """For the online pool: if ``selector_config["prior"]`` is a router file, check it fits."""
+    """Before an online pool steers with ``selector_config["prior"]``: if it is a router file, check it
+    fits this pool (arms, context dim, encoder, seed; RouterPriorMismatch names each mismatch). A bare
+    ``prior_mean`` file or an array: None (the core checks its shape). Called by whoever builds the
+    bandit (the adapters' factories, the PPO preflight), so that the pool below needs no router."""
     prior = (selector_config or {}).get("prior")
-    if not isinstance(prior, (str, Path)):
+    if not isinstance(prior, (str, Path)) or not is_router_file(prior):
         return None
     return load_router(prior, arm_names, context_dim, context_encoder, seed)

@@ -1,4 +1,6 @@
-"""The online BanditRewardPool refuses a router prior trained for other contexts (same K and d)."""
+"""Whoever builds an online bandit with a router prior refuses one trained for other contexts (same K
+and d): iterative DPO's bandit factory and the TRL router (the PPO preflight: tests/adapter). The pool
+itself does not know router files (it sits below the router)."""
 import numpy as np
 import pytest
 
@@ -18,7 +20,7 @@ def _router_file(path, seed):
     return str(path)
 
 
-def test_pool_checks_the_router_file_encoder_seed(tmp_path):
+def test_bandit_builders_check_the_router_file_encoder_seed(tmp_path):
     for name in ("a", "b"):
         (tmp_path / f"{name}.py").write_text(FUNC)
     pool = f"func:{tmp_path / 'a.py'},func:{tmp_path / 'b.py'}"
@@ -27,5 +29,18 @@ def test_pool_checks_the_router_file_encoder_seed(tmp_path):
     x = np.eye(8)[:1]
     np.testing.assert_allclose(bandit.selector.expected_scores(x)[0], [0.0, 0.5])
     other_seed = _router_file(tmp_path / "r7.safetensors", seed=7)
-    with pytest.raises(ValueError, match="its encoder seed is 7, but the pool's is 0"):
-        BanditRewardPool(pool, selector="bayesian_router", selector_config={"prior": other_seed}, context_dim=8, seed=0)
+    from laser_plugin.adapters.openrlhf.dpo_setup import make_bandit
+    from laser_plugin.adapters.trl.router import LaserRewardRouter
+    from laser_plugin.config import LaserConfig
+
+    for prior, ok in ((good, True), (other_seed, False)):
+        laser = LaserConfig(selector="bayesian_router", pool=pool, selector_options={"prior": prior}, context_dim=8)
+        build = (lambda: make_bandit(laser, tokenizer=None),  # noqa: E731
+                 lambda: LaserRewardRouter(pool, selector="bayesian_router", selector_options={"prior": prior},
+                                           context_dim=8, seed=0))
+        for make in build:
+            if ok:
+                make()
+            else:
+                with pytest.raises(ValueError, match="its encoder seed is 7, but the pool's is 0"):
+                    make()

@@ -66,7 +66,12 @@ def make_bandit(laser: Any, tokenizer: Any, strategy: Any = None, load: bool = T
     import torch
 
     from laser_plugin.pool.bandit_pool import BanditRewardPool
+    from laser_plugin.pool.specs import parse_pool_spec
+    from laser_plugin.router.prior import check_pool_prior
 
+    # a router prior trained on other arms or contexts would steer silently wrong: refuse it first
+    check_pool_prior(laser.selector_options, [s.name for s in parse_pool_spec(laser.pool)], laser.context_dim,
+                     laser.context_encoder, laser.seed)
     granularity = {"batch": "batch", "group": "row"}[laser.granularity]
     pool_kwargs = dict(residency=laser.residency, quarantine_s=laser.quarantine_s, policy_tokenizer=tokenizer,
                        device="cuda" if torch.cuda.is_available() else "cpu")

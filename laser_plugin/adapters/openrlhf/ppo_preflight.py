@@ -95,12 +95,10 @@ def check_selector(config: LaserConfig, specs: list) -> None:
                          "(`laser-plugin selectors` lists each selector's options)") from None
     prior = options.get("prior")
     if prior:
-        from laser_plugin.router.prior import check_pool_prior, is_router_file
+        from laser_plugin.router.prior import check_pool_prior
 
         try:
-            if is_router_file(prior):
-                check_pool_prior(options, [s.name for s in specs], config.context_dim, config.context_encoder,
-                                 config.seed)
+            check_pool_prior(options, [s.name for s in specs], config.context_dim, config.context_encoder, config.seed)
         except Exception as err:  # noqa: BLE001 - unreadable or mismatching router file
             raise ValueError(f"--reward_selector.prior {prior}: {err}") from None
     try:

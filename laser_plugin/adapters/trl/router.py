@@ -27,6 +27,7 @@ from laser_plugin.adapters.trl.config import RouterConfig
 from laser_plugin.pool.bandit_pool import BanditRewardPool
 from laser_plugin.pool.pool import RewardPool
 from laser_plugin.pool.types import ScoringBatch
+from laser_plugin.router.prior import check_pool_prior
 from laser_plugin.signals import group_informativeness, loss_signal, verifier_agreement
 
 DECISION_LOG_LIMIT = 100_000
@@ -156,6 +157,7 @@ class LaserRewardRouter:
                 pool = RewardPool(pool, policy_tokenizer=policy_tokenizer, **(pool_kwargs or {}))
             elif pool_kwargs:
                 raise ValueError("pool_kwargs apply only when the router builds the RewardPool from specs")
+            check_pool_prior(selector_options, pool.arm_names, context_dim, context_encoder, seed)
             self.bandit = BanditRewardPool(pool, selector=selector, selector_config=dict(selector_options or {}),
                                            feedback=feedback, context_dim=context_dim, granularity=pool_granularity,
                                            context_encoder=context_encoder, seed=seed)
