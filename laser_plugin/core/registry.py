@@ -45,6 +45,12 @@ def selector_option_names() -> list[str]:
     return sorted({f.name for cls in _SELECTORS.values() for f in dataclasses.fields(cls.config_cls)})
 
 
+def selectors_with_option(option: str) -> list[str]:
+    """Every accepted name (aliases included) whose selector's config has ``option``, sorted."""
+    owners = {name for name, cls in _SELECTORS.items() if option in {f.name for f in dataclasses.fields(cls.config_cls)}}
+    return sorted([*owners, *(alias for alias, name in _ALIASES.items() if name in owners)])
+
+
 def make_selector(name: str, num_arms: int, dim: int, seed: int = 0, **config: Any) -> Selector:
     """Build a selector by registered name, e.g. ``make_selector("laser", 4, 64, alpha=0.5)``."""
     cls = selector_class(name)

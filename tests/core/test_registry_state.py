@@ -161,3 +161,11 @@ def test_checkpoint_from_before_the_window_loads_with_an_empty_window():
     clone.load_state_dict({**state, "arrays": old})
     np.testing.assert_allclose(clone.model.inverse(0), sel.model.inverse(0))
     assert len(clone.model.recent) == 0
+
+
+def test_selectors_with_option_names_each_selector_that_takes_it_aliases_included():
+    from laser_plugin.core.registry import selectors_with_option
+
+    assert selectors_with_option("prior") == ["bayesian_router", "thompson"]
+    assert "laser" in selectors_with_option("alpha") and "linucb" in selectors_with_option("alpha")
+    assert selectors_with_option("no_such_option") == []

@@ -54,10 +54,13 @@ def add_laser_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentPar
     )
     for name, (kind, help_text) in _PLUGIN_OPTIONS.items():
         group.add_argument(f"--{PREFIX}{name}", dest=PREFIX + name, type=kind, default=None, help=help_text)
+    from laser_plugin.core.registry import selectors_with_option
+
     for name in selector_option_names():
+        users = ", ".join(selectors_with_option(name))
         group.add_argument(
             f"--{PREFIX}{name}", dest=PREFIX + name, type=str, default=None,
-            help="selector option (see `laser-plugin selectors`)",
+            help=f"selector option of: {users}",
         )
     return parser
 

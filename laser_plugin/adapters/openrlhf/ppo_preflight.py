@@ -92,7 +92,7 @@ def check_selector(config: LaserConfig, specs: list) -> None:
     except (ValueError, TypeError, FileNotFoundError, OSError) as err:
         flags = ", ".join(f"--reward_selector.{k} {v}" for k, v in options.items()) or "(no options)"
         raise ValueError(f"--reward_selector {config.selector} {flags}: {err} "
-                         "(`laser-plugin selectors` lists each selector's options)") from None
+                         "(the launch line's --help lists each option and the selectors that take it)") from None
     prior = options.get("prior")
     if prior:
         from laser_plugin.router.prior import check_pool_prior
