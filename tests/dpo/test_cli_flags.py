@@ -44,8 +44,15 @@ def test_flags_become_openrlhf_nested_args(cpu_compat):
     assert args.ds.attn_implementation in ("sdpa", "flash_attention_2") and args.ckpt.path.endswith("checkpoints")
     loop = LoopConfig.from_args(args)
     assert loop.pair.strategy == "margin" and loop.pair.margin == 0.5 and loop.max_pairs_per_prompt(6) == 3
-    # the default signal is the one the learning-quality benchmark supports, with its default share
+    # the default signal is the one the learning-quality benchmark supports: audit without labels (its
+    # default share), verifier with them
     assert loop.feedback_signal == "audit" and loop.audit_share is None
+    labelled = hierarchical(build_parser().parse_args(["--model.model_name_or_path", "/m", "--data.dataset", "d.jsonl",
+                                                       "--data.label_key", "answer"]))
+    assert LoopConfig.from_args(labelled).feedback_signal == "verifier"
+    explicit = hierarchical(build_parser().parse_args(["--model.model_name_or_path", "/m", "--data.dataset", "d.jsonl",
+                                                       "--data.label_key", "answer", "--laser.feedback_signal", "audit"]))
+    assert LoopConfig.from_args(explicit).feedback_signal == "audit"
     with pytest.raises(ValueError, match="audit_share"):
         LoopConfig(audit_share=1.5)
     with pytest.raises(ValueError, match="probe_dataset"):

@@ -54,13 +54,13 @@ def test_tiny_run_writes_results_with_targets(tmp_path, tiny_policy):
     out = tmp_path / "lq"
     cmd = [sys.executable, str(BENCH), "--model", str(tiny_policy), "--pool", pool, "--rounds", "2",
            "--prompts-per-round", "6", "--train-per-domain", "2", "--eval-per-domain", "2", "--seeds", "2",
-           "--n-samples", "2", "--max-new-tokens", "6", "--selectors", "laser:audit", "random", "fixed:*",
+           "--n-samples", "2", "--max-new-tokens", "6", "--selectors", "laser:verifier", "random", "fixed:*",
            "--workdir", str(tmp_path / "work"), "--output", str(out),
            "--extra", "--reward_selector.context_dim", "8", "--data.max_len", "64"]
     proc = subprocess.run(cmd, capture_output=True, text=True, timeout=900)
     assert proc.returncode == 0, (proc.stdout + proc.stderr)[-5000:]
     res = json.loads(out.with_suffix(".json").read_text())
-    assert set(res["table"]) == {"laser:audit", "random", "fixed:verifier", "fixed:length", "fixed:noise"}
+    assert set(res["table"]) == {"laser:verifier", "random", "fixed:verifier", "fixed:length", "fixed:noise"}
     for row in res["table"].values():
         assert row["seeds"] == [0, 1] and row["ci95"][0] <= row["gold"]["all"] <= row["ci95"][1]
         assert row["decisions"] == 2 * 6  # one decision per prompt per round

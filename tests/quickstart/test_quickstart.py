@@ -46,6 +46,6 @@ def test_quickstart_tiny_end_to_end(tmp_path, tiny_policy, tiny_reward_models):
     report = (out / "report.md").read_text()
     assert "fixed (" in report and "score_mean" in report
     assert "95% CI (all)" in report and "Arm-selection share per round and domain" in report
-    # the learning selector takes the quickstart's signal (audit), the baselines do not audit
+    # the learning selector takes the quickstart's signal (verifier), the baselines do not audit
     summary = lambda sel: json.loads((out / "runs" / sel / "rounds/round_0/summary.json").read_text())  # noqa: E731
-    assert summary("laser")["feedback_signal"] == "audit" and summary("random")["audits"] == 0
+    assert summary("laser")["feedback_signal"] == "verifier" and summary("random")["audits"] == 0

@@ -122,10 +122,11 @@ LASER: dict[str, tuple[Any, str]] = {
     "laser.pair_margin": (0.0, "minimum normalised score gap for a pair (exclusive)"),
     "laser.max_pairs_per_prompt": (None, "cap for the margin strategy"),
     "laser.no_dedup": (False, "keep identical responses as separate candidates"),
-    "laser.feedback_signal": ("audit", f"bandit reward: {' | '.join(FEEDBACK_SIGNALS)} (audit: cross-arm consensus on "
-                                       "a seeded share of decisions, the default from benchmarks/bench_learning_quality.py; "
-                                       "loss: LASeR's -loss, which pays easy-to-fit arms; auto: answer correctness "
-                                       "where labels order the responses, audit for the rest)"),
+    "laser.feedback_signal": (None, f"bandit reward: {' | '.join(FEEDBACK_SIGNALS)}; default: verifier (answer "
+                                    "correctness) with --data.label_key, audit (cross-arm consensus on a seeded share "
+                                    "of decisions) without, as benchmarks/bench_learning_quality.py measured; loss: "
+                                    "LASeR's -loss, which pays easy-to-fit arms; auto: verifier where labels order "
+                                    "a decision's responses, audit for the rest"),
     "laser.probe_dataset": (None, "trusted pairs (prompt/chosen/rejected) for --laser.feedback_signal probe"),
     "laser.audit_share": (None, "share of decisions audited by every arm under --laser.feedback_signal audit|auto "
                                 "(default 0.25/(K-1): scoring <= 1.25x one arm)"),

@@ -11,7 +11,7 @@ import math
 from dataclasses import dataclass
 from typing import Any, Optional
 
-from laser_plugin.dpo.feedback import FEEDBACK_SIGNALS
+from laser_plugin.dpo.feedback import FEEDBACK_SIGNALS, default_feedback_signal
 from laser_plugin.dpo.preference import PairConfig
 
 CONTEXTS = ("policy", "encoder")
@@ -48,8 +48,9 @@ class LoopConfig:
         la = args.laser
         pair = PairConfig(strategy=la.pair_strategy, k=la.pairs_per_prompt, margin=la.pair_margin,
                           max_pairs_per_prompt=la.max_pairs_per_prompt, dedup=not la.no_dedup)
+        signal = la.feedback_signal or default_feedback_signal(bool(args.data.label_key))
         return cls(rounds=la.rounds, prompts_per_round=la.prompts_per_round, score_batch_size=la.score_batch_size,
-                   pair=pair, feedback_signal=la.feedback_signal, probe_dataset=la.probe_dataset,
+                   pair=pair, feedback_signal=signal, probe_dataset=la.probe_dataset,
                    audit_share=la.audit_share, context=la.context,
                    resume_round=la.resume_round, save_samples=not la.no_save_samples)
 
