@@ -280,5 +280,3 @@ def score_groups_during_generation(generator: Any, maker: LaserExperienceMaker) 
         return experience
 
     generator._process_response_into_experience = process_and_score
-
-

@@ -38,7 +38,7 @@ import contextlib
 import os
 import types
 import warnings
-from typing import Any, Iterator
+from typing import Iterator
 
 ENV_VAR = "LASER_VLLM_STANDIN"
 # Run by laser_plugin.compat.cpu.ray_worker_setup in every Ray worker (LASER_WORKER_SETUP entry).
