@@ -156,13 +156,14 @@ def audit_view(records: list[dict], pool: str) -> dict[str, dict[str, dict[str, 
 def _markdown(result: dict[str, Any]) -> str:
     table, cfg = result["table"], result["config"]
     domains = result["domains"]
+    seeds = sorted({int(x) for row in table.values() for x in row["seeds"]})
     lines = ["# Learning quality (`benchmarks/bench_learning_quality.py`)", "",
              f"Policy `{cfg['model']}`; pool `{', '.join(result['arms'])}` (misleading/noise: "
              f"{', '.join(cfg['misleading_arms'])}); {cfg['rounds']} rounds x {cfg['prompts_per_round']} prompts x "
              f"{cfg['n_samples']} samples (max {cfg['max_new_tokens']} new tokens), one bandit decision per prompt; "
-             f"{len(cfg['seeds'])} seed(s); held-out gold on {cfg['eval_per_domain']} prompts per domain (greedy); "
-             f"CPU dtype {result['dtype']}; total {result['total_seconds'] / 60:.1f} min"
-             + (f" (the first of {result['merged_from']} invocations with the same preset and seeds, merged with "
+             f"seeds {', '.join(map(str, seeds))}; held-out gold on {cfg['eval_per_domain']} prompts per domain "
+             f"(greedy); CPU dtype {result['dtype']}; total {result['total_seconds'] / 60:.1f} min"
+             + (f" (the first of {result['merged_from']} invocations with the same preset, merged with "
                 "`--render --merge`)" if result.get("merged_from", 1) > 1 else "") + ".", "",
              "| selector | " + " | ".join(f"gold:{d}" for d in domains) + " | gold:all | 95% CI | misleading share (last third) | "
              "decisions | RM calls | RM scores | wall s |",
@@ -333,6 +334,8 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     p.add_argument("--router", help="router file for bayesian_router (laser-plugin train-router)")
     for key, value in PRESETS["default"].items():
         p.add_argument(f"--{key.replace('_', '-')}", type=type(value), default=None)
+    p.add_argument("--first-seed", type=int, default=0,
+                   help="seeds are first-seed .. first-seed + seeds - 1 (add seeds later, then --render --merge)")
     p.add_argument("--data-seed", type=int, default=0)
     p.add_argument("--workdir", default=str(ROOT / "runs" / "learning_quality"))
     p.add_argument("--output", default=str(RESULTS / "learning_quality"))
@@ -354,7 +357,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     for key, value in preset.items():
         if getattr(args, key) is None:
             setattr(args, key, value)
-    args.seeds = list(range(args.seeds))
+    args.seeds = list(range(args.first_seed, args.first_seed + args.seeds))
     args.selectors = list(args.selectors or (QUICK_SPECS if args.quick else DEFAULT_SPECS))
     args.misleading_arms = [a for a in args.misleading_arms.split(",") if a]
     if bool(args.train) != bool(args.eval):
