@@ -38,8 +38,8 @@ FEEDBACK_SIGNALS = ("loss", "probe", "verifier", "audit", "auto")
 def default_feedback_signal(has_labels: bool) -> str:
     """The default when ``--laser.feedback_signal`` is not given: ``verifier`` when the prompts carry
     labels (``--data.label_key``), ``audit`` when they do not. Why, from
-    benchmarks/results/learning_quality.md (2 seeds, same budget): verifier 0.528, auto 0.472, audit
-    0.458, random 0.361 held-out gold; ``auto`` sent a third of the math decisions to the consensus
+    benchmarks/results/learning_quality.md (3 seeds, same budget): verifier 0.556, auto 0.500, audit
+    0.472, random 0.435 held-out gold; ``auto`` sent a quarter of the math decisions to the consensus
     favourite, because a weak policy's math groups are mostly all wrong (unjudged), so they were audited."""
     return "verifier" if has_labels else "audit"
 
