@@ -10,7 +10,7 @@ import argparse
 from typing import Any
 
 from laser_plugin.demo.data import DOMAINS
-from laser_plugin.quickstart.config import SELECTORS, QuickstartConfig
+from laser_plugin.quickstart.config import SELECTORS, SIGNALS, QuickstartConfig
 
 
 def register(subparsers: Any) -> None:
@@ -34,7 +34,7 @@ def register(subparsers: Any) -> None:
     p.add_argument("--micro-batch-size", type=int, default=QuickstartConfig.micro_batch_size)
     p.add_argument("--max-len", type=int, default=QuickstartConfig.max_len)
     p.add_argument("--seed", type=int, default=QuickstartConfig.seed)
-    p.add_argument("--signal", default=QuickstartConfig.signal, choices=("audit", "loss", "verifier", "auto"),
+    p.add_argument("--signal", default=QuickstartConfig.signal, choices=SIGNALS,
                    help="what the learning selectors (laser, ...) learn from: verifier (answer correctness, the "
                         "default), audit (cross-arm consensus on a seeded share of decisions), loss (LASeR's -DPO "
                         "loss), auto (verifier where labels order the responses, audit for the rest)")

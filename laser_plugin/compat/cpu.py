@@ -231,6 +231,13 @@ def cpu_compat_applied() -> bool:
     return _APPLIED
 
 
+def register_worker_setup(entry: str) -> None:
+    """Add a ``module:function`` to ``LASER_WORKER_SETUP`` (once): ``ray_worker_setup`` runs it in every
+    Ray worker whose runtime env passes that variable on."""
+    setups = [e for e in os.environ.get("LASER_WORKER_SETUP", "").split(",") if e]
+    os.environ["LASER_WORKER_SETUP"] = ",".join(dict.fromkeys([*setups, entry]))
+
+
 def ray_worker_setup() -> None:
     """Ray ``worker_process_setup_hook``: Ray pickles classes by reference, so driver-side patches
     never reach workers; every worker applies the shims itself (ranks come from OpenRLHF)."""

@@ -202,11 +202,16 @@ class BanditRewardPool:
             ctx = np.stack([c for (_, c), keep in zip(entries, learn) if keep])
             normed = (means[learn] if calibrated
                       else np.asarray(self.feedback(means[learn], arms=arms[learn]), dtype=np.float64))
-            self.selector.update(arms[learn], ctx, normed - 0.5 if calibrated else normed)
+            self._learn(arms[learn], ctx, normed, calibrated)
             rewards[learn] = normed
-            np.add.at(self._counts["reward_sum"], arms[learn], normed)
-            np.add.at(self._counts["reward_n"], arms[learn], 1)
         return {"decision_ids": uniq, "arms": arms, "rewards": rewards}
+
+    def _learn(self, arms: np.ndarray, contexts: np.ndarray, rewards: np.ndarray, calibrated: bool) -> None:
+        """Teach the selector and count each arm's reward (the metrics keep the reward as given). A
+        calibrated rate (1/2: chance) is learned centred, ``rate - 1/2`` (see ``update``)."""
+        self.selector.update(arms, contexts, rewards - 0.5 if calibrated else rewards)
+        np.add.at(self._counts["reward_sum"], arms, rewards)
+        np.add.at(self._counts["reward_n"], arms, 1)
 
     def audit(self, batch: ScoringBatch, decision_id: int, chosen_raw: Optional[np.ndarray] = None) -> dict[str, np.ndarray]:
         """Cross-arm audit of one pending decision whose rows are ``batch``: every usable arm scores
@@ -231,12 +236,10 @@ class BanditRewardPool:
             # Agreement is already a calibrated [0, 1] reward (1/2: chance); the feedback normaliser
             # is NOT applied: q20/q80 rescaling would blow the sampling noise of a few audits up to
             # full-scale rewards (seen: a noise arm at 0.69 on one audit -> 1.0 -> every next pick).
-            # Learned centred at chance, like every calibrated reward (``update(calibrated=True)``), so
-            # that audits and verifier feedback (signal ``auto``) speak on one scale.
-            self.selector.update(arms, np.repeat(ctx[None, :], len(arms), axis=0), agreement[arms] - 0.5)
+            # A calibrated rate like the verifier's: learned centred at chance, so that audits and
+            # verifier feedback (signal ``auto``) speak on one scale.
+            self._learn(arms, np.repeat(ctx[None, :], len(arms), axis=0), agreement[arms], calibrated=True)
             rewards[arms] = agreement[arms]
-            np.add.at(self._counts["reward_sum"], arms, agreement[arms])
-            np.add.at(self._counts["reward_n"], arms, 1)
         self._counts["audits"][0] += 1
         return {"arms": arms, "agreement": agreement, "rewards": rewards}
 

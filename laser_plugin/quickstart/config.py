@@ -6,8 +6,11 @@ from pathlib import Path
 from typing import Optional
 
 from laser_plugin.demo.data import DataConfig
+from laser_plugin.dpo.feedback import FEEDBACK_SIGNALS
 
 SELECTORS = ("laser", "random", "fixed", "score_mean")
+# every iterative-DPO bandit signal but probe, which needs a trusted pair set the quickstart has not got
+SIGNALS = tuple(x for x in FEEDBACK_SIGNALS if x != "probe")
 LEARNING = ("laser", "thompson", "bayesian_router", "eps_greedy", "ucb1", "exp3")  # take the bandit signal
 
 
@@ -54,10 +57,8 @@ class QuickstartConfig:
             raise ValueError("rounds, prompts_per_round, max_new_tokens and score_batch_size must be >= 1")
         if self.n_samples < 2:
             raise ValueError("n_samples must be >= 2 (DPO pairs come from samples of one prompt)")
-        from laser_plugin.dpo.feedback import FEEDBACK_SIGNALS
-
-        if self.signal not in FEEDBACK_SIGNALS or self.signal == "probe":
-            raise ValueError(f"signal must be one of {[x for x in FEEDBACK_SIGNALS if x != 'probe']}, got {self.signal!r}")
+        if self.signal not in SIGNALS:
+            raise ValueError(f"signal must be one of {list(SIGNALS)}, got {self.signal!r}")
         if self.lr <= 0 or self.beta <= 0 or self.temperature <= 0:
             raise ValueError("lr, beta and temperature must be > 0")
         if self.batch_size % self.micro_batch_size:

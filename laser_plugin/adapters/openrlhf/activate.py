@@ -64,11 +64,11 @@ def init_ray() -> None:
 def activate(config: LaserConfig) -> None:
     """Driver-side activation (idempotent)."""
     from laser_plugin.compat import apply_cpu_compat
+    from laser_plugin.compat.cpu import register_worker_setup
 
     apply_cpu_compat()
     config.export()
-    setups = [e for e in os.environ.get("LASER_WORKER_SETUP", "").split(",") if e]
-    os.environ["LASER_WORKER_SETUP"] = ",".join(dict.fromkeys([*setups, WORKER_SETUP]))
+    register_worker_setup(WORKER_SETUP)
     import openrlhf.trainer.ray.launcher as launcher
 
     from laser_plugin.adapters.openrlhf.reward_shard import LaserRewardShard

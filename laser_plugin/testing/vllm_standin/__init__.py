@@ -84,11 +84,11 @@ def cpu_rollout_session(num_cpus: int | None = None, num_gpus: int | None = None
     ``LASER_CPU_RAY_GPUS``): enough for colocated GRPO and for async mode (engines in their own group)."""
     import ray
 
+    from laser_plugin.compat.cpu import register_worker_setup
     from laser_plugin.compat.ray_local import cpu_ray_runtime_env, init_local_ray
 
     os.environ[ENV_VAR] = "1"
-    setups = [e for e in os.environ.get("LASER_WORKER_SETUP", "").split(",") if e]
-    os.environ["LASER_WORKER_SETUP"] = ",".join(dict.fromkeys([*setups, WORKER_SETUP]))
+    register_worker_setup(WORKER_SETUP)
     install()
     started = not ray.is_initialized()
     if not started:
