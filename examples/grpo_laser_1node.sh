@@ -8,7 +8,7 @@
 # Environment overrides: POLICY, POOL, DATA, GPUS (GPUs of the node), CKPT / LOGS (output folders),
 # LAUNCH (the command), EXTRA_ARGS (flags appended last: argparse keeps the last value). A CPU dry run
 # of this exact script: LAUNCH="python -m laser_plugin.launch --cpu-rollout openrlhf.cli.train_ppo_ray"
-# with tiny models and small sizes in EXTRA_ARGS (tests/adapter/test_ppo_laser_e2e.py does it).
+# with tiny models and small sizes in EXTRA_ARGS (tests/adapters/openrlhf/test_ppo_laser_e2e.py does it).
 set -euo pipefail
 POLICY=${POLICY:-Qwen/Qwen3-8B}
 POOL=${POOL:-"hf:Skywork/Skywork-Reward-V2-Llama-3.1-8B,hf:Skywork/Skywork-Reward-V2-Qwen3-8B,func:examples/reward_funcs/math_verifier.py"}

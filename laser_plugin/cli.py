@@ -16,7 +16,9 @@ from laser_plugin.version import __version__
 COMMAND_MODULES = [
     "laser_plugin.commands.patch_openrlhf",
     "laser_plugin.commands.train_router",
-    "laser_plugin.adapters.openrlhf.dpo_commands",  # iterative-dpo, best-of-n, evaluate
+    "laser_plugin.commands.iterative_dpo",
+    "laser_plugin.commands.best_of_n",
+    "laser_plugin.commands.evaluate",
     "laser_plugin.commands.quickstart",
     "laser_plugin.commands.agreement",
 ]

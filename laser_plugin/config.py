@@ -10,11 +10,13 @@ import os
 from dataclasses import asdict, dataclass, field, fields
 from typing import Any, Optional
 
+from laser_plugin.core.base import check_context_dim
+from laser_plugin.core.granularity import check_granularity
+
 ENV_VAR = "LASER_PLUGIN_CONFIG"
 # What OpenRLHF's --reward.model_name_or_path holds when the pool replaces its single RM.
 POOL_SENTINEL = "laser_plugin:reward_pool"
 
-GRANULARITIES = ("batch", "group")
 # What the bandit learns from in PPO/GRPO (see laser_plugin/adapters/openrlhf/feedback.py):
 #   loss             LASeR's signal: -(policy loss) of the step whose experiences the arm scored
 #   group_variance   GRPO: share of prompt groups whose rewards are not all equal (informative groups)
@@ -54,16 +56,14 @@ class LaserConfig:
                 "--reward_selector needs --reward_pool: a comma-separated list of arms such as "
                 "'hf:/path/to/rm,func:/path/verifier.py,http://127.0.0.1:5000/get_reward' or a .yaml/.json file"
             )
-        if self.granularity not in GRANULARITIES:
-            raise ValueError(f"--reward_selector.granularity must be one of {GRANULARITIES}, got {self.granularity!r}")
+        check_granularity(self.granularity, "--reward_selector.granularity")
         if self.signal not in SIGNALS:
             raise ValueError(f"--reward_selector.signal must be one of {SIGNALS}, got {self.signal!r}")
         if self.signal == "verifier" and not self.verifier:
             raise ValueError("--reward_selector.signal verifier needs --reward_selector.verifier ARM_NAME")
         if self.audit_share is not None and not 0.0 < self.audit_share <= 1.0:
             raise ValueError(f"--reward_selector.audit_share must be in (0, 1], got {self.audit_share}")
-        if self.context_dim < 2:
-            raise ValueError(f"--reward_selector.context_dim must be >= 2 (features + bias), got {self.context_dim}")
+        check_context_dim(self.context_dim, "--reward_selector.context_dim")
         if self.residency < 1:
             raise ValueError(f"--reward_selector.residency must be >= 1, got {self.residency}")
         if self.quarantine_s < 0:

@@ -48,11 +48,11 @@ def activate_plugin(argv: list[str], module: str = PPO_MODULE) -> list[str]:
     config, rest = parse_laser_argv(argv)
     args = None
     if config is not None:
-        from laser_plugin.adapters.openrlhf.ppo_preflight import preflight
+        from laser_plugin.adapters.openrlhf.ppo.preflight import preflight
 
         preflight(config)  # selector and pool first: seconds, before upstream's heavy imports
         if module == PPO_MODULE:
-            from laser_plugin.adapters.openrlhf.ppo_cli import parse_upstream
+            from laser_plugin.adapters.openrlhf.ppo.cli import parse_upstream
 
             with _param_dtype_flag():
                 args = parse_upstream(argv, module)
@@ -114,7 +114,7 @@ def main(argv: list[str] | None = None) -> None:
 
         if apply_cpu_compat():
             export_cpu_param_dtype(rest)
-        from laser_plugin.adapters.openrlhf.ppo_cli import print_help
+        from laser_plugin.adapters.openrlhf.ppo.cli import print_help
 
         with _param_dtype_flag():
             print_help(module)  # upstream's help plus the plugin's flag group

@@ -7,7 +7,7 @@ linear       the shared per-arm ridge engine (Sherman-Morrison / Woodbury, refac
 baselines    random, fixed, round_robin (alias sequential), eps_greedy, ucb1, exp3
 ensembles    score_mean, agreement, min, mean_minus_var (use every arm; ``combine``)
 feedback     make_feedback("quantile" | "baseline" | "zscore" | "none", joined with '+')
-granularity  one decision per batch / group / row in one call
+granularity  one decision per scoring call (batch) or per prompt group (group), in one call
 features     pool_hidden_states, ContextFeaturizer (torch)
 state_io     save_state / load_state (safetensors + JSON, no pickle)
 """

@@ -64,6 +64,11 @@ def require(condition: bool, message: str) -> None:
         raise ValueError(message)
 
 
+def check_context_dim(value: int, name: str = "context_dim") -> None:
+    """A bandit context is features plus a bias column (last, all ones): at least two numbers."""
+    require(value >= 2, f"{name} must be >= 2 (features + bias), got {value}")
+
+
 class Selector:
     """Base class. Subclasses set ``name`` and ``config_cls`` and implement ``scores``/``update``."""
 

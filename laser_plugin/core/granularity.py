@@ -1,5 +1,8 @@
-"""Decision granularity: one bandit decision per micro-batch (LASeR), per prompt group, or per row
-(BayesianRouter routes each query), always made in ONE batched ``select`` call over the units.
+"""Decision granularity, one vocabulary for every flag and class: ``batch`` (one bandit decision per
+scoring call: LASeR's per-batch choice) or ``group`` (one per prompt group: the responses to one
+prompt share an arm, so GRPO's group normalisation and DPO's pairs compare scores of one RM;
+BayesianRouter's per-query routing is a group of one). Rows without group ids are each their own
+group. The decisions of a call are made in ONE batched ``select`` over the units.
 
 A unit's context is the mean of its rows' contexts; with a bias column (last column, all ones, as
 ``ContextFeaturizer`` writes it) the feature part is re-normalised to unit length and the bias kept,
@@ -14,7 +17,11 @@ import numpy as np
 
 from laser_plugin.core.base import require
 
-GRANULARITIES = ("batch", "group", "row")
+GRANULARITIES = ("batch", "group")
+
+
+def check_granularity(value: str, name: str = "granularity") -> None:
+    require(value in GRANULARITIES, f"{name} must be one of {GRANULARITIES}, got {value!r}")
 
 
 def mean_context(rows: Any, bias: bool = True) -> np.ndarray:
@@ -31,12 +38,11 @@ def mean_context(rows: Any, bias: bool = True) -> np.ndarray:
 
 def decision_units(n: int, granularity: str = "batch", group_ids: Optional[Any] = None) -> np.ndarray:
     """unit_of_row [n]: units numbered in order of first appearance (a group is never split)."""
-    require(granularity in GRANULARITIES, f"granularity must be one of {GRANULARITIES}, got {granularity!r}")
+    check_granularity(granularity)
     if granularity == "batch":
         return np.zeros(n, dtype=np.int64)
-    if granularity == "row":
+    if group_ids is None:  # every row its own group
         return np.arange(n, dtype=np.int64)
-    require(group_ids is not None, "granularity 'group' needs group_ids (one id per row)")
     g = np.asarray(group_ids).reshape(-1)
     require(len(g) == n, f"{len(g)} group ids for {n} rows")
     _, first, inverse = np.unique(g, return_index=True, return_inverse=True)

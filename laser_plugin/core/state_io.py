@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 import os
 from pathlib import Path
-from typing import Any, Union
+from typing import Any, Iterable, Union
 
 import numpy as np
 
@@ -93,6 +93,13 @@ def atomic_write_text(path: Union[str, Path], text: str) -> None:
         commit_file(tmp, path)
     finally:
         tmp.unlink(missing_ok=True)
+
+
+def write_jsonl(path: Union[str, Path], records: Iterable[dict]) -> None:
+    """One JSON object per line, written atomically (a crash leaves the old file or the new, whole)."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    atomic_write_text(path, "".join(json.dumps(rec, default=str) + "\n" for rec in records))
 
 
 def save_state(path: Union[str, Path], state: dict[str, Any]) -> None:

@@ -3,7 +3,7 @@
 ``preference``: preference pairs per prompt from scored samples (best-vs-worst, top-k vs bottom-k,
 all pairs above a margin; identical responses deduplicated). ``feedback``: attributing DPO losses
 to the bandit decisions whose pairs produced them. The OpenRLHF-driven loop is in
-``laser_plugin.adapters.openrlhf.dpo_loop``.
+``laser_plugin.adapters.openrlhf.dpo.loop``.
 """
 from laser_plugin.dpo.preference import PAIR_STRATEGIES, PairConfig, PreferencePair, build_pairs
 

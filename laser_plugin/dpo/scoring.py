@@ -2,7 +2,7 @@
 
 One ``BanditRewardPool.score`` call per scoring batch of ``score_batch_size`` prompts with all their
 N samples: in "batch" granularity that call is one bandit decision (LASeR: one RM per batch), in
-"row" granularity with ``group_ids`` = prompt it is one decision per prompt. Only the chosen RM runs.
+"group" granularity with ``group_ids`` = prompt it is one decision per prompt. Only the chosen RM runs.
 
 Context (LASeR Sec. 3.1): the policy's final hidden state at each prompt's last token, projected and
 L2-normalised with a bias by the core ``ContextFeaturizer``; the pool averages the rows of a decision

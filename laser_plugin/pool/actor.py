@@ -3,7 +3,7 @@
 ``ray`` is imported inside the function, so importing this module (or ``laser_plugin.pool``) never
 pulls Ray in. The remote actor has the plain class's methods: ``score``, ``update``, ``metrics``,
 ``state_dict``/``load_state_dict``, ``save``/``load``. For RMs too large for one device see
-``laser_plugin.adapters.openrlhf.pool_actor_group`` (ZeRO-3 shards across actors and nodes).
+``laser_plugin.adapters.openrlhf.ppo.pool_actor_group`` (ZeRO-3 shards across actors and nodes).
 """
 from __future__ import annotations
 

@@ -18,6 +18,7 @@ from typing import Any, Optional, Sequence, Union
 
 import numpy as np
 
+from laser_plugin.core.granularity import decision_units, mean_context
 from laser_plugin.pool.arms import PoolExhaustedError
 from laser_plugin.pool.config import BanditPoolConfig
 from laser_plugin.pool.context import make_context_encoder
@@ -28,16 +29,9 @@ from laser_plugin.pool.types import ScoreResult, ScoringBatch
 
 
 def _mean_context(rows: np.ndarray) -> np.ndarray:
-    """One context for several rows. With a bias column (last column all 1, as both encoders and
-    the core's ContextFeaturizer produce) average the features and re-normalise them, like
-    ``ContextFeaturizer.batch_context``; otherwise a plain mean."""
-    if len(rows) == 1:
-        return rows
-    if np.all(rows[:, -1] == 1.0):
-        z = rows[:, :-1].mean(axis=0, keepdims=True)
-        z = z / max(float(np.linalg.norm(z)), 1e-12)
-        return np.concatenate([z, np.ones((1, 1))], axis=1)
-    return rows.mean(axis=0, keepdims=True)
+    """One context for several rows: the core's mean context, with its bias handling where the last
+    column is all 1 (as both encoders and the core's ContextFeaturizer produce)."""
+    return rows if len(rows) == 1 else mean_context(rows, bias=bool(np.all(rows[:, -1] == 1.0)))
 
 
 class UnknownDecisionError(KeyError):
@@ -69,7 +63,8 @@ class BanditRewardPool:
         if load:
             self.pool.load_all()  # fail at start, naming the arm, not on the first batch
         self.selector_name, self.feedback_name = selector, feedback
-        self.context_dim, self.granularity, self.max_pending = int(context_dim), granularity, int(max_pending)
+        c = self.config
+        self.context_dim, self.granularity, self.max_pending = int(c.context_dim), c.granularity, int(c.max_pending)
         # A router prior file records its arms, context encoder and seed, and the core reads only its
         # means: whoever builds this pool with one checks the rest (router.prior.check_pool_prior).
         self.selector = make_selector(selector, num_arms=self.pool.num_arms, dim=self.context_dim, seed=seed,
@@ -99,20 +94,10 @@ class BanditRewardPool:
         return np.repeat(ctx, n, axis=0) if ctx.shape[0] == 1 and n > 1 else ctx
 
     def _units(self, batch: ScoringBatch) -> tuple[list[np.ndarray], np.ndarray]:
-        """Decision units: the whole batch, one per group (groups are never split), or one per row."""
-        n = len(batch)
-        if self.granularity == "batch":
-            units = [np.arange(n)]
-        elif batch.group_ids is not None:
-            _, first, inverse = np.unique(batch.group_ids, return_index=True, return_inverse=True)
-            order = np.argsort(first, kind="stable")  # groups in order of first appearance
-            units = [np.flatnonzero(inverse == g) for g in order]
-        else:
-            units = [np.array([i]) for i in range(n)]
-        unit_of_row = np.empty(n, dtype=np.int64)
-        for u, rows in enumerate(units):
-            unit_of_row[rows] = u
-        return units, unit_of_row
+        """Decision units: the whole batch or one per prompt group (never split; in order of first
+        appearance; a row without a group id is its own group)."""
+        unit_of_row = decision_units(len(batch), self.granularity, batch.group_ids)
+        return [np.flatnonzero(unit_of_row == u) for u in range(int(unit_of_row.max()) + 1)], unit_of_row
 
     def _next_best(self, unit_ctx: np.ndarray, units_of_rows: np.ndarray, excluded: set) -> np.ndarray:
         """Fallback arm per row: the best-scored usable arm of each row's decision unit, decided

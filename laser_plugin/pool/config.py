@@ -4,9 +4,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from laser_plugin.core.base import check_context_dim
+from laser_plugin.core.granularity import check_granularity
+
 NORMALIZE_MODES = ("running", "none")
 OFFLOAD_MODES = ("auto", "cpu", "unload")
-GRANULARITIES = ("batch", "row")
 
 
 @dataclass
@@ -39,15 +41,13 @@ class BanditPoolConfig:
     selector: str = "laser"  # a name from laser_plugin.available_selectors()
     feedback: str = "quantile"  # laser_plugin.core.feedback.make_feedback spec
     context_dim: int = 64  # bandit context size d (features + bias)
-    granularity: str = "batch"  # one decision per score() call, or per group/row
+    granularity: str = "batch"  # one decision per score() call, or per prompt group (core.granularity)
     context_encoder: str = "hashing"  # or "hf:PATH"
     seed: int = 0
     max_pending: int = 100_000  # decisions awaiting feedback; the oldest are dropped beyond this
 
     def __post_init__(self) -> None:
-        if self.granularity not in GRANULARITIES:
-            raise ValueError(f"granularity must be one of {GRANULARITIES}, got {self.granularity!r}")
-        if self.context_dim < 2:
-            raise ValueError(f"context_dim must be >= 2 (features + bias), got {self.context_dim}")
+        check_granularity(self.granularity)
+        check_context_dim(self.context_dim)
         if self.max_pending < 1:
             raise ValueError(f"max_pending must be >= 1, got {self.max_pending}")

@@ -49,9 +49,9 @@ class Comparison:
         self.round0_samples: dict[int, Any] = {}
 
     def setup(self) -> "Comparison":
-        from laser_plugin.adapters.openrlhf.dpo_args import build_parser, hierarchical
-        from laser_plugin.adapters.openrlhf.dpo_data import load_prompts
-        from laser_plugin.adapters.openrlhf.dpo_loop import IterativeDPO
+        from laser_plugin.adapters.openrlhf.dpo.args import build_parser, hierarchical
+        from laser_plugin.adapters.openrlhf.dpo.data import load_prompts
+        from laser_plugin.adapters.openrlhf.dpo.loop import IterativeDPO
         from laser_plugin.adapters.openrlhf.flags import config_from_namespace
         from laser_plugin.compat import apply_cpu_compat
 
@@ -64,7 +64,7 @@ class Comparison:
         self.eval_items = load_prompts(self.args, self.loop.strategy, self.loop.tokenizer,
                                        dataset=str(self.cfg.output_dir / "data" / "eval.jsonl"))
         self.init_dir = self.cfg.output_dir / "init_state"
-        self.loop.strategy.save_ckpt(self.loop.model.model, str(self.init_dir), INIT_TAG, 1, 1e9, {})
+        self.loop.save_start(self.init_dir, INIT_TAG)
         self.results["arms"] = list(self.loop.bandit.arm_names)
         self.results["setup_seconds"] = time.perf_counter() - start
         return self
@@ -89,21 +89,11 @@ class Comparison:
         return gold_rows(self.evaluate_rows(desc))
 
     def _reset(self, selector: str, options: dict[str, Any], run_name: str, seed: int, signal: str) -> Path:
-        from laser_plugin.adapters.openrlhf.dpo_setup import make_bandit
-
-        loop = self.loop
-        # DeepSpeed restores weights, fp32 masters, Adam moments and the LR schedule of the start
-        loop.strategy.load_ckpt(loop.model.model, str(self.init_dir), tag=INIT_TAG)
-        loop.trainer.step_offset = 0
         # The seed drives the round prompts, sampling, pair order (train.seed) and the bandit's RNG.
         self.args.train.seed = seed
-        loop.loop.feedback_signal = signal
-        loop.laser = dataclasses.replace(self.laser, selector=selector, selector_options=options, seed=seed)
-        loop.bandit = make_bandit(loop.laser, loop.tokenizer)
-        loop.history = []
-        loop.out_dir = self.cfg.output_dir / "runs" / run_name
-        self.args.ckpt.path = str(loop.out_dir / "checkpoints")
-        return loop.out_dir
+        laser = dataclasses.replace(self.laser, selector=selector, selector_options=options, seed=seed)
+        self.loop.restart((self.init_dir, INIT_TAG), laser, self.cfg.output_dir / "runs" / run_name, signal)
+        return self.loop.out_dir
 
     def run_selector(self, selector: str, options: dict[str, Any], *, run_name: str = "", seed: int | None = None,
                      signal: str = "loss") -> dict[str, Any]:

@@ -28,9 +28,9 @@ from typing import Any, Callable, Optional, Sequence
 
 ENV = "LASER_FAULT_AT"
 POINTS: dict[str, tuple[str, str]] = {
-    "sample": ("laser_plugin.adapters.openrlhf.dpo_loop", "hf_generate"),
+    "sample": ("laser_plugin.adapters.openrlhf.dpo.loop", "hf_generate"),
     "score": ("laser_plugin.pool.bandit_pool", "BanditRewardPool.score"),
-    "train": ("laser_plugin.adapters.openrlhf.dpo_loop", "IterativeDPO._on_rows"),
+    "train": ("laser_plugin.adapters.openrlhf.dpo.loop", "IterativeDPO._on_rows"),
     "ckpt_ds": ("openrlhf.utils.deepspeed.deepspeed", "DeepspeedStrategy.save_ckpt"),
     "ckpt_bandit": ("laser_plugin.pool.bandit_pool", "BanditRewardPool.save"),
 }
@@ -86,7 +86,7 @@ def install(spec: str) -> None:
 
     _wrap(owner, name, after)
     if rnd is not None:  # track the round through the loop's own method
-        from laser_plugin.adapters.openrlhf.dpo_loop import IterativeDPO
+        from laser_plugin.adapters.openrlhf.dpo.loop import IterativeDPO
 
         real_round = IterativeDPO.run_round
 
@@ -110,7 +110,7 @@ def install_from_env() -> None:
 # ---------------------------------------------------------------------- fork runner
 _PREIMPORT = ("torch", "transformers", "datasets", "deepspeed", "openrlhf.utils.deepspeed.deepspeed",
               "openrlhf.models", "openrlhf.trainer.dpo_trainer", "laser_plugin.cli",
-              "laser_plugin.adapters.openrlhf.dpo_loop", "laser_plugin.pool.bandit_pool")
+              "laser_plugin.adapters.openrlhf.dpo.loop", "laser_plugin.pool.bandit_pool")
 
 
 def serve() -> None:

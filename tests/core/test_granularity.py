@@ -1,4 +1,4 @@
-"""Decision granularity: per micro-batch, per prompt group or per row, in one batched call."""
+"""Decision granularity: per scoring call or per prompt group (a row without a group id is its own), in one batched call."""
 import numpy as np
 import pytest
 
@@ -13,12 +13,10 @@ CTX = np.array([[1.0, 0.0, 1.0],
 
 def test_units_for_each_granularity():
     assert list(decision_units(4, "batch")) == [0, 0, 0, 0]
-    assert list(decision_units(4, "row")) == [0, 1, 2, 3]
+    assert list(decision_units(4, "group")) == [0, 1, 2, 3]  # no group ids: every row its own group
     assert list(decision_units(4, "group", group_ids=["b", "a", "b", "c"])) == [0, 1, 0, 2]  # first appearance
     with pytest.raises(ValueError, match="granularity must be one of"):
         decision_units(4, "token")
-    with pytest.raises(ValueError, match="'group' needs group_ids"):
-        decision_units(4, "group")
     with pytest.raises(ValueError, match="3 group ids for 4 rows"):
         decision_units(4, "group", group_ids=[0, 0, 1])
 

@@ -22,7 +22,7 @@ def _example_argv(script: Path) -> list[str]:
 
 @pytest.mark.parametrize("script", sorted((ROOT / "examples").glob("iterative_dpo_*.sh")), ids=lambda p: p.name)
 def test_example_command_lines_parse(script):
-    from laser_plugin.adapters.openrlhf.dpo_args import build_parser
+    from laser_plugin.adapters.openrlhf.dpo.args import build_parser
     from laser_plugin.adapters.openrlhf.flags import config_from_namespace
 
     ns = build_parser().parse_args(_example_argv(script) + ["--local_rank=0"])  # the deepspeed launcher adds it
@@ -31,8 +31,8 @@ def test_example_command_lines_parse(script):
 
 
 def test_flags_become_openrlhf_nested_args(cpu_compat):
-    from laser_plugin.adapters.openrlhf.dpo_args import build_parser, hierarchical
-    from laser_plugin.adapters.openrlhf.dpo_setup import LoopConfig
+    from laser_plugin.adapters.openrlhf.dpo.args import build_parser, hierarchical
+    from laser_plugin.adapters.openrlhf.dpo.setup import LoopConfig
 
     ns = build_parser().parse_args(["--model.model_name_or_path", "/m", "--data.dataset", "d.jsonl", "--model.beta", "0.2",
                                     "--model.ipo_enable", "--model.nll_loss_coef", "0.1", "--laser.pair_strategy", "margin",

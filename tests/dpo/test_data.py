@@ -6,7 +6,7 @@ from tests.dpo.conftest import mixed_prompts, write_jsonl
 
 
 def _args(dataset, **data):
-    from laser_plugin.adapters.openrlhf.dpo_args import build_parser
+    from laser_plugin.adapters.openrlhf.dpo.args import build_parser
     from openrlhf.utils.config import hierarchize
 
     argv = ["--model.model_name_or_path", "unused", "--data.dataset", str(dataset)]
@@ -18,8 +18,8 @@ def _args(dataset, **data):
 def test_jsonl_and_hf_dataset_mixture_with_chat_template(cpu_compat, tmp_path, tiny_tokenizer):
     import datasets
 
-    from laser_plugin.adapters.openrlhf.dpo_best_of_n import local_strategy
-    from laser_plugin.adapters.openrlhf.dpo_data import load_prompts
+    from laser_plugin.adapters.openrlhf.inference.policy import local_strategy
+    from laser_plugin.adapters.openrlhf.dpo.data import load_prompts
 
     jsonl = write_jsonl(tmp_path / "a.jsonl", mixed_prompts(3))
     hf_dir = tmp_path / "hf_ds"
@@ -39,9 +39,9 @@ def test_jsonl_and_hf_dataset_mixture_with_chat_template(cpu_compat, tmp_path, t
 
 
 def test_pairs_go_through_reward_dataset_with_their_index(cpu_compat, tiny_tokenizer):
-    from laser_plugin.adapters.openrlhf.dpo_best_of_n import local_strategy
-    from laser_plugin.adapters.openrlhf.dpo_data import pair_dataset, prompt_fits
-    from laser_plugin.adapters.openrlhf.dpo_feedback_trainer import tag_collate
+    from laser_plugin.adapters.openrlhf.inference.policy import local_strategy
+    from laser_plugin.adapters.openrlhf.dpo.data import pair_dataset, prompt_fits
+    from laser_plugin.adapters.openrlhf.dpo.data import tag_collate
 
     rows = [{"prompt": f"<|user|>q{i}<|end|><|assistant|>", "chosen": f"good {i}", "rejected": "bad"} for i in range(3)]
     ds = pair_dataset(rows, tiny_tokenizer, 64, local_strategy(None))

@@ -62,7 +62,7 @@ def test_decision_grouped_order_keeps_decisions_together_and_ranks_in_lockstep()
 
 
 def test_row_tags_survive_pickling_and_collate(cpu_compat):
-    from laser_plugin.adapters.openrlhf.dpo_feedback_trainer import RowTaggedLens, tag_collate
+    from laser_plugin.adapters.openrlhf.dpo.data import RowTaggedLens, tag_collate
 
     def collate(items):
         return ("c", "cm", "r", "rm", [len(x) for x in items])
@@ -78,7 +78,7 @@ def test_row_tags_survive_pickling_and_collate(cpu_compat):
 def test_per_row_losses_are_upstream_dpo_loss_per_row(cpu_compat, ipo):
     from openrlhf.models import DPOLoss
 
-    from laser_plugin.adapters.openrlhf.dpo_feedback_trainer import _RowLossDPO
+    from laser_plugin.adapters.openrlhf.dpo.trainer import _RowLossDPO
 
     class Sink:
         _pending_rows = (11, 12, 13)

@@ -107,7 +107,7 @@ def test_ppo_resume_points_latest_at_the_newest_complete_step(tmp_path, monkeypa
     """The trainer-side choice for train_ppo_ray: `_actor/latest` names a step whose bandit state is
     missing (old plugin layout): `latest` is moved back to the newest complete step before the
     actors load it; a bandit state saved for a step DeepSpeed never wrote is reported."""
-    from laser_plugin.adapters.openrlhf.ppo_trainer_hooks import choose_resume_checkpoint
+    from laser_plugin.adapters.openrlhf.ppo.trainer_hooks import choose_resume_checkpoint
 
     ckpt = tmp_path / "ckpt"
     states = ckpt / "laser_bandit"

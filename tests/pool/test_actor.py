@@ -18,7 +18,7 @@ def test_bandit_pool_actor_on_local_ray(local_ray, tiny_reward_models, func_dir,
     rm_a, _, rm_c = tiny_reward_models
     specs = f"hf:{rm_a},hf:{rm_c},func:{func_dir / 'verifier.py'}"
     actor = create_bandit_reward_pool_actor(
-        num_cpus=1, num_gpus=1, pool=specs, selector="laser", context_dim=16, granularity="row",
+        num_cpus=1, num_gpus=1, pool=specs, selector="laser", context_dim=16, granularity="group",
         pool_kwargs={"policy_tokenizer": str(tiny_policy), "residency": 1},
     )
     batch = make_batch(6, group_size=3)

@@ -65,7 +65,7 @@ def test_bandit_pool_options_are_validated(func_dir, kwargs, match):
 
 
 def test_row_granularity_never_splits_a_group_and_feedback_is_averaged(func_dir):
-    bp = _bandit(func_dir, granularity="row")
+    bp = _bandit(func_dir, granularity="group")
     batch = make_batch(6, group_size=2)
     res = bp.score(batch)
     assert res.rewards.shape == (6,) and res.rewards.dtype == np.float32
@@ -135,14 +135,14 @@ def test_ensemble_scores_every_arm_and_combines(func_dir):
 
 
 def test_checkpoint_round_trip_gives_identical_next_decisions(func_dir, tmp_path):
-    a = _bandit(func_dir, granularity="row")
+    a = _bandit(func_dir, granularity="group")
     rng = np.random.default_rng(0)
     for _ in range(4):
         res = a.score(make_batch(6, group_size=2))
         a.update(res.decision_ids, rng.normal(size=6))
     pending = a.score(make_batch(6, group_size=2))  # feedback still outstanding at save time
     a.save(tmp_path / "bandit.safetensors")
-    b = _bandit(func_dir, granularity="row")
+    b = _bandit(func_dir, granularity="group")
     b.load(tmp_path / "bandit.safetensors")
     for _ in range(3):
         batch = make_batch(6, group_size=3)
@@ -186,7 +186,7 @@ def test_audit_scores_every_arm_pays_each_and_closes_the_decision(func_dir):
     # three length arms (factors 1, 2, 3: the same order) and a verifier that is right on every row
     # of this batch (all ties: no opinion, half credit)
     verifier = ArmSpec("func", str(func_dir / "verifier.py"), name="verifier")
-    bp = _bandit(func_dir, first=verifier, granularity="row")
+    bp = _bandit(func_dir, first=verifier, granularity="group")
     batch = make_batch(6, group_size=3)
     res = bp.score(batch)
     d = int(res.decision_ids[0])
@@ -211,7 +211,7 @@ def test_audit_scores_every_arm_pays_each_and_closes_the_decision(func_dir):
 
 
 def test_audit_share_of_named_decisions_leaves_the_others_pending(func_dir):
-    bp = _bandit(func_dir, granularity="row")
+    bp = _bandit(func_dir, granularity="group")
     batch = make_batch(6, group_size=3)  # two prompt groups: two decisions
     res = bp.score(batch)
     first, second = np.unique(res.decision_ids).tolist()

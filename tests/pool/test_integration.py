@@ -60,7 +60,7 @@ def test_bandit_over_the_mixed_pool_learns_and_logs(mixed_specs, tiny_tokenizer)
     pytest.importorskip("laser_plugin.core.feedback", reason="selection core not installed yet")
     from laser_plugin.pool.bandit_pool import BanditRewardPool
 
-    bp = BanditRewardPool(mixed_specs, selector="laser", context_dim=16, granularity="row", seed=0,
+    bp = BanditRewardPool(mixed_specs, selector="laser", context_dim=16, granularity="group", seed=0,
                           pool_kwargs={"policy_tokenizer": tiny_tokenizer, "residency": 1})
     for step in range(4):
         batch = make_batch(6, group_size=2)

@@ -25,7 +25,7 @@ def main(rm_paths: list[str]) -> None:
     try:
         ray.init(address=cluster.address, runtime_env=cpu_ray_runtime_env(), log_to_driver=False)
         cluster.wait_for_nodes()
-        from laser_plugin.adapters.openrlhf.pool_actor_group import PoolActorGroup
+        from laser_plugin.adapters.openrlhf.ppo.pool_actor_group import PoolActorGroup
         from laser_plugin.adapters.openrlhf.strategy import make_strategy
         from laser_plugin.pool import RewardPool, ScoringBatch
 

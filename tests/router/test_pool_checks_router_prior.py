@@ -1,5 +1,5 @@
 """Whoever builds an online bandit with a router prior refuses one trained for other contexts (same K
-and d): iterative DPO's bandit factory and the TRL router (the PPO preflight: tests/adapter). The pool
+and d): iterative DPO's bandit factory and the TRL router (the PPO preflight: tests/adapters/openrlhf). The pool
 itself does not know router files (it sits below the router)."""
 import numpy as np
 import pytest
@@ -29,7 +29,7 @@ def test_bandit_builders_check_the_router_file_encoder_seed(tmp_path):
     x = np.eye(8)[:1]
     np.testing.assert_allclose(bandit.selector.expected_scores(x)[0], [0.0, 0.5])
     other_seed = _router_file(tmp_path / "r7.safetensors", seed=7)
-    from laser_plugin.adapters.openrlhf.dpo_setup import make_bandit
+    from laser_plugin.adapters.openrlhf.bandit import make_bandit
     from laser_plugin.adapters.trl.router import LaserRewardRouter
     from laser_plugin.config import LaserConfig
 

@@ -93,7 +93,7 @@ def test_online_pool_starts_at_the_router(trained, domain_pool):
     out, _ = trained
     cfg = {"prior": str(out), "prior_strength": 1e6, "exploration": 0.0}
     bandit = BanditRewardPool(domain_pool, selector="bayesian_router", selector_config=cfg, context_dim=DIM,
-                              context_encoder="hashing", granularity="row", seed=0)
+                              context_encoder="hashing", granularity="group", seed=0)
     prior = check_pool_prior(cfg, bandit.arm_names, DIM, "hashing", 0)
     prompts = [r["prompt"] for r in make_pairs(12, seed=11)]
     batch = ScoringBatch(queries=[p + " GOOD" for p in prompts], prompts=prompts, responses=[" GOOD"] * 12)

@@ -14,6 +14,7 @@ nothing here runs and OpenRLHF behaves exactly as upstream.
 """
 from __future__ import annotations
 
+import functools
 import os
 import sys
 from typing import Any, Optional
@@ -27,17 +28,30 @@ _UPSTREAM_RAY_ENV = {"TOKENIZERS_PARALLELISM": "true", "NCCL_DEBUG": "WARN", "RA
 
 
 def install_hooks() -> None:
-    """Per process: swap the experience maker when OpenRLHF's PPO trainer loads (the maker wraps the
-    trainer that builds it: ``ppo_trainer_hooks.wrap_trainer``)."""
+    """Per process: when OpenRLHF's PPO trainer module loads, swap its experience maker and have every
+    trainer hand itself to the maker it built (``LaserExperienceMaker.attach``)."""
     from laser_plugin.compat.cpu import when_imported
 
     when_imported("openrlhf.trainer.ppo_trainer", _swap_experience_maker)
 
 
 def _swap_experience_maker(ppo_trainer_module: Any) -> None:
-    from laser_plugin.adapters.openrlhf.ppo_experience import LaserExperienceMaker
+    from laser_plugin.adapters.openrlhf.ppo.experience import LaserExperienceMaker
 
     ppo_trainer_module.RemoteExperienceMaker = LaserExperienceMaker
+    base = ppo_trainer_module.BasePPOTrainer
+    upstream_init = base.__init__
+    if getattr(upstream_init, "_laser_attach", False):
+        return
+
+    @functools.wraps(upstream_init)
+    def init_then_attach(self: Any, *args: Any, **kwargs: Any) -> None:
+        upstream_init(self, *args, **kwargs)
+        if isinstance(getattr(self, "experience_maker", None), LaserExperienceMaker):
+            self.experience_maker.attach(self)
+
+    init_then_attach._laser_attach = True  # type: ignore[attr-defined]
+    base.__init__ = init_then_attach
 
 
 def init_ray() -> None:
@@ -71,7 +85,7 @@ def activate(config: LaserConfig) -> None:
     register_worker_setup(WORKER_SETUP)
     import openrlhf.trainer.ray.launcher as launcher
 
-    from laser_plugin.adapters.openrlhf.reward_shard import LaserRewardShard
+    from laser_plugin.adapters.openrlhf.ppo.reward_shard import LaserRewardShard
 
     # train_ppo_ray does `from openrlhf.trainer.ray.launcher import RewardModelActor`: rebind the
     # module attribute (launcher: before the CLI module runs) and the already-imported name (patch:
@@ -90,7 +104,7 @@ DYNAMIC_FILTERING_FLAG = "--algo.dynamic_filtering_enable"
 def defer_dynamic_filtering(main_module: Any = None) -> None:
     """``--algo.dynamic_filtering_enable`` with the pool: upstream's CLI asserts that a remote RM or an
     agent gives the rewards (it filters on their per-sample scores, computed during generation). The
-    pool scores each prompt group during generation too (``ppo_experience.LaserExperienceMaker``), so
+    pool scores each prompt group during generation too (``ppo.experience.LaserExperienceMaker``), so
     the flag is held back from that one assert and set again when ``train()`` builds its strategy,
     before anything is shipped to Ray. ``main_module``: the CLI's namespace when it is already
     running (patched CLI), else the launcher rebinds ``openrlhf.utils.get_strategy`` before it runs."""
@@ -120,7 +134,7 @@ def activate_from_args(args: Any) -> Any:
     """Patched-CLI entry: no-op (upstream behaviour) without --reward_selector. Every check runs here,
     right after upstream's parse, before Ray starts; a refusal exits 2 like an argparse error."""
     from laser_plugin.adapters.openrlhf.flags import config_from_hierarchical_args
-    from laser_plugin.adapters.openrlhf.ppo_preflight import preflight
+    from laser_plugin.adapters.openrlhf.ppo.preflight import preflight
 
     try:
         config = config_from_hierarchical_args(args)
@@ -141,10 +155,10 @@ def activate_from_args(args: Any) -> Any:
 
 
 def launcher_argv(config: Optional[LaserConfig], argv: list[str], args: Any = None) -> list[str]:
-    """Launcher entry (after ``ppo_preflight.preflight(config)``): the checks against upstream's args
-    (``args``: its parse of the whole line, ``ppo_cli.parse_upstream``), activation, and the argv
+    """Launcher entry (after ``ppo.preflight.preflight(config)``): the checks against upstream's args
+    (``args``: its parse of the whole line, ``ppo.cli.parse_upstream``), activation, and the argv
     for the upstream module."""
-    from laser_plugin.adapters.openrlhf.ppo_preflight import check_upstream
+    from laser_plugin.adapters.openrlhf.ppo.preflight import check_upstream
 
     if config is None:
         return argv

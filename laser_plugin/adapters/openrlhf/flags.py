@@ -14,7 +14,8 @@ import argparse
 from dataclasses import fields
 from typing import Any, Optional, Sequence
 
-from laser_plugin.config import GRANULARITIES, SIGNALS, LaserConfig
+from laser_plugin.config import SIGNALS, LaserConfig
+from laser_plugin.core.granularity import GRANULARITIES
 
 PREFIX = "reward_selector."
 # Plugin-level options (LaserConfig fields) exposed as --reward_selector.<name>.

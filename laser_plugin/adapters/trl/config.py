@@ -5,8 +5,9 @@ from dataclasses import dataclass, field
 from typing import Any, Optional
 
 from laser_plugin.config import SIGNALS
+from laser_plugin.core.base import check_context_dim
+from laser_plugin.core.granularity import check_granularity
 
-GRANULARITIES = ("group", "batch")
 REWARD_KINDS = ("normalized", "raw")
 
 
@@ -32,8 +33,7 @@ class RouterConfig:
 
         if self.selector not in available_selectors():
             raise ValueError(f"unknown selector {self.selector!r}; valid names: {', '.join(available_selectors())}")
-        if self.granularity not in GRANULARITIES:
-            raise ValueError(f"granularity must be one of {GRANULARITIES}, got {self.granularity!r}")
+        check_granularity(self.granularity)
         if self.signal not in SIGNALS:
             raise ValueError(f"signal must be one of {SIGNALS}, got {self.signal!r}")
         if self.signal == "verifier" and not self.verifier:
@@ -42,8 +42,7 @@ class RouterConfig:
             raise ValueError(f"audit_share must be in (0, 1], got {self.audit_share}")
         if self.rewards not in REWARD_KINDS:
             raise ValueError(f"rewards must be one of {REWARD_KINDS}, got {self.rewards!r}")
-        if self.context_dim < 2:
-            raise ValueError(f"context_dim must be >= 2 (features + bias), got {self.context_dim}")
+        check_context_dim(self.context_dim)
         if self.num_generations is not None and self.num_generations < 1:
             raise ValueError(f"num_generations must be >= 1, got {self.num_generations}")
         if not self.name or not self.name.replace("_", "").replace("-", "").isalnum():

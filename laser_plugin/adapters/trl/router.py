@@ -107,7 +107,7 @@ class LaserRewardRouter:
     """A TRL reward function (``reward_funcs=[router]``) that scores with one bandit-chosen arm.
 
     ``pool``: a ``BanditRewardPool`` (used as is: its selector, feedback and context options apply, not
-    the ones given here; it must decide per ``"row"`` for ``granularity="group"``), a ``RewardPool``, or arm specs (the
+    the ones given here; its granularity must be this one), a ``RewardPool``, or arm specs (the
     ``--reward_pool`` string ``"hf:/rm_a,func:verify.py,http://host:5000/get_reward"``, a .yaml/.json
     file, or a list of ``ArmSpec``); ``pool_kwargs`` go to ``RewardPool`` (residency, device,
     quarantine_s, micro_batch_size, offload, ...). ``policy_tokenizer`` (the trainer's processing
@@ -146,11 +146,10 @@ class LaserRewardRouter:
 
             policy_tokenizer = AutoTokenizer.from_pretrained(str(policy_tokenizer))
         self.policy_tokenizer = policy_tokenizer
-        pool_granularity = "row" if granularity == "group" else "batch"
         if isinstance(pool, BanditRewardPool):
-            if pool.granularity != pool_granularity:
+            if pool.granularity != granularity:
                 raise ValueError(f"the BanditRewardPool decides per {pool.granularity!r}; granularity={granularity!r} "
-                                 f"needs one built with granularity={pool_granularity!r}")
+                                 f"needs one built with granularity={granularity!r}")
             self.bandit = pool
         else:
             if not isinstance(pool, RewardPool):
@@ -159,7 +158,7 @@ class LaserRewardRouter:
                 raise ValueError("pool_kwargs apply only when the router builds the RewardPool from specs")
             check_pool_prior(selector_options, pool.arm_names, context_dim, context_encoder, seed)
             self.bandit = BanditRewardPool(pool, selector=selector, selector_config=dict(selector_options or {}),
-                                           feedback=feedback, context_dim=context_dim, granularity=pool_granularity,
+                                           feedback=feedback, context_dim=context_dim, granularity=granularity,
                                            context_encoder=context_encoder, seed=seed)
         if self.bandit.selector.uses_all_arms:
             raise ValueError(f"selector {self.bandit.selector.name!r} is an ensemble that runs every arm; "

@@ -9,35 +9,17 @@ correct (answer extraction), the quantity best-of-N is judged by.
 from __future__ import annotations
 
 from pathlib import Path
-from types import SimpleNamespace
 from typing import Any
 
 import numpy as np
 
-from laser_plugin.adapters.openrlhf.dpo_data import load_prompts
-from laser_plugin.adapters.openrlhf.dpo_report import write_jsonl
-from laser_plugin.adapters.openrlhf.dpo_setup import make_bandit, make_featurizer
+from laser_plugin.adapters.openrlhf.bandit import make_bandit, make_featurizer
+from laser_plugin.adapters.openrlhf.dpo.data import load_prompts
+from laser_plugin.adapters.openrlhf.inference.policy import load_hf_policy, local_strategy
+from laser_plugin.core.state_io import write_jsonl
 from laser_plugin.dpo.scoring import policy_contexts, score_samples
 from laser_plugin.eval.answers import is_correct
 from laser_plugin.eval.metrics import accuracy_by_domain, format_table
-
-
-def load_hf_policy(path: str, param_dtype: str = "auto", padding_side: str = "left"):
-    """A plain transformers causal LM + OpenRLHF tokenizer (no DeepSpeed) for inference commands."""
-    import torch
-    from openrlhf.utils import get_tokenizer
-    from transformers import AutoModelForCausalLM
-
-    from laser_plugin.compat.dtype import torch_dtype
-
-    model = AutoModelForCausalLM.from_pretrained(path, dtype=torch_dtype(param_dtype), trust_remote_code=True)
-    model = model.to("cuda" if torch.cuda.is_available() else "cpu").eval()
-    return model, get_tokenizer(path, model, padding_side)
-
-
-def local_strategy(args: Any) -> Any:
-    """What OpenRLHF's dataset helpers need from a strategy, for one-process inference commands."""
-    return SimpleNamespace(args=args, print=print, is_rank_0=lambda: True)
 
 
 def _candidates(args: Any, items: list, model: Any, tokenizer: Any) -> tuple[list[int], list[str], Any]:
@@ -71,7 +53,7 @@ def best_of_n(args: Any, laser: Any) -> dict:
     strategy = local_strategy(args)
     items = load_prompts(args, strategy, tokenizer, keep_rows=True)
     pidx, responses, seqs = _candidates(args, items, model, tokenizer)
-    bandit = make_bandit(laser, tokenizer)
+    bandit = make_bandit(laser, tokenizer=tokenizer)
     if args.laser.selector_state:
         bandit.load(args.laser.selector_state)
     contexts = None
@@ -132,4 +114,4 @@ def _report(records: list[dict], bandit: Any, out: Path) -> dict:
     return report
 
 
-__all__ = ["best_of_n", "load_hf_policy", "local_strategy"]
+__all__ = ["best_of_n"]

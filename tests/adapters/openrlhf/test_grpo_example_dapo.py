@@ -1,7 +1,7 @@
 """examples/grpo_laser_1node.sh itself, with upstream's DAPO flags, through the REAL
 openrlhf.cli.train_ppo_ray on CPU (only vLLM's engine is a stand-in: HF generate,
 laser_plugin.testing.vllm_standin). Its own file: one Ray run per file lets two test workers share
-the long runs (tests/adapter/test_ppo_laser_e2e.py holds the others)."""
+the long runs (tests/adapters/openrlhf/test_ppo_laser_e2e.py holds the others)."""
 from __future__ import annotations
 
 import subprocess
@@ -49,7 +49,7 @@ def test_grpo_1node_example_with_upstream_dapo_flags_dry_runs_on_cpu(tmp_path, t
         "LAUNCH": f"{sys.executable} -m laser_plugin.launch --cpu-rollout openrlhf.cli.train_ppo_ray",
         "EXTRA_ARGS": f"{dapo} {sizes}",
     })
-    script = Path(__file__).resolve().parents[2] / "examples" / "grpo_laser_1node.sh"
+    script = Path(__file__).resolve().parents[3] / "examples" / "grpo_laser_1node.sh"
     proc = subprocess.run(["bash", str(script)], cwd=tmp_path, env=env, stdout=subprocess.PIPE,
                           stderr=subprocess.STDOUT, text=True, timeout=560)
     (tmp_path / "example.log").write_text(proc.stdout)

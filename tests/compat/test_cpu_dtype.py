@@ -100,7 +100,7 @@ def test_widened_upstream_option_takes_fp32_and_the_policy_default():
 
 
 def test_iterative_dpo_flag_accepts_fp32_and_resolves_auto(monkeypatch):
-    from laser_plugin.adapters.openrlhf.dpo_args import build_parser, hierarchical_light
+    from laser_plugin.adapters.openrlhf.dpo.args import build_parser, hierarchical_light
 
     monkeypatch.setenv("LASER_CPU_DTYPE", "fp32")
     parser = build_parser()

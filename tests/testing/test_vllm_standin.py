@@ -7,7 +7,7 @@ import socket
 import pytest
 import torch
 
-from tests.ppo._helpers import collect, force_token
+from tests.testing._helpers import collect, force_token
 
 PROMPTS = [[5, 6, 7], [8, 9], [10, 11, 12, 13, 14]]
 

@@ -11,11 +11,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from types import SimpleNamespace
-from typing import Any, Optional
+from typing import Any, Callable, Optional
 
 from torch.utils.data import Dataset
 
-from laser_plugin.adapters.openrlhf.dpo_feedback_trainer import tag_collate
 
 
 @dataclass
@@ -26,6 +25,32 @@ class PromptItem:
     label: Any
     domain: str
     row: Optional[dict] = None  # the whole dataset row, when asked for (best-of-N candidates)
+
+
+class RowTaggedLens(list):
+    """``prompt_id_lens`` (a list of ints) carrying the dataset indices of its rows."""
+
+    rows: tuple[int, ...] = ()
+
+    def __reduce__(self):  # survive DataLoader worker pickling with the tag
+        return (_tagged, (list(self), tuple(self.rows)))
+
+
+def _tagged(values: list, rows: tuple) -> RowTaggedLens:
+    out = RowTaggedLens(values)
+    out.rows = rows
+    return out
+
+
+def tag_collate(collate_fn: Callable) -> Callable:
+    """Wrap RewardDataset.collate_fn for a dataset whose items are (index, item)."""
+
+    def collate(items: list) -> tuple:
+        idx = [i for i, _ in items]
+        chosen, c_mask, reject, r_mask, lens = collate_fn([item for _, item in items])
+        return chosen, c_mask, reject, r_mask, _tagged(list(lens), tuple(idx))
+
+    return collate
 
 
 def load_prompts(args: Any, strategy: Any, tokenizer: Any, dataset: Optional[str] = None,

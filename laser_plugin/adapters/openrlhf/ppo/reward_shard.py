@@ -5,7 +5,7 @@ RewardModelActor, pg=...)`` and calls ``init_model_from_pretrained(strategy, pre
 the plugin active the class is ``LaserRewardShard``: same placement (GPUs, nodes, colocation
 placement group) and the same DeepSpeed strategy (ZeRO-3 eval config for large RMs), but each
 rank hosts a shard of the whole reward pool instead of one RM. The bandit in the PPOTrainer
-process (``ppo_experience``) decides which arm scores; the shards only score.
+process (``experience.py``) decides which arm scores; the shards only score.
 """
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ from typing import Any
 
 import ray
 
-from laser_plugin.adapters.openrlhf.pool_actor_group import _PoolShard
+from laser_plugin.adapters.openrlhf.ppo.pool_actor_group import _PoolShard
 from laser_plugin.config import POOL_SENTINEL, LaserConfig
 from laser_plugin.pool.specs import parse_pool_spec
 

@@ -1,21 +1,12 @@
 """Per-round statistics of the iterative DPO loop and the readable end-of-run summary."""
 from __future__ import annotations
 
-import json
 from collections import Counter, defaultdict
-from pathlib import Path
 from typing import Any, Iterable
 
 import numpy as np
 
 from laser_plugin.eval.metrics import format_table
-
-
-def write_jsonl(path: Path, records: Iterable[dict]) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with open(path, "w") as f:
-        for rec in records:
-            f.write(json.dumps(rec, default=str) + "\n")
 
 
 class RoundStats:
@@ -131,4 +122,4 @@ def print_summary(history: list[dict], arm_names: list[str], selector: str, sign
     print(format_table(rows, header))
 
 
-__all__ = ["RoundStats", "print_summary", "write_jsonl"]
+__all__ = ["RoundStats", "print_summary"]

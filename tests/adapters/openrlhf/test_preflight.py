@@ -111,7 +111,7 @@ def test_patched_cli_refuses_before_ray_with_exit_2(name, argv, match, files, cp
     import ray
 
     from laser_plugin.adapters.openrlhf.activate import activate_from_args
-    from laser_plugin.adapters.openrlhf.ppo_cli import upstream_parser
+    from laser_plugin.adapters.openrlhf.ppo.cli import upstream_parser
     from openrlhf.utils.config import hierarchize
 
     args = hierarchize(upstream_parser().parse_args(argv(files)))
@@ -124,8 +124,8 @@ def test_patched_cli_refuses_before_ray_with_exit_2(name, argv, match, files, cp
 
 def test_a_valid_line_passes_the_preflight(files, cpu_compat):
     from laser_plugin.adapters.openrlhf.flags import parse_laser_argv
-    from laser_plugin.adapters.openrlhf.ppo_cli import parse_upstream
-    from laser_plugin.adapters.openrlhf.ppo_preflight import preflight
+    from laser_plugin.adapters.openrlhf.ppo.cli import parse_upstream
+    from laser_plugin.adapters.openrlhf.ppo.preflight import preflight
 
     argv = pool_line(files, f"func:{files}/good.py@a,func:{files}/good.py@b", "--reward_selector.granularity", "group",
                      "--rollout.micro_batch_size", "3", "--train.dynamic_batch_enable", "--algo.dynamic_filtering_enable",
@@ -161,7 +161,7 @@ def test_dynamic_filtering_is_held_back_from_upstreams_assert_and_restored_for_t
     import openrlhf.utils as utils
 
     from laser_plugin.adapters.openrlhf.activate import defer_dynamic_filtering
-    from laser_plugin.adapters.openrlhf.ppo_cli import upstream_parser
+    from laser_plugin.adapters.openrlhf.ppo.cli import upstream_parser
     from openrlhf.utils.config import hierarchize
 
     real = utils.get_strategy
@@ -178,13 +178,13 @@ def test_dynamic_filtering_is_held_back_from_upstreams_assert_and_restored_for_t
 
 
 def test_the_fast_parser_capture_is_upstreams_whole_parser(cpu_compat):
-    """ppo_cli runs only train_ppo_ray's __main__ block (stdlib imports); running the whole module
+    """ppo.cli runs only train_ppo_ray's __main__ block (stdlib imports); running the whole module
     must give the same options, defaults and choices."""
     import argparse
     import runpy
     import sys as _sys
 
-    from laser_plugin.adapters.openrlhf import ppo_cli
+    from laser_plugin.adapters.openrlhf.ppo import cli as ppo_cli
 
     def captured(run):
         original, saved = argparse.ArgumentParser.parse_args, _sys.argv
@@ -218,8 +218,8 @@ def test_upstream_ppo_example_shape_with_the_pool_is_accepted(files, cpu_compat)
     one sample per prompt no group can be split, so nothing is refused (a CPU run of this line with a
     2-arm pool: 116 s, rc 0)."""
     from laser_plugin.adapters.openrlhf.flags import parse_laser_argv
-    from laser_plugin.adapters.openrlhf.ppo_cli import parse_upstream
-    from laser_plugin.adapters.openrlhf.ppo_preflight import preflight
+    from laser_plugin.adapters.openrlhf.ppo.cli import parse_upstream
+    from laser_plugin.adapters.openrlhf.ppo.preflight import preflight
 
     argv = pool_line(files, None, "--algo.advantage.estimator", "gae", "--critic.model_name_or_path", str(files),
                      "--rollout.n_samples_per_prompt", "1", "--rollout.micro_batch_size", "1",
@@ -236,8 +236,8 @@ def test_default_granularity_becomes_group_when_the_line_needs_it(extra, files, 
     """Upstream's GRPO/DAPO lines plus only --reward_selector/--reward_pool (granularity left at its
     default) get one decision per prompt group, with a note; an explicit `batch` is refused above."""
     from laser_plugin.adapters.openrlhf.flags import parse_laser_argv
-    from laser_plugin.adapters.openrlhf.ppo_cli import parse_upstream
-    from laser_plugin.adapters.openrlhf.ppo_preflight import preflight
+    from laser_plugin.adapters.openrlhf.ppo.cli import parse_upstream
+    from laser_plugin.adapters.openrlhf.ppo.preflight import preflight
 
     argv = pool_line(files, None, *extra)
     config, _ = parse_laser_argv(argv)

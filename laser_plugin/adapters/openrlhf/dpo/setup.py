@@ -1,7 +1,7 @@
 """Everything the iterative DPO loop keeps loaded across rounds, built once with OpenRLHF's own code.
 
 Mirrors ``openrlhf/cli/train_dpo.py`` (strategy, Actor policy + fixed reference, tokenizer,
-``strategy.prepare``), plus the bandit pool and the context featuriser. Loading once and calling
+``strategy.prepare``), (the bandit pool and context featuriser: ``adapters/openrlhf/bandit.py``). Loading once and calling
 ``DPOTrainer.fit`` per round costs ~40 s per SmolLM2 round on 2 cores versus 68-87 s when
 relaunching the CLIs per round (shared/notes/cpu-timings.md).
 """
@@ -62,31 +62,6 @@ class LoopConfig:
         return self.pair.max_pairs_per_prompt or n_samples * (n_samples - 1) // 2
 
 
-def make_bandit(laser: Any, tokenizer: Any, strategy: Any = None, load: bool = True) -> Any:
-    """The BanditRewardPool from the --reward_selector flag family (LaserConfig)."""
-    import torch
-
-    from laser_plugin.pool.bandit_pool import BanditRewardPool
-    from laser_plugin.pool.specs import parse_pool_spec
-    from laser_plugin.router.prior import check_pool_prior
-
-    # a router prior trained on other arms or contexts would steer silently wrong: refuse it first
-    check_pool_prior(laser.selector_options, [s.name for s in parse_pool_spec(laser.pool)], laser.context_dim,
-                     laser.context_encoder, laser.seed)
-    granularity = {"batch": "batch", "group": "row"}[laser.granularity]
-    pool_kwargs = dict(residency=laser.residency, quarantine_s=laser.quarantine_s, policy_tokenizer=tokenizer,
-                       device="cuda" if torch.cuda.is_available() else "cpu")
-    return BanditRewardPool(laser.pool, selector=laser.selector, selector_config=dict(laser.selector_options),
-                            feedback=laser.feedback, context_dim=laser.context_dim, granularity=granularity,
-                            context_encoder=laser.context_encoder, seed=laser.seed, pool_kwargs=pool_kwargs, load=load)
-
-
-def make_featurizer(hidden_size: int, laser: Any) -> Any:
-    from laser_plugin.core.features import ContextFeaturizer
-
-    return ContextFeaturizer(hidden_size, laser.context_dim, seed=laser.seed, bias=True, pooling="last")
-
-
 def lora_target_modules(value: Any) -> Any:
     """peft reads the string ``"all-linear"`` as every linear layer but a list holding it as a module
     name (then fails: "Target modules {'all-linear'} not found"); argparse's nargs gives a list."""
@@ -144,4 +119,4 @@ def scheduler_steps(args: Any, loop: LoopConfig, num_prompts: int) -> int:
     return max(1, math.ceil(per_round / args.train.batch_size) * loop.rounds * args.train.max_epochs)
 
 
-__all__ = ["CONTEXTS", "LoopConfig", "build_models", "make_bandit", "make_featurizer", "prepare", "scheduler_steps"]
+__all__ = ["CONTEXTS", "LoopConfig", "build_models", "prepare", "scheduler_steps"]

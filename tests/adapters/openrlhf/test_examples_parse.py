@@ -1,11 +1,11 @@
 """Every command line in examples/*.sh parses with the REAL parser of the command it runs.
 
 * ``openrlhf.cli.train_ppo_ray`` lines (patched CLI or the launcher, also behind ``ray job submit``):
-  upstream's own parser (captured from the installed module, ``ppo_cli.upstream_parser``) with the
+  upstream's own parser (captured from the installed module, ``ppo.cli.upstream_parser``) with the
   plugin's flag group, then the plugin's preflight checks against upstream's args (pool syntax,
   granularity vs batch sizes, ...; paths and hub ids are the example's, so only their syntax);
 * ``laser_plugin.cli iterative-dpo`` / ``laser-plugin evaluate`` / ``best-of-n`` lines: the
-  iterative-dpo parser (``dpo_args.build_parser``) with that command's extra flags.
+  iterative-dpo parser (``dpo.args.build_parser``) with that command's extra flags.
 
 Shell variables are expanded with the scripts' own ``${VAR:-default}`` defaults. A script whose
 command this test does not know fails the test, so an example can never drift unnoticed.
@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-EXAMPLES = sorted((Path(__file__).resolve().parents[2] / "examples").glob("*.sh"))
+EXAMPLES = sorted((Path(__file__).resolve().parents[3] / "examples").glob("*.sh"))
 _DEFAULT = re.compile(r"^(?:export\s+)?([A-Z_][A-Z0-9_]*)=\$\{\1:-(.*)\}\s*(?:#.*)?$")
 
 
@@ -67,11 +67,9 @@ def commands(script: Path) -> list[tuple[str, list[str]]]:
 
 
 def _dpo_parser(command: str):
-    from laser_plugin.adapters.openrlhf import dpo_commands
-    from laser_plugin.adapters.openrlhf.dpo_args import build_parser
+    import importlib
 
-    extra = {"best-of-n": getattr(dpo_commands, "BON_FLAGS", None), "evaluate": getattr(dpo_commands, "EVAL_FLAGS", None)}
-    return build_parser(prog=f"laser-plugin {command}", extra=extra.get(command))
+    return importlib.import_module(f"laser_plugin.commands.{command.replace('-', '_')}").build_parser()
 
 
 @pytest.mark.parametrize("script", EXAMPLES, ids=[s.name for s in EXAMPLES])
@@ -81,8 +79,8 @@ def test_every_example_command_parses_with_the_real_parser(script, cpu_compat):
     for command, argv in found:
         if command == "train_ppo_ray":
             from laser_plugin.adapters.openrlhf.flags import parse_laser_argv
-            from laser_plugin.adapters.openrlhf.ppo_cli import upstream_parser
-            from laser_plugin.adapters.openrlhf.ppo_preflight import check_upstream
+            from laser_plugin.adapters.openrlhf.ppo.cli import upstream_parser
+            from laser_plugin.adapters.openrlhf.ppo.preflight import check_upstream
             from laser_plugin.pool.specs import parse_pool_spec
             from openrlhf.utils.config import hierarchize
 
@@ -99,7 +97,7 @@ def test_every_example_command_parses_with_the_real_parser(script, cpu_compat):
 
 def test_a_drifted_flag_is_caught(tmp_path, cpu_compat):
     """The check itself: the old --data.dataset spelling in a train_ppo_ray line is refused."""
-    from laser_plugin.adapters.openrlhf.ppo_cli import upstream_parser
+    from laser_plugin.adapters.openrlhf.ppo.cli import upstream_parser
 
     script = tmp_path / "bad.sh"
     script.write_text('DATA=${DATA:-d.jsonl}\npython3 -m openrlhf.cli.train_ppo_ray \\\n  --data.dataset "$DATA"\n')

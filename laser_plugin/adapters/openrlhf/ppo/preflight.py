@@ -1,7 +1,7 @@
 """Everything about a ``--reward_selector`` launch that can be checked before Ray starts.
 
 Both ways in call :func:`preflight` right after the command line is parsed (the launcher with
-upstream's own parser, see ``ppo_cli``; the patched CLI after ``hierarchize``), so a bad plugin
+upstream's own parser, see ``cli.py``; the patched CLI after ``hierarchize``), so a bad plugin
 input costs seconds, not a Ray start and a model load:
 
 * the selector config: name, every ``--reward_selector.<option>`` (built once with the pool's K

@@ -17,8 +17,8 @@ from laser_plugin.eval.metrics import accuracy_by_domain, arm_share_by_domain, f
 
 
 def _predictions(args: Any) -> list[dict]:
-    from laser_plugin.adapters.openrlhf.dpo_best_of_n import load_hf_policy, local_strategy
-    from laser_plugin.adapters.openrlhf.dpo_data import load_prompts
+    from laser_plugin.adapters.openrlhf.inference.policy import load_hf_policy, local_strategy
+    from laser_plugin.adapters.openrlhf.dpo.data import load_prompts
     from laser_plugin.adapters.openrlhf.generation import SamplingConfig, hf_generate
 
     if args.eval.predictions:

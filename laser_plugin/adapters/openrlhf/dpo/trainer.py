@@ -22,32 +22,6 @@ from openrlhf.trainer.dpo_trainer import DPOTrainer
 RowsCallback = Callable[[np.ndarray, np.ndarray], None]
 
 
-class RowTaggedLens(list):
-    """``prompt_id_lens`` (a list of ints) carrying the dataset indices of its rows."""
-
-    rows: tuple[int, ...] = ()
-
-    def __reduce__(self):  # survive DataLoader worker pickling with the tag
-        return (_tagged, (list(self), tuple(self.rows)))
-
-
-def _tagged(values: list, rows: tuple) -> RowTaggedLens:
-    out = RowTaggedLens(values)
-    out.rows = rows
-    return out
-
-
-def tag_collate(collate_fn: Callable) -> Callable:
-    """Wrap RewardDataset.collate_fn for a dataset whose items are (index, item)."""
-
-    def collate(items: list) -> tuple:
-        idx = [i for i, _ in items]
-        chosen, c_mask, reject, r_mask, lens = collate_fn([item for _, item in items])
-        return chosen, c_mask, reject, r_mask, _tagged(list(lens), tuple(idx))
-
-    return collate
-
-
 class _RowLossDPO(torch.nn.Module):
     """Calls upstream's DPOLoss unchanged; also reports its per-row values (no gradient)."""
 
@@ -202,4 +176,4 @@ class LaserDPOTrainer(DPOTrainer):
                 logger.really_close()
 
 
-__all__ = ["LaserDPOTrainer", "RowTaggedLens", "tag_collate"]
+__all__ = ["LaserDPOTrainer"]

@@ -17,12 +17,13 @@ from typing import Any, Optional
 
 import numpy as np
 
-from laser_plugin.adapters.openrlhf import dpo_data, dpo_setup
+from laser_plugin.adapters.openrlhf.dpo import data as dpo_data, setup as dpo_setup
+from laser_plugin.adapters.openrlhf.bandit import make_bandit, make_featurizer
 from laser_plugin.adapters.openrlhf.checkpoints import has_model_states, newest_complete, write_latest
-from laser_plugin.adapters.openrlhf.dpo_feedback_trainer import LaserDPOTrainer
-from laser_plugin.adapters.openrlhf.dpo_report import RoundStats, print_summary, write_jsonl
+from laser_plugin.adapters.openrlhf.dpo.trainer import LaserDPOTrainer
+from laser_plugin.adapters.openrlhf.dpo.report import RoundStats, print_summary
 from laser_plugin.adapters.openrlhf.generation import SamplingConfig, VLLMSampler, _hf_module, hf_generate
-from laser_plugin.core.state_io import atomic_write_text
+from laser_plugin.core.state_io import atomic_write_text, write_jsonl
 from laser_plugin.dpo.dist import RankSync
 from laser_plugin.dpo.feedback import DecisionFeedback, StepAttribution
 from laser_plugin.dpo.preference import build_pairs
@@ -56,9 +57,9 @@ class IterativeDPO:
         steps = dpo_setup.scheduler_steps(args, self.loop, len(self.prompts))
         self.model, self.optim, self.scheduler, self.ref_model = dpo_setup.prepare(self.strategy, args, model, ref_model, steps)
         # Every rank holds the bandit; only rank 0 scores (and loads RMs on first use).
-        self.bandit = dpo_setup.make_bandit(self.laser, self.tokenizer)
+        self.bandit = make_bandit(self.laser, tokenizer=self.tokenizer)
         hf = _hf_module(self.model)
-        self.featurizer = (dpo_setup.make_featurizer(hf.config.hidden_size, self.laser)
+        self.featurizer = (make_featurizer(hf.config.hidden_size, self.laser)
                            if self.loop.context == "policy" else None)
         probe = (dpo_data.probe_batches(self.loop.probe_dataset, args, self.strategy, self.tokenizer,
                                         args.train.micro_batch_size) if self.loop.feedback_signal == "probe" else None)
@@ -337,6 +338,24 @@ class IterativeDPO:
             write_latest(self.args.ckpt.path, f"round_{r}")
 
     # ------------------------------------------------------------------ all rounds
+    # ------------------------------------------------ several runs, one process
+    def save_start(self, path: Path, tag: str) -> None:
+        """Save the state every later ``restart`` begins from (weights, fp32 masters, Adam, LR schedule)."""
+        self.strategy.save_ckpt(self.model.model, str(path), tag, 1, 1e9, {})
+
+    def restart(self, start: tuple[Path, str], laser: Any, out_dir: Path, feedback_signal: str) -> None:
+        """Begin another run in this process (the quickstart compares selectors with one setup): the
+        policy back at ``start`` (``save_start``), a fresh bandit for ``laser``, no history, round
+        checkpoints and outputs under ``out_dir``."""
+        self.strategy.load_ckpt(self.model.model, str(start[0]), tag=start[1])
+        self.trainer.step_offset = 0
+        if getattr(self, "bandit", None) is not None:
+            self.bandit.close()
+        self.laser, self.loop.feedback_signal = laser, feedback_signal
+        self.bandit = make_bandit(laser, tokenizer=self.tokenizer)
+        self.history, self.out_dir = [], Path(out_dir)
+        self.args.ckpt.path = str(self.out_dir / "checkpoints")
+
     def run(self) -> list[dict]:
         for r in range(self.start_round, self.loop.rounds):
             self.run_round(r)

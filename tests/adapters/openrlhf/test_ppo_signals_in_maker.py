@@ -3,7 +3,7 @@
 The maker is built with ``object.__new__`` so that upstream's ``RemoteExperienceMaker.__init__``
 (which needs Ray actor groups) is skipped; everything exercised here is our code on a real
 BanditRewardPool with real ``func:`` arms. The full path through train_ppo_ray is
-tests/adapter/test_ppo_laser_e2e.py.
+tests/adapters/openrlhf/test_ppo_laser_e2e.py.
 """
 from types import SimpleNamespace
 
@@ -23,7 +23,7 @@ MATCH = ("import torch\ndef reward_func(queries, prompts, labels, **kw):\n"
 
 @pytest.fixture()
 def maker_factory(tmp_path, tiny_tokenizer, cpu_compat):
-    from laser_plugin.adapters.openrlhf.ppo_experience import LaserExperienceMaker
+    from laser_plugin.adapters.openrlhf.ppo.experience import LaserExperienceMaker
 
     for name, text in (("const", CONST), ("length", LENGTH), ("match", MATCH)):
         (tmp_path / f"{name}.py").write_text(text)
@@ -38,7 +38,7 @@ def maker_factory(tmp_path, tiny_tokenizer, cpu_compat):
         maker.args = SimpleNamespace(rollout=SimpleNamespace(n_samples_per_prompt=2), ckpt=SimpleNamespace(path=str(tmp_path)),
                                      algo=SimpleNamespace(advantage=SimpleNamespace(estimator="group_norm")))
         maker.bandit = BanditRewardPool(pool, selector=selector, selector_config=options, feedback="none",
-                                        granularity="row" if granularity == "group" else "batch", context_dim=8)
+                                        granularity=granularity, context_dim=8)
         maker._verifier_arm = maker.bandit.arm_names.index("match") if signal == "verifier" else None
         maker._step_decisions, maker._step_signals, maker._step_arms, maker._generated = [], [], [], []
         return maker
@@ -162,7 +162,7 @@ def test_dynamic_filtering_scores_each_group_as_generated(maker_factory, tiny_to
     of a prompt gets the whole group scored (one decision), with `scores` for upstream's filter."""
     from openrlhf.trainer.ppo_utils.samples_generator import SamplesGenerator
 
-    from laser_plugin.adapters.openrlhf.ppo_experience import DECISION_KEY, score_groups_during_generation
+    from laser_plugin.adapters.openrlhf.ppo.experience import DECISION_KEY, score_groups_during_generation
 
     maker = maker_factory("group_variance", arm=2)  # fixed on the 0/1 `match` arm
     args = SimpleNamespace(rollout=SimpleNamespace(n_samples_per_prompt=2), algo=SimpleNamespace())

@@ -10,21 +10,21 @@ then skips its own RM call.
 
 The bandit (selector, feedback normaliser, context encoder) lives here, in the PPOTrainer process,
 so there is exactly one bandit state; the RMs live in OpenRLHF's reward actor group (our shards,
-see ``reward_shard``), which may span GPUs and nodes under ZeRO-3.
+see ``reward_shard.py``), which may span GPUs and nodes under ZeRO-3.
 """
 from __future__ import annotations
 
 import json
 import os
-import sys
 from typing import Any, Optional
 
 import numpy as np
 import torch
 
-from laser_plugin.adapters.openrlhf.pool_actor_group import PoolActorGroup
-from laser_plugin.adapters.openrlhf.ppo_preflight import GROUP_ESTIMATORS, check_upstream_args
-from laser_plugin.adapters.openrlhf.ppo_trainer_hooks import state_dir, wrap_trainer
+from laser_plugin.adapters.openrlhf.bandit import make_bandit
+from laser_plugin.adapters.openrlhf.ppo.pool_actor_group import PoolActorGroup
+from laser_plugin.adapters.openrlhf.ppo.preflight import GROUP_ESTIMATORS, check_upstream_args
+from laser_plugin.adapters.openrlhf.ppo.trainer_hooks import state_dir, wrap_trainer
 from laser_plugin.config import LaserConfig
 from laser_plugin.pool.bandit_pool import BanditRewardPool
 from laser_plugin.pool.specs import parse_pool_spec
@@ -44,20 +44,10 @@ class _AttachedPoolGroup(PoolActorGroup):
 
 
 def build_bandit(config: LaserConfig, reward_model_group: Any) -> BanditRewardPool:
-    specs = parse_pool_spec(config.pool)
-    remote_pool = _AttachedPoolGroup(specs, reward_model_group).as_pool(
-        residency=config.residency, quarantine_s=config.quarantine_s
-    )
-    return BanditRewardPool(
-        remote_pool,
-        selector=config.selector,
-        selector_config=dict(config.selector_options),
-        feedback=config.feedback,
-        context_dim=config.context_dim,
-        granularity="row" if config.granularity == "group" else "batch",
-        context_encoder=config.context_encoder,
-        seed=config.seed,
-    )
+    """The bandit over the arms of OpenRLHF's reward group (the scoring runs there)."""
+    remote_pool = _AttachedPoolGroup(parse_pool_spec(config.pool), reward_model_group).as_pool(
+        residency=config.residency, quarantine_s=config.quarantine_s)
+    return make_bandit(config, pool=remote_pool)
 
 
 class LaserExperienceMaker(RemoteExperienceMaker):
@@ -77,12 +67,13 @@ class LaserExperienceMaker(RemoteExperienceMaker):
         self._step_decisions: list[np.ndarray] = []  # awaiting the delayed loss signal
         self._step_signals: list[float] = []
         self._step_arms: list[dict[str, Any]] = []  # this step's decisions, for the decision log
-        # Upstream builds us inside BasePPOTrainer.__init__: its `self` (the trainer) is our caller.
-        trainer = sys._getframe(1).f_locals.get("self")
-        if trainer is None or not hasattr(trainer, "train_step"):
-            raise RuntimeError("LaserExperienceMaker must be created by OpenRLHF's BasePPOTrainer.__init__")
-        wrap_trainer(trainer)
         self._generated: list[dict[str, Any]] = []  # decisions made during generation (dynamic filtering)
+
+    def attach(self, trainer: Any) -> None:
+        """Called once by the trainer that built this maker, at the end of its ``__init__`` (the
+        activation wraps ``BasePPOTrainer.__init__``): its step, checkpoint and resume hooks, and
+        scoring during generation for dynamic filtering."""
+        wrap_trainer(trainer)
         if getattr(self.args.algo, "dynamic_filtering_enable", False):
             generator = getattr(trainer, "samples_generator", None)
             if generator is None:

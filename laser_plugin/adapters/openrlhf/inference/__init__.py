@@ -1,0 +1,1 @@
+"""Inference with a trained bandit: best-of-n ranking and per-domain evaluation."""
