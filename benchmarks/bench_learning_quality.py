@@ -302,6 +302,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             # every finished run on disk: a long benchmark that stops early keeps what it measured
             Path(str(args.output) + ".partial.json").write_text(json.dumps(
                 {"start_eval": start_eval, "arms": arms, "domains": domains, "runs": runs}, default=str))
+    cmp.close()
     import shutil
 
     shutil.rmtree(cmp.init_dir, ignore_errors=True)

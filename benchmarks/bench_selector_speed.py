@@ -77,7 +77,7 @@ def bench_one(d: int, k: int, n: int, repeats: int, ref_repeats: int, seed: int 
         select_only.append(timed(lambda: sel.select(x)))
         x2 = contexts(rng, n, d)
         ours.append(timed(lambda: sel.update(sel.select(x2), x2, r)))
-        mats = sel.model.S
+        mats = sel.model._S
         floor.append(timed(lambda: [x2 @ mats[a] for a in range(k)]))
     # Maintenance outside most timed calls, spread over the calls it serves: the exact refactorisation
     # (every refactor_every updates of an arm; it folds the row buffer, filled here to what it holds
@@ -85,13 +85,13 @@ def bench_one(d: int, k: int, n: int, repeats: int, ref_repeats: int, seed: int 
     model, every = sel.model, sel.config.refactor_every
     ops_per_call = min(k, n)  # one Sherman-Morrison / Woodbury operation per arm updated
     rows_between = every * max(1, n // k)
-    fill = contexts(rng, min(rows_between, model.buffer_rows), d)
-    model.pending[0] = [(row, 1.0) for row in fill]
+    fill = contexts(rng, min(rows_between, model._buffer_rows), d)
+    model._pending[0] = [(row, 1.0) for row in fill]
     refactor = timed(lambda: model.refactor(0))
     amortised = refactor * ops_per_call / every
-    if rows_between > model.buffer_rows:
-        model.pending[0] = [(row, 1.0) for row in fill]
-        amortised += timed(lambda: model._flush(0)) * n / model.buffer_rows
+    if rows_between > model._buffer_rows:
+        model._pending[0] = [(row, 1.0) for row in fill]
+        amortised += timed(lambda: model._flush(0)) * n / model._buffer_rows
     del sel, mats, model, fill
     gc.collect()
     ref = ReferenceLinUCB(k, d)

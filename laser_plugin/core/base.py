@@ -76,6 +76,7 @@ class Selector:
     config_cls: type = SelectorConfig
     uses_all_arms: bool = False
     optional_arrays: tuple[str, ...] = ()  # state arrays older checkpoints may lack (load_arrays defaults them)
+    ragged_arrays: tuple[str, ...] = ()  # state arrays whose length varies (rows held), not shape-checked
 
     def __init__(self, num_arms: int, dim: int, seed: int = 0, config: Optional[SelectorConfig] = None) -> None:
         require(int(num_arms) >= 1, f"num_arms must be >= 1, got {num_arms}")
@@ -142,6 +143,10 @@ class Selector:
     def _load_arrays(self, arrays: dict[str, Any]) -> None:
         pass
 
+    def _upgrade_arrays(self, arrays: dict[str, Any]) -> dict[str, Any]:
+        """Arrays of an older checkpoint format in the current one (before any check)."""
+        return arrays
+
     def state_dict(self) -> dict[str, Any]:
         meta = {"selector": self.name, "num_arms": self.num_arms, "dim": self.dim,
                 "config": json.dumps(self.config.to_dict(), sort_keys=True)}
@@ -160,13 +165,13 @@ class Selector:
         if wrong:
             raise ValueError("selector state does not match: " + "; ".join(wrong) +
                              " (load it into a selector built with the same name, num_arms and dim)")
-        arrays = {k: np.asarray(v) for k, v in (state.get("arrays") or {}).items()}
+        arrays = self._upgrade_arrays({k: np.asarray(v) for k, v in (state.get("arrays") or {}).items()})
         mine = self._arrays()
         missing = sorted(set(mine) - set(arrays) - set(self.optional_arrays))
         if missing:
             raise ValueError(f"{self.name}: state lacks arrays {missing}; it was not written by this selector")
-        bad = [f"{k} {arrays[k].shape} != {np.shape(v)}" for k, v in mine.items()  # pending_*, window_*: any length
-               if k in arrays and not k.startswith(("pending_", "window_")) and arrays[k].shape != np.shape(v)
+        bad = [f"{k} {arrays[k].shape} != {np.shape(v)}" for k, v in mine.items()
+               if k in arrays and k not in self.ragged_arrays and arrays[k].shape != np.shape(v)
                and not arrays[k].size == np.size(v) == 1]  # safetensors stores a scalar as [1]
         if bad:
             raise ValueError(f"{self.name}: state arrays have the wrong shape: {'; '.join(bad)}")

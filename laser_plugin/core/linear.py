@@ -58,55 +58,56 @@ class RidgeArms:
         self.mu0 = np.zeros((k, d)) if prior_mean is None else np.array(prior_mean, dtype=np.float64)
         # A_k^-1 = s_k * S_k. Stored as [d, K, d] so that one gemm scores every arm; S[k] is a view.
         self._S_all = np.repeat(np.eye(d)[:, None, :] / ridge, k, axis=1)
-        self.S = self._S_all.transpose(1, 0, 2)
-        self.s = np.ones(k)
-        self.A_base = np.repeat(np.eye(d)[None] * ridge, k, axis=0)  # A_k = c_k (A_base_k + sum w x x^T)
-        self.c = np.ones(k)
-        self.pending: list[list[tuple[np.ndarray, float]]] = [[] for _ in range(k)]
+        self._S = self._S_all.transpose(1, 0, 2)
+        self._s = np.ones(k)
+        self._A_base = np.repeat(np.eye(d)[None] * ridge, k, axis=0)  # A_k = c_k (A_base_k + sum w x x^T)
+        self._c = np.ones(k)
+        self._pending: list[list[tuple[np.ndarray, float]]] = [[] for _ in range(k)]
         self.b = self.ridge * self.mu0
         self.theta = self.mu0.copy()
         self.counts = np.zeros(k, dtype=np.int64)  # rows seen
-        self.since_refactor = np.zeros(k, dtype=np.int64)  # update operations since the last refactor
+        self._since_refactor = np.zeros(k, dtype=np.int64)  # update operations since the last refactor
         self._version = np.zeros(k, dtype=np.int64)  # bumps whenever S_k itself is rewritten (invalidates the cache)
         self._cache: Optional[tuple] = None  # (rows, their raw products x^T S_a, _version) of the last project()
         # the buffer holds up to one d x d matrix worth of rows; below that a refactorisation folds it
-        self.buffer_rows = max(_FLUSH_ROWS, d)
-        self.Vt = np.zeros((k, _DEFER, d))  # deferred columns, as rows: S_k - Vt_k^T diag(sv_k) Vt_k
-        self.sv = np.ones((k, _DEFER))  # +1: a row added (downdate), -1: a row that left the window (update)
-        self.nv = np.zeros(k, dtype=np.int64)
+        self._buffer_rows = max(_FLUSH_ROWS, d)
+        self._Vt = np.zeros((k, _DEFER, d))  # deferred columns, as rows: S_k - Vt_k^T diag(sv_k) Vt_k
+        self._sv = np.ones((k, _DEFER))  # +1: a row added (downdate), -1: a row that left the window (update)
+        self._nv = np.zeros(k, dtype=np.int64)
+        self._exact = np.ones(k, dtype=bool)  # A_k^-1 and theta_k computed exactly from A_k since its last change
 
     # ------------------------------------------------------------------ reading
     def inverse(self, k: int) -> np.ndarray:
-        out = self.S[k].copy()
-        subtract_gram(out, self.Vt[k, :self.nv[k]], sign=self.sv[k, :self.nv[k]])
-        return self.s[k] * out
+        out = self._S[k].copy()
+        subtract_gram(out, self._Vt[k, :self._nv[k]], sign=self._sv[k, :self._nv[k]])
+        return self._s[k] * out
 
     def gram(self, k: int) -> np.ndarray:
         """The exact current A_k (for checks and refactorisation)."""
-        return self.c[k] * self._folded(k)
+        return self._c[k] * self._folded(k)
 
     def _folded(self, k: int) -> np.ndarray:
         """A_base_k + sum_pending w x x^T (one gemm for all buffered rows)."""
-        a = self.A_base[k].copy()
-        if self.pending[k]:
-            x = np.stack([r for r, _ in self.pending[k]])
-            w = np.array([w for _, w in self.pending[k]])
+        a = self._A_base[k].copy()
+        if self._pending[k]:
+            x = np.stack([r for r, _ in self._pending[k]])
+            w = np.array([w for _, w in self._pending[k]])
             a += (x * w[:, None]).T @ x
         return a
 
     def _correction(self, k: int, x: np.ndarray) -> np.ndarray:
         """V_k diag(sv_k) V_k^T x for each row of x: the deferred columns' part, O(m d r)."""
-        n = self.nv[k]
-        return ((x @ self.Vt[k, :n].T) * self.sv[k, :n]) @ self.Vt[k, :n]
+        n = self._nv[k]
+        return ((x @ self._Vt[k, :n].T) * self._sv[k, :n]) @ self._Vt[k, :n]
 
     def project(self, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Per row and arm: mean x.theta_k and variance x^T A_k^-1 x, both [N, K]."""
         n, k, d = len(x), self.num_arms, self.dim
         raw = (x @ self._S_all.reshape(d, k * d)).reshape(n, k, d)  # x^T S_a (= S_a x): one pass over all S
-        prods = raw.copy() if self.nv.any() else raw
-        for a in np.flatnonzero(self.nv):
+        prods = raw.copy() if self._nv.any() else raw
+        for a in np.flatnonzero(self._nv):
             prods[:, a] -= self._correction(a, x)  # the deferred columns: O(n d r)
-        var = np.matmul(prods, x[:, :, None])[:, :, 0] * self.s[None, :]
+        var = np.matmul(prods, x[:, :, None])[:, :, 0] * self._s[None, :]
         if raw.size <= _CACHE_MAX:  # update() reuses S_a x instead of another pass over S_a
             self._cache = (x.copy(), raw, self._version.copy())
         return x @ self.theta.T, np.maximum(var, 0.0)
@@ -125,8 +126,8 @@ class RidgeArms:
                 if all(h is not None for h in hits):
                     raw = cached[hits, k]
         if raw is None:  # one row: a 1-D gemv (a [1, d] @ [d, d] product runs as a 20x slower gemm here)
-            raw = (x[0] @ self.S[k])[None, :] if len(x) == 1 else x @ self.S[k]
-        return raw - self._correction(k, x) if self.nv[k] else raw
+            raw = (x[0] @ self._S[k])[None, :] if len(x) == 1 else x @ self._S[k]
+        return raw - self._correction(k, x) if self._nv[k] else raw
 
     # ------------------------------------------------------------------ updates
     def update(self, arms: np.ndarray, x: np.ndarray, r: np.ndarray) -> None:
@@ -155,30 +156,32 @@ class RidgeArms:
     def _remove(self, k: int, x_raw: np.ndarray, r: float) -> None:
         """Downdate arm k by one row (weight -1): A^-1 <- A^-1 + u u^T / c, c = 1 - x.u > 0 (A - x x^T >= lam I)."""
         x, r = x_raw * self.row_scale, r * self.row_scale
-        self.pending[k].append((x.copy(), -1.0 / self.c[k]))
+        self._exact[k] = False
+        self._pending[k].append((x.copy(), -1.0 / self._c[k]))
         self.b[k] -= r * x
         p = self._products(k, x_raw[None, :])[0] * self.row_scale  # reads S_k once: 1/K of a selection's pass
-        s = self.s[k]
+        s = self._s[k]
         c = 1.0 - s * (x @ p)
         self.theta[k] -= (s * p) * ((r - x @ self.theta[k]) / c)
         # s (S - V W V^T) + s^2 p p^T / c = s (S - V W V^T - (-1) col col^T): a deferred column of sign -1
         self._defer(k, (p * np.sqrt(s / c))[None, :], sign=-1.0)
-        self.since_refactor[k] += 1
-        if len(self.pending[k]) >= self.buffer_rows:
+        self._since_refactor[k] += 1
+        if len(self._pending[k]) >= self._buffer_rows:
             self._flush(k)
-        if self.since_refactor[k] >= self.refactor_every:
+        if self._since_refactor[k] >= self.refactor_every:
             self.refactor(k)
 
     def _add(self, k: int, x_raw: np.ndarray, r: np.ndarray) -> None:
         m, x, r = len(x_raw), x_raw * self.row_scale, r * self.row_scale
-        self.pending[k].extend((row.copy(), 1.0 / self.c[k]) for row in x)
+        self._exact[k] = False
+        self._pending[k].extend((row.copy(), 1.0 / self._c[k]) for row in x)
         self.b[k] += r @ x
         self.counts[k] += m
         if m > 1 and m >= self.dim:  # as many rows as dimensions: an exact solve is cheaper than Woodbury
             self.refactor(k)
             return
         p = self._products(k, x_raw) * self.row_scale  # [m, d]: A_k^-1 x_i / s_k
-        s = self.s[k]
+        s = self._s[k]
         if m == 1:
             p0, x0 = p[0], x[0]
             c = 1.0 + s * (x0 @ p0)
@@ -192,72 +195,85 @@ class RidgeArms:
             self.theta[k] += g_t.T @ np.linalg.solve(chol, r - x @ self.theta[k])
             cols = g_t / np.sqrt(s)
         self._defer(k, cols)
-        self.since_refactor[k] += 1
-        if len(self.pending[k]) >= self.buffer_rows:
+        self._since_refactor[k] += 1
+        if len(self._pending[k]) >= self._buffer_rows:
             self._flush(k)
-        if self.since_refactor[k] >= self.refactor_every:
+        if self._since_refactor[k] >= self.refactor_every:
             self.refactor(k)
 
     def _defer(self, k: int, cols: np.ndarray, sign: float = 1.0) -> None:
-        n = self.nv[k]
+        n = self._nv[k]
         if n + len(cols) <= _DEFER:
-            self.Vt[k, n:n + len(cols)] = cols
-            self.sv[k, n:n + len(cols)] = sign
-            self.nv[k] += len(cols)
+            self._Vt[k, n:n + len(cols)] = cols
+            self._sv[k, n:n + len(cols)] = sign
+            self._nv[k] += len(cols)
         else:  # full: one tiled pass applies the collected columns and the new ones together
-            signs = np.concatenate([self.sv[k, :n], np.full(len(cols), sign)])
-            subtract_gram(self.S[k], np.concatenate([self.Vt[k, :n], cols]), sign=signs)
-            self.Vt[k], self.sv[k], self.nv[k] = 0.0, 1.0, 0
+            signs = np.concatenate([self._sv[k, :n], np.full(len(cols), sign)])
+            subtract_gram(self._S[k], np.concatenate([self._Vt[k, :n], cols]), sign=signs)
+            self._Vt[k], self._sv[k], self._nv[k] = 0.0, 1.0, 0
             self._version[k] += 1
 
     def _flush(self, k: int) -> None:
-        if self.pending[k]:
-            self.A_base[k] = self._folded(k)
-            self.pending[k] = []
+        if self._pending[k]:
+            self._A_base[k] = self._folded(k)
+            self._pending[k] = []
 
     def refactor(self, k: int) -> None:
         """Exact A_k^-1 and theta_k from A_k (A_base plus the buffered rows)."""
         self._set_exact(k, self.gram(k))
 
     def _set_exact(self, k: int, a: np.ndarray) -> None:
-        self.A_base[k], self.c[k], self.pending[k] = a, 1.0, []
-        self.S[k], self.s[k] = spd_inverse(a), 1.0
-        self.Vt[k], self.sv[k], self.nv[k] = 0.0, 1.0, 0
-        self.theta[k] = self.S[k] @ self.b[k]
-        self.since_refactor[k] = 0
+        self._A_base[k], self._c[k], self._pending[k] = a, 1.0, []
+        self._S[k], self._s[k] = spd_inverse(a), 1.0
+        self._Vt[k], self._sv[k], self._nv[k] = 0.0, 1.0, 0
+        self.theta[k] = self._S[k] @ self.b[k]
+        self._since_refactor[k] = 0
         self._version[k] += 1
+        self._exact[k] = True
 
     # ------------------------------------------------------------------ state
+    # On disk is the model (A, b, prior, counts, window rows), never the inverse machinery above:
+    # A^-1 and theta are rebuilt from A on load (exact). Saving first refactorises every arm that
+    # has changed since its last exact inverse (what refactor_every does anyway), so the live engine
+    # and one loaded from its file continue from the same bits: a resumed run repeats the original.
     def arrays(self) -> dict[str, np.ndarray]:
-        rows = [(k, x, w) for k in range(self.num_arms) for x, w in self.pending[k]]
+        for k in np.flatnonzero(~self._exact):
+            self.refactor(int(k))
+        self._cache = None  # a loaded engine has none: both recompute the next products alike
         recent = list(self.recent)
-        return {"S": self.S, "s": self.s, "A_base": self.A_base, "c": self.c, "b": self.b, "theta": self.theta,
-                "mu0": self.mu0, "counts": self.counts,
-                "since_refactor": self.since_refactor, "Vt": self.Vt, "sv": self.sv, "nv": self.nv,
-                "pending_arm": np.array([k for k, _, _ in rows], dtype=np.int64),
-                "pending_x": np.stack([x for _, x, _ in rows]) if rows else np.zeros((0, self.dim)),
-                "pending_w": np.array([w for _, _, w in rows], dtype=np.float64),
+        return {"A": self._A_base, "b": self.b, "mu0": self.mu0, "counts": self.counts,
                 "window_arm": np.array([k for k, _, _ in recent], dtype=np.int64),
                 "window_x": np.stack([x for _, x, _ in recent]) if recent else np.zeros((0, self.dim)),
                 "window_r": np.array([r for _, _, r in recent], dtype=np.float64)}
 
     def load_arrays(self, arrays: dict[str, Any]) -> None:
         """Arrays from ``arrays()`` (names and shapes already checked by ``Selector.load_state_dict``)."""
-        self.S[...] = arrays["S"]
-        self.sv = np.array(arrays.get("sv", np.ones((self.num_arms, _DEFER))), dtype=np.float64)
-        for name in ("s", "A_base", "c", "b", "theta", "mu0", "counts", "since_refactor", "Vt", "nv"):
-            dtype = np.int64 if name in ("counts", "since_refactor", "nv") else np.float64
-            setattr(self, name, np.array(arrays[name], dtype=dtype))
-        self.pending = [[] for _ in range(self.num_arms)]
-        px = np.asarray(arrays["pending_x"], dtype=np.float64).reshape(-1, self.dim)
-        for arm, x, w in zip(arrays["pending_arm"].reshape(-1), px, arrays["pending_w"].reshape(-1)):
-            self.pending[int(arm)].append((x.copy(), float(w)))
+        self.b = np.array(arrays["b"], dtype=np.float64)
+        self.mu0 = np.array(arrays["mu0"], dtype=np.float64)
+        self.counts = np.array(arrays["counts"], dtype=np.int64).reshape(self.num_arms)
+        a = np.asarray(arrays["A"], dtype=np.float64)
+        for k in range(self.num_arms):
+            self._set_exact(k, a[k].copy())
         wx = np.asarray(arrays.get("window_x", np.zeros((0, self.dim))), dtype=np.float64).reshape(-1, self.dim)
         self.recent = deque(zip(np.asarray(arrays.get("window_arm", [])).reshape(-1).astype(int).tolist(),
                                 [row.copy() for row in wx],
                                 np.asarray(arrays.get("window_r", []), dtype=np.float64).reshape(-1).tolist()))
-        self._version += 1
         self._cache = None
+
+    @staticmethod
+    def upgrade_arrays(arrays: dict[str, Any]) -> dict[str, Any]:
+        """A checkpoint of the earlier engine (its inverse machinery, no ``A``): A_k rebuilt as
+        c_k (A_base_k + sum of its buffered rows w x x^T), the rest of the old arrays dropped."""
+        if "A" in arrays or "A_base" not in arrays:
+            return arrays
+        a = np.array(arrays["A_base"], dtype=np.float64)
+        px = np.asarray(arrays.get("pending_x", np.zeros((0, a.shape[-1]))), dtype=np.float64).reshape(-1, a.shape[-1])
+        for arm, x, w in zip(np.asarray(arrays.get("pending_arm", [])).reshape(-1).astype(int), px,
+                             np.asarray(arrays.get("pending_w", []), dtype=np.float64).reshape(-1)):
+            a[arm] += w * np.outer(x, x)
+        a *= np.asarray(arrays["c"], dtype=np.float64).reshape(-1)[:, None, None]
+        keep = ("b", "mu0", "counts", "window_arm", "window_x", "window_r")
+        return {"A": a, **{k: v for k, v in arrays.items() if k in keep}}
 
 
 class RidgeSelector(Selector):
@@ -265,7 +281,7 @@ class RidgeSelector(Selector):
     Thompson differ only in how they score, so updates and state live here once."""
 
     model: RidgeArms
-    optional_arrays = ("window_arm", "window_x", "window_r", "sv")  # absent from checkpoints before windows
+    optional_arrays = ragged_arrays = ("window_arm", "window_x", "window_r")  # absent before windows; any length
 
     def update(self, arms: Any, contexts: Any, rewards: Any) -> None:
         self.model.update(*self._update_inputs(arms, contexts, rewards))
@@ -275,3 +291,6 @@ class RidgeSelector(Selector):
 
     def _load_arrays(self, arrays: dict[str, Any]) -> None:
         self.model.load_arrays(arrays)
+
+    def _upgrade_arrays(self, arrays: dict[str, Any]) -> dict[str, Any]:
+        return self.model.upgrade_arrays(arrays)

@@ -74,6 +74,7 @@ def run_quickstart(cfg: QuickstartConfig) -> dict[str, Any]:
         res = cmp.run_selector(sel, options, signal=cfg.signal if sel in LEARNING else "loss")
         print(f"[quickstart] {sel} done in {res['wall_seconds']:.1f}s", flush=True)
         first = first or sel
+    cmp.close()
     import shutil
 
     shutil.rmtree(cmp.init_dir, ignore_errors=True)  # the 1.8 GB start state is only needed while selectors run

@@ -95,6 +95,10 @@ class Comparison:
         self.loop.restart((self.init_dir, INIT_TAG), laser, self.cfg.output_dir / "runs" / run_name, signal)
         return self.loop.out_dir
 
+    def close(self) -> None:
+        """Close the last run's bandit (each ``restart`` closes the one before it)."""
+        self.loop.bandit.close()
+
     def run_selector(self, selector: str, options: dict[str, Any], *, run_name: str = "", seed: int | None = None,
                      signal: str = "loss") -> dict[str, Any]:
         """Every round of one selector from the start state; ``seed`` defaults to the config's,
@@ -125,7 +129,6 @@ class Comparison:
         out["eval_rows"] = self.evaluate_rows(f"{run_name}: evaluate")
         out["eval"] = gold_rows(out["eval_rows"])
         out["wall_seconds"] = time.perf_counter() - start
-        self.loop.bandit.close()
         self.results["selectors"][run_name] = out
         return out
 

@@ -83,7 +83,7 @@ def test_sherman_morrison_drift_after_1e5_updates_vs_exact_solve():
     assert rel(sel.model.inverse(0), np.linalg.inv(A)) <= 1e-8
     assert rel(sel.theta[0], np.linalg.solve(A, x.T @ r)) <= 1e-8
     np.testing.assert_array_equal(sel.model.inverse(0), sel.model.inverse(0).T)  # symmetric, exactly
-    assert sel.model.counts[0] == n and sel.model.since_refactor[0] == n
+    assert sel.model.counts[0] == n and sel.model._since_refactor[0] == n
 
 
 def test_buffered_rows_fold_into_the_exact_gram_matrix():
@@ -94,7 +94,7 @@ def test_buffered_rows_fold_into_the_exact_gram_matrix():
         sel.update([i % 2], x[i:i + 1], [0.5])
     for a in range(2):
         np.testing.assert_allclose(sel.model.gram(a), np.eye(3) + x[a::2].T @ x[a::2], rtol=1e-12)
-        assert len(sel.model.pending[a]) == 300 - 256
+        assert len(sel.model._pending[a]) == 300 - 256
 
 
 def test_periodic_refactorisation_is_exact():
@@ -103,7 +103,7 @@ def test_periodic_refactorisation_is_exact():
     x = rng.standard_normal((7, 4))
     for i in range(7):
         sel.update([0], x[i:i + 1], [1.0])
-    assert sel.model.since_refactor[0] == 1  # refactorised after updates 3 and 6
+    assert sel.model._since_refactor[0] == 1  # refactorised after updates 3 and 6
     A = np.eye(4) + x.T @ x
     np.testing.assert_allclose(sel.model.inverse(0), np.linalg.inv(A), atol=1e-12)
     np.testing.assert_allclose(sel.theta[0], np.linalg.solve(A, x.sum(0)), atol=1e-12)
@@ -232,11 +232,11 @@ def test_deferred_downdates_are_applied_in_one_pass_and_stay_exact():
     x = rng.standard_normal((75, d))
     for i in range(75):  # 32 deferred columns; the 33rd triggers a pass over all 33; again; 9 left
         sel.update([0], x[i:i + 1], [float(i % 3)])
-    assert sel.model.nv[0] == 75 - 2 * 33
+    assert sel.model._nv[0] == 75 - 2 * 33
     A = np.eye(d) + x.T @ x
     np.testing.assert_allclose(sel.model.inverse(0), np.linalg.inv(A), rtol=1e-10, atol=1e-13)
     np.testing.assert_allclose(sel.theta[0], np.linalg.solve(A, x.T @ (np.arange(75) % 3)), rtol=1e-10)
-    np.testing.assert_array_equal(sel.model.S[0], sel.model.S[0].T)
+    np.testing.assert_array_equal(sel.model._S[0], sel.model._S[0].T)
     z = rng.standard_normal((3, d))
     np.testing.assert_allclose(sel.scores(z)[:, 0], z @ sel.theta[0] + sel.config.alpha
                                * np.sqrt(np.einsum("nd,de,ne->n", z, np.linalg.inv(A), z)), rtol=1e-10)
@@ -260,5 +260,5 @@ def test_window_with_selections_reuses_products_and_stays_exact():
         A = np.eye(d) + x[arms == a].T @ x[arms == a]
         np.testing.assert_allclose(sel.model.inverse(a), np.linalg.inv(A), atol=1e-11)
         np.testing.assert_allclose(sel.theta[a], np.linalg.solve(A, x[arms == a].T @ r[arms == a]), atol=1e-11)
-        np.testing.assert_array_equal(sel.model.S[a], sel.model.S[a].T)
-    assert (sel.model.sv[:, :sel.model.nv.max()] == -1).any()  # leaving rows wait as deferred columns
+        np.testing.assert_array_equal(sel.model._S[a], sel.model._S[a].T)
+    assert (sel.model._sv[:, :sel.model._nv.max()] == -1).any()  # leaving rows wait as deferred columns
