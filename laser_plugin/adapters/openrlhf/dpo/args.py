@@ -1,8 +1,9 @@
 """Flags of ``laser-plugin iterative-dpo`` / ``best-of-n`` / ``evaluate``, in OpenRLHF's dotted style.
 
 Upstream names and defaults (``openrlhf/cli/train_dpo.py``, ``train_ppo_ray.py`` for ``--rollout.*``
-and ``--vllm.*``) are reused so a ``train_dpo`` command line carries over; the plugin adds
-``--laser.*`` (loop, pairs, feedback) and ``--reward_selector`` / ``--reward_pool`` /
+and ``--vllm.*``) are reused so a ``train_dpo`` command line carries over (restated here: upstream builds
+its parser inside ``__main__``); the plugin adds ``--laser.*``, generated from ``LoopConfig`` (loop, pairs,
+feedback) and ``--reward_selector`` / ``--reward_pool`` /
 ``--reward_selector.<option>`` (shared with the PPO launcher, ``flags.py``). The parsed namespace is
 turned into OpenRLHF's hierarchical ``args`` with upstream's own ``hierarchize``.
 """
@@ -12,9 +13,8 @@ import argparse
 from datetime import datetime
 from typing import Any
 
+from laser_plugin.cli_fields import add_options
 from laser_plugin.compat.dtype import AUTO, PARAM_DTYPES, export_param_dtype
-from laser_plugin.dpo.feedback import FEEDBACK_SIGNALS
-from laser_plugin.dpo.preference import PAIR_STRATEGIES
 
 # (default, help). bool defaults become store_true flags; tuples become nargs lists.
 UPSTREAM: dict[str, tuple[Any, str]] = {
@@ -113,30 +113,6 @@ UPSTREAM: dict[str, tuple[Any, str]] = {
     "use_ms": (False, ""),
 }
 
-LASER: dict[str, tuple[Any, str]] = {
-    "laser.rounds": (2, "DPO rounds (sample -> score -> pairs -> train)"),
-    "laser.prompts_per_round": (0, "prompts sampled (seeded) per round; 0: all"),
-    "laser.score_batch_size": (8, "prompts per bandit decision (one RM scores their N samples each)"),
-    "laser.pair_strategy": ("best_worst", f"{' | '.join(PAIR_STRATEGIES)}"),
-    "laser.pairs_per_prompt": (1, "k for top_bottom_k"),
-    "laser.pair_margin": (0.0, "minimum normalised score gap for a pair (exclusive)"),
-    "laser.max_pairs_per_prompt": (None, "cap for the margin strategy"),
-    "laser.no_dedup": (False, "keep identical responses as separate candidates"),
-    "laser.feedback_signal": (None, f"bandit reward: {' | '.join(FEEDBACK_SIGNALS)}; default: verifier (answer "
-                                    "correctness) with --data.label_key, audit (cross-arm consensus on a seeded share "
-                                    "of decisions) without, as benchmarks/bench_learning_quality.py measured; loss: "
-                                    "LASeR's -loss, which pays easy-to-fit arms; auto: verifier where labels order "
-                                    "a decision's responses, audit for the rest"),
-    "laser.probe_dataset": (None, "trusted pairs (prompt/chosen/rejected) for --laser.feedback_signal probe"),
-    "laser.audit_share": (None, "share of decisions audited by every arm under --laser.feedback_signal audit|auto "
-                                "(default 0.25/(K-1): scoring <= 1.25x one arm)"),
-    "laser.context": ("policy", "policy: LASeR's context (policy hidden state of the prompts' last token); "
-                                "encoder: --reward_selector.context_encoder on the prompt text"),
-    "laser.resume_round": (-1, "resume after this finished round (default with --ckpt.load_enable: the latest)"),
-    "laser.no_save_samples": (False, "do not write per-round samples/pairs JSONL"),
-}
-
-
 def _add(parser: argparse.ArgumentParser, table: dict[str, tuple[Any, str]]) -> None:
     for name, (default, help_text) in table.items():
         flag = f"--{name}"
@@ -148,21 +124,18 @@ def _add(parser: argparse.ArgumentParser, table: dict[str, tuple[Any, str]]) -> 
                                 default=list(default), help=help_text or None)
         else:
             kind = str if default is None else type(default)
-            if name in ("laser.max_pairs_per_prompt",):
-                kind = int
-            if name in ("laser.audit_share",):
-                kind = float
             choices = (AUTO, *PARAM_DTYPES) if name == "ds.param_dtype" else None
             parser.add_argument(flag, dest=name, type=kind, default=default, choices=choices, help=help_text or None)
 
 
 def build_parser(prog: str = "laser-plugin iterative-dpo", extra: dict[str, tuple[Any, str]] | None = None,
                  description: str = "") -> argparse.ArgumentParser:
+    from laser_plugin.adapters.openrlhf.dpo.setup import LoopConfig
     from laser_plugin.adapters.openrlhf.flags import add_laser_arguments
 
     parser = argparse.ArgumentParser(prog=prog, description=description, allow_abbrev=False)
     _add(parser, UPSTREAM)
-    _add(parser, LASER)
+    add_options(parser, LoopConfig, prefix="laser.")
     if extra:
         _add(parser, extra)
     add_laser_arguments(parser)
@@ -200,4 +173,4 @@ def hierarchical(ns: argparse.Namespace) -> Any:
     return args
 
 
-__all__ = ["LASER", "UPSTREAM", "build_parser", "hierarchical", "hierarchical_light"]
+__all__ = ["UPSTREAM", "build_parser", "hierarchical", "hierarchical_light"]

@@ -8,9 +8,10 @@ relaunching the CLIs per round (shared/notes/cpu-timings.md).
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Optional
 
+from laser_plugin.cli_fields import option, option_values
 from laser_plugin.dpo.feedback import FEEDBACK_SIGNALS, default_feedback_signal
 from laser_plugin.dpo.preference import PairConfig
 
@@ -19,19 +20,29 @@ CONTEXTS = ("policy", "encoder")
 
 @dataclass
 class LoopConfig:
-    rounds: int = 2
-    prompts_per_round: int = 0
-    score_batch_size: int = 8
-    pair: Optional[PairConfig] = None
-    feedback_signal: str = "audit"
-    probe_dataset: Optional[str] = None
-    audit_share: Optional[float] = None  # None: default_audit_share(K)
-    context: str = "policy"
-    resume_round: int = -1
-    save_samples: bool = True
+    """The iterative-DPO loop's own options, ``--laser.<name>`` on the command line."""
+
+    rounds: int = option(2, "DPO rounds (sample -> score -> pairs -> train)")
+    prompts_per_round: int = option(0, "prompts sampled (seeded) per round; 0: all")
+    score_batch_size: int = option(8, "prompts per bandit decision (one RM scores their N samples each)")
+    pair: PairConfig = field(default_factory=PairConfig)
+    feedback_signal: Optional[str] = option(
+        None, f"bandit reward: {' | '.join(FEEDBACK_SIGNALS)}; default: verifier (answer correctness) with "
+        "--data.label_key, audit (cross-arm consensus on a seeded share of decisions) without, as "
+        "benchmarks/bench_learning_quality.py measured; loss: LASeR's -loss, which pays easy-to-fit arms; "
+        "auto: verifier where labels order a decision's responses, audit for the rest")
+    probe_dataset: Optional[str] = option(None, "trusted pairs (prompt/chosen/rejected) for --laser.feedback_signal probe")
+    audit_share: Optional[float] = option(None, "share of decisions audited by every arm under --laser.feedback_signal "
+                                                "audit|auto (default 0.25/(K-1): scoring <= 1.25x one arm)")
+    context: str = option("policy", "policy: LASeR's context (policy hidden state of the prompts' last token); "
+                                    "encoder: --reward_selector.context_encoder on the prompt text")
+    resume_round: int = option(-1, "resume after this finished round (default with --ckpt.load_enable: the latest)")
+    save_samples: bool = option(True, "do not write per-round samples/pairs JSONL")
+    labelled: bool = False  # the prompts carry labels (--data.label_key): picks the default feedback_signal
 
     def __post_init__(self) -> None:
-        self.pair = self.pair or PairConfig()
+        if self.feedback_signal is None:
+            self.feedback_signal = default_feedback_signal(self.labelled)
         if self.rounds < 1 or self.prompts_per_round < 0 or self.score_batch_size < 1:
             raise ValueError("--laser.rounds and --laser.score_batch_size must be >= 1, --laser.prompts_per_round >= 0")
         if self.feedback_signal not in FEEDBACK_SIGNALS:
@@ -45,14 +56,8 @@ class LoopConfig:
 
     @classmethod
     def from_args(cls, args: Any) -> "LoopConfig":
-        la = args.laser
-        pair = PairConfig(strategy=la.pair_strategy, k=la.pairs_per_prompt, margin=la.pair_margin,
-                          max_pairs_per_prompt=la.max_pairs_per_prompt, dedup=not la.no_dedup)
-        signal = la.feedback_signal or default_feedback_signal(bool(args.data.label_key))
-        return cls(rounds=la.rounds, prompts_per_round=la.prompts_per_round, score_batch_size=la.score_batch_size,
-                   pair=pair, feedback_signal=signal, probe_dataset=la.probe_dataset,
-                   audit_share=la.audit_share, context=la.context,
-                   resume_round=la.resume_round, save_samples=not la.no_save_samples)
+        """From OpenRLHF-style hierarchical args (``args.laser.*`` as ``add_options(..., prefix="laser.")`` made them)."""
+        return cls(**option_values(cls, vars(args.laser)), labelled=bool(args.data.label_key))
 
     def max_pairs_per_prompt(self, n_samples: int) -> int:
         if self.pair.strategy == "best_worst":
