@@ -90,7 +90,7 @@ def summarise(runs: dict[str, dict[int, dict]], misleading: list[str]) -> dict[s
                     share_last.setdefault(dom, {}).setdefault(arm, 0.0)
                     share_last[dom][arm] += v / len(by_seed)
         table[label] = {
-            "gold": gold, "ci95": bootstrap_ci(values), "seeds": sorted(by_seed),
+            "gold": gold, "ci95": bootstrap_ci(values), "seeds": sorted(by_seed), "gold_values": values,
             "share_last_third": share_last,
             "misleading_share_last_third": float(sum(share_last.get("all", {}).get(a, 0.0) for a in misleading)),
             "share_by_round": [r["share_by_round"] for r in by_seed.values()],
@@ -100,6 +100,23 @@ def summarise(runs: dict[str, dict[int, dict]], misleading: list[str]) -> dict[s
             "wall_seconds": float(np.mean([r["wall_seconds"] for r in by_seed.values()])),
         }
     return table
+
+
+def _paired(a: dict[str, Any], b: dict[str, Any]) -> str:
+    """`` (paired difference d [lo, hi])``: a - b per held-out prompt of the same seed (every row sees the
+    same prompts), with a bootstrap interval over seeds and prompts; empty where they cannot be paired."""
+    from laser_plugin.eval.metrics import bootstrap_ci
+
+    va, vb = a.get("gold_values"), b.get("gold_values")
+    if not va or not vb or set(va) != set(vb):
+        return ""
+    try:
+        diff = {s: {d: (np.asarray(va[s][d]) - np.asarray(vb[s][d])).tolist() for d in va[s]} for s in va}
+    except (KeyError, ValueError):  # other prompts per seed: nothing to pair
+        return ""
+    mean = a["gold"]["all"] - b["gold"]["all"]  # the reported means' difference (same prompts, same weights)
+    lo, hi = bootstrap_ci(diff)
+    return f" (paired difference {mean:+.3f} [{lo:+.3f}, {hi:+.3f}])"
 
 
 def targets(table: dict[str, Any], laser_label: str, domains: list[str]) -> list[tuple[str, str, bool | None]]:
@@ -119,7 +136,8 @@ def targets(table: dict[str, Any], laser_label: str, domains: list[str]) -> list
     if fixed:
         oracle = max(fixed, key=lambda k: fixed[k]["gold"]["all"])
         o = fixed[oracle]["gold"]["all"]
-        out.append((f"{laser_label} within 0.01 of the fixed oracle ({oracle})", f"{g:.3f} vs {o:.3f}", g >= o - 0.01))
+        out.append((f"{laser_label} within 0.01 of the fixed oracle ({oracle})",
+                    f"{g:.3f} vs {o:.3f}{_paired(laser, fixed[oracle])}", g >= o - 0.01))
         hits = 0
         for d in domains:
             best = max(fixed, key=lambda k: fixed[k]["gold"].get(d, -1)).split(":", 1)[1]

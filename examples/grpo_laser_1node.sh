@@ -36,8 +36,11 @@ $LAUNCH \
   --data.prompt_dataset "$DATA" --data.input_key context_messages --data.apply_chat_template \
   --actor.adam.lr 5e-7 --algo.kl.init_coef 0.01 \
   --reward_selector laser --reward_pool "$POOL" \
-  --reward_selector.granularity group --reward_selector.signal group_variance \
+  --reward_selector.granularity group \
   --reward_selector.alpha 0.5 --reward_selector.residency 1 \
   --ckpt.save_steps 20 --ckpt.path "$CKPT" --logger.tensorboard_dir "$LOGS" \
   $EXTRA_ARGS
 # --reward_selector.granularity group: one arm per prompt group (8 samples), whatever the micro-batch size.
+# No --reward_selector.signal: the default, the cross-arm audit (a seeded ~1/8 of the groups is scored by
+# every RM, each RM paid its agreement with the others: <= 1.25x one RM's scoring). With labelled prompts
+# (--data.label_key) add --reward_selector.verifier math_verifier to learn from answer correctness.

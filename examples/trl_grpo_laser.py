@@ -24,6 +24,8 @@ import sys
 import tempfile
 from pathlib import Path
 
+from laser_plugin.config import SIGNALS
+
 ROOT = Path(__file__).resolve().parents[1]
 VERIFIER = ROOT / "examples" / "reward_funcs" / "math_verifier.py"
 
@@ -60,10 +62,10 @@ def main(argv: list[str] | None = None) -> dict:
     p.add_argument("--pool", help="reward pool spec (hf:/func:/http: arms or a .yaml/.json file)")
     p.add_argument("--selector", default="laser")
     p.add_argument("--granularity", default="group", choices=("group", "batch"))
-    # GRPO's loss is ~0 whatever the rewards (advantages are centred per group), and exactly 0 for an arm
-    # that scores a whole group alike, so -loss would favour uninformative arms: learn from group_variance.
-    p.add_argument("--signal", default="group_variance", choices=("loss", "group_variance", "verifier"),
-                   help="bandit reward: share of informative groups (default), -loss (LASeR), verifier agreement")
+    # GRPO's loss is ~0 whatever the rewards (advantages are centred per group), so -loss cannot tell
+    # arms apart; the router's default (None) is the cross-arm audit, or the verifier with --verifier.
+    p.add_argument("--signal", default=None, choices=SIGNALS,
+                   help="bandit reward (default: verifier with --verifier, else audit); loss: LASeR's -loss")
     p.add_argument("--verifier", default=None, help="arm name for --signal verifier")
     p.add_argument("--residency", type=int, default=1, help="hf: RMs kept on the device at once")
     p.add_argument("--device", default="cpu", help="device of the RMs: cpu, cuda, auto")

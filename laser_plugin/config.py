@@ -25,6 +25,18 @@ POOL_SENTINEL = "laser_plugin:reward_pool"
 #   audit            on a seeded share of decisions every arm scores the rows; each arm is paid its
 #                    agreement with the leave-one-out consensus of the others (laser_plugin.signals)
 SIGNALS = ("loss", "group_variance", "verifier", "audit")
+# the signals that compare the responses of one prompt (they need --rollout.n_samples_per_prompt > 1)
+GROUP_SIGNALS = ("group_variance", "verifier", "audit")
+
+
+def default_signal(verifier: Optional[str]) -> str:
+    """PPO/GRPO's bandit signal when none is given: ``verifier`` where a verifier arm is named, else
+    ``audit``. Both judge each decision by its own group right after scoring; ``loss`` (LASeR's) is
+    one step loss broadcast to every decision of the step. benchmarks/results/grpo_signals*.md: share
+    of a noise + a misleading arm in the last third of a GRPO run, bf16 / fp32 (chance 0.40): audit
+    0.00 / 0.00, loss 0.00 / 0.33 (an earlier run: 1.00). Lines without prompt groups fall back to
+    ``loss`` (ppo.preflight)."""
+    return "verifier" if verifier else "audit"
 
 
 @dataclass
@@ -38,7 +50,9 @@ class LaserConfig:
     granularity: str = option("batch", f"one decision per micro-batch or per prompt group: {'|'.join(GRANULARITIES)}")
     feedback: str = option("quantile", "bandit-reward normaliser: quantile (LASeR q20/q80), baseline, zscore, "
                                        "'+'-joined, none")
-    signal: str = option("loss", f"what the bandit learns from: {'|'.join(SIGNALS)}")
+    signal: Optional[str] = option(None, f"what the bandit learns from: {'|'.join(SIGNALS)} (default: verifier when "
+                                         "--reward_selector.verifier names an arm, else audit; loss where each prompt "
+                                         "has one sample)")
     verifier: Optional[str] = option(None, "arm name whose scores are ground truth for --reward_selector.signal verifier")
     audit_share: Optional[float] = option(None, "share of decisions every arm scores under --reward_selector.signal "
                                                 "audit (default 0.25/(K-1): scoring <= 1.25x one arm)")
@@ -63,6 +77,11 @@ class LaserConfig:
                 "'hf:/path/to/rm,func:/path/verifier.py,http://127.0.0.1:5000/get_reward' or a .yaml/.json file"
             )
         check_granularity(self.granularity, "--reward_selector.granularity")
+        # not a field (the resolved signal is exported): lets the preflight fall back to loss for a
+        # line without prompt groups when no signal was asked for
+        self.signal_given = self.signal is not None
+        if self.signal is None:
+            self.signal = default_signal(self.verifier)
         if self.signal not in SIGNALS:
             raise ValueError(f"--reward_selector.signal must be one of {SIGNALS}, got {self.signal!r}")
         if self.signal == "verifier" and not self.verifier:

@@ -21,8 +21,9 @@ audit (cross-arm consensus, no labels): on a small share of decisions every arm 
         a_k    = sum over within-group pairs (i, i') ordered strictly by c_k of
                  [1 if arm k orders them the same way, 1/2 if it ties them, 0 otherwise] / #pairs
     An arm that only ties (no opinion) or orders at random scores ~1/2; one that contradicts what
-    the other arms agree on (a lone misleading arm) scores < 1/2; a lone CORRECT arm among
-    uninformed ones is not recognised (the consensus can only carry what most arms know).
+    the other arms agree on (a lone misleading arm) scores < 1/2 and is then trimmed from the
+    consensus (it stops voting; the others are scored again); a lone CORRECT arm among uninformed
+    ones is not recognised (the consensus can only carry what most arms know).
 """
 from __future__ import annotations
 
@@ -82,19 +83,15 @@ def _group_ranks(scores: np.ndarray, groups: list[np.ndarray]) -> np.ndarray:
     return out
 
 
-def consensus_agreement(scores: np.ndarray, group_ids: Optional[np.ndarray]) -> np.ndarray:
-    """Per arm, the agreement of its within-group ordering with the leave-one-out consensus of the
-    other arms (see the module docstring). ``scores``: [K, N] raw scores, NaN rows for arms that
-    did not score. Returns [K]: NaN for arms without scores, 1/2 where the others agree on nothing."""
-    scores = np.asarray(scores, dtype=np.float64)
-    k_arms, n = scores.shape
-    groups = _groups(group_ids, n)
-    ranks = np.stack([_group_ranks(scores[k], groups) for k in range(k_arms)])  # [K, N], NaN: no opinion
+def _agreement_with_voters(scores: np.ndarray, ranks: np.ndarray, groups: list[np.ndarray],
+                           voters: np.ndarray) -> np.ndarray:
+    """Per arm with scores, its agreement with the mean rank of the OTHER voting arms."""
+    k_arms = scores.shape[0]
     out = np.full(k_arms, np.nan)
     for k in range(k_arms):
         if not np.all(np.isfinite(scores[k])):
             continue
-        others = np.delete(ranks, k, axis=0)
+        others = ranks[voters & (np.arange(k_arms) != k)]
         informed = np.isfinite(others)
         consensus = np.where(informed.any(axis=0), np.nansum(others, axis=0) / np.maximum(informed.sum(axis=0), 1), np.nan)
         agree = total = 0.0
@@ -108,6 +105,33 @@ def consensus_agreement(scores: np.ndarray, group_ids: Optional[np.ndarray]) -> 
             total += float(strict.sum())
             agree += float((ds == dc)[strict].sum()) + 0.5 * float((ds == 0)[strict].sum())
         out[k] = agree / total if total else 0.5
+    return out
+
+
+def consensus_agreement(scores: np.ndarray, group_ids: Optional[np.ndarray], trim: bool = True) -> np.ndarray:
+    """Per arm, the agreement of its within-group ordering with the leave-one-out consensus of the
+    other arms (see the module docstring). ``scores``: [K, N] raw scores, NaN rows for arms that
+    did not score. Returns [K]: NaN for arms without scores, 1/2 where the others agree on nothing.
+
+    ``trim``: an arm that contradicts the consensus has no vote in it. A plain mean lets one arm that
+    ranks exactly in reverse cancel an agreeing arm in every leave-one-out mean, and then a noise arm
+    scores as well as the arms that agree (benchmarks/results/grpo_signals.md). So, while the
+    lowest agreement is below chance and more than two arms would still vote, the arm(s) with the
+    lowest agreement stop voting and every arm is scored again against the remaining voters."""
+    scores = np.asarray(scores, dtype=np.float64)
+    k_arms, n = scores.shape
+    groups = _groups(group_ids, n)
+    ranks = np.stack([_group_ranks(scores[k], groups) for k in range(k_arms)])  # [K, N], NaN: no opinion
+    voters = np.all(np.isfinite(scores), axis=1)
+    out = _agreement_with_voters(scores, ranks, groups, voters)
+    while trim:
+        candidates = np.flatnonzero(voters & np.isfinite(out))
+        worst = out[candidates].min() if len(candidates) else 0.5
+        dropped = candidates[out[candidates] == worst]
+        if worst >= 0.5 or len(candidates) - len(dropped) < 2:
+            break
+        voters[dropped] = False
+        out = _agreement_with_voters(scores, ranks, groups, voters)
     return out
 
 

@@ -12,7 +12,7 @@ HELP = "rank N candidates per prompt with the bandit-chosen RM, write JSONL"
 FLAGS: FlagTable = {
     "bon.output": ("best_of_n.jsonl", "ranked candidates per prompt (JSONL)"),
     "data.candidates_key": (None, "column with a list of candidate responses (else: sample them from the policy)"),
-    "laser.selector_state": (None, "bandit state learned in training (e.g. OUTPUT_DIR/laser_bandit.npz)"),
+    "laser.selector_state": (None, "bandit state learned in training (e.g. OUTPUT_DIR/laser_bandit.safetensors)"),
     "laser.online_feedback": ("none", "none | verifier: learn online from whether the top candidate is correct"),
     "laser.save_state": (None, "write the (updated) bandit state here"),
 }

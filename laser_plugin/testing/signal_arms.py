@@ -1,10 +1,11 @@
 """A pool for checking what a bandit signal rewards, as OpenRLHF ``reward_func`` files: ``noise``
 (a hash of the text: no information), ``long`` (longer is better: it contradicts the others) and
 three arms that prefer short answers by different measures (characters, words, 1/(1+characters)).
-A hard pool for the audit's unweighted consensus: ``short_inverse`` ranks exactly as ``short_chars``
-and ``long`` exactly the reverse, so in every leave-one-out mean one agreeing arm is cancelled by the
-contradicting one (measured in benchmarks/results/grpo_signals.md). Used by
-benchmarks/bench_grpo_signals.py."""
+A hard pool for the audit's consensus: ``short_inverse`` ranks exactly as ``short_chars`` and
+``long`` exactly the reverse, so in every plain leave-one-out mean one agreeing arm is cancelled by
+the contradicting one, unless the contradicting arm is trimmed from the consensus (as
+``signals.consensus_agreement`` does; benchmarks/results/grpo_signals.md). Used by
+benchmarks/bench_grpo_signals.py and tests/adapters/openrlhf/test_grpo_default_signal.py."""
 from __future__ import annotations
 
 from pathlib import Path
@@ -35,10 +36,51 @@ def write_pool(directory: str | Path) -> str:
     return ",".join(f"func:{directory / name}.py" for name in ARMS)
 
 
-def grpo_flags(pool: str, signal: str, audit_share: float | None = None) -> list[str]:
-    """The plugin and size flags of those runs: 4 prompts x 4 samples per step, one decision per group."""
+def grpo_flags(pool: str, signal: str | None, audit_share: float | None = None) -> list[str]:
+    """The plugin and size flags of those runs: 4 prompts x 4 samples per step, one decision per group
+    (``signal`` None: the plugin's default signal)."""
     flags = ["--reward_selector", "laser", "--reward_pool", pool, "--reward_selector.granularity", "group",
-             "--reward_selector.signal", signal, "--reward_selector.context_dim", "8",
+             "--reward_selector.context_dim", "8",
              "--rollout.n_samples_per_prompt", "4", "--rollout.batch_size", "4", "--rollout.micro_batch_size", "8",
              "--train.batch_size", "16", "--train.micro_batch_size", "8", "--ckpt.save_steps", "-1"]
+    flags += [] if signal is None else ["--reward_selector.signal", signal]
     return flags + ([] if audit_share is None else ["--reward_selector.audit_share", str(audit_share)])
+
+
+def run_grpo(signal: str | None, steps: int, work: Path, policy: Path, audit_share: float | None = None,
+             timeout_s: float = 1800) -> dict:
+    """One real ``train_ppo_ray`` run (CPU twin) over this pool, ``steps`` steps of 4 prompt groups.
+    Returns the decisions (``arms_by_step``), the bad arms' share per third of the steps, the
+    responses scored (every arm's samples, from the TensorBoard log) and generated, and the wall time."""
+    import subprocess
+    import time
+
+    from laser_plugin.testing.ppo_cpu import cpu_run_env, grpo_cpu_command, read_decisions, read_scalars, write_prompts
+
+    label = signal or "default"
+    run_dir = Path(work) / (label if audit_share is None else f"{label}_{audit_share}")
+    pool = write_pool(Path(work) / "arms")
+    data = write_prompts(run_dir / "prompts.jsonl", n=4 * steps)
+    cmd = grpo_cpu_command(policy, None, data, run_dir, extra_args=grpo_flags(pool, signal, audit_share))
+    env = cpu_run_env()
+    env.pop("RAY_ADDRESS", None)
+    start = time.perf_counter()
+    proc = subprocess.run(cmd, cwd=work, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                          timeout=timeout_s)
+    wall = time.perf_counter() - start
+    (run_dir / "run.log").write_text(proc.stdout)
+    if proc.returncode != 0:
+        raise RuntimeError(f"{label}: train_ppo_ray failed, log {run_dir / 'run.log'}:\n{proc.stdout[-3000:]}")
+    log = read_decisions(run_dir / "ckpt" / "laser_bandit" / "decisions.jsonl")
+    thirds = [range(1 + i * steps // 3, 1 + (i + 1) * steps // 3) for i in range(3)]
+    scalars = read_scalars(run_dir / "tb" / "grpo_cpu")
+    scored = sum(max(v for _, v in scalars.get(f"train/pool/{a}/samples", [(0, 0.0)])) for a in ARMS)
+    return {"signal": label if audit_share is None else f"{label}@{audit_share:g}", "decisions": len(log),
+            "wall_seconds": wall, "responses_scored": scored, "responses": 16 * steps, "log": proc.stdout,
+            "bad_share_by_third": [bad_share([d for d in log if d["global_step"] in t]) for t in thirds],
+            "arms_by_step": {s: [d["arm"] for d in log if d["global_step"] == s] for s in range(1, steps + 1)}}
+
+
+def bad_share(decisions: list[dict]) -> float:
+    """Share of ``decisions`` (decision-log rows) that went to a bad arm (chance: 2/5)."""
+    return sum(d["arm"] in BAD_ARMS for d in decisions) / max(len(decisions), 1)

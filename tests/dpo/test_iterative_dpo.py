@@ -70,7 +70,7 @@ def test_two_rounds_train_and_feed_the_bandit(run, tiny_reward_models, verifier_
     # The bandit learned from the losses: its state moved away from a fresh one, counts add up.
     from laser_plugin.adapters.openrlhf.flags import config_from_namespace
 
-    final = _state(out / "laser_bandit.npz")
+    final = _state(out / "laser_bandit.safetensors")
     fresh = _fresh_state(tiny_reward_models, verifier_file)
     moved = [k for k in final if k.startswith("selector/") and not np.array_equal(final[k], fresh[k])]
     assert moved, "selector state unchanged after two rounds"
@@ -104,7 +104,7 @@ def test_checkpoint_per_round_and_logs(run):
     out, _ = run
     for r in (0, 1):
         ckpt = out / "checkpoints" / f"round_{r}"
-        assert (ckpt / "laser_bandit.npz").exists() and list(ckpt.glob("*model_states.pt"))
+        assert (ckpt / "laser_bandit.safetensors").exists() and list(ckpt.glob("*model_states.pt"))
     assert (out / "checkpoints" / "latest").read_text().strip() == "round_1"
     assert (out / "model.safetensors").exists()
     from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
@@ -122,13 +122,13 @@ def test_resume_from_round_0_reproduces_round_1(run, tmp_path, tiny_policy, tiny
                                                verifier_file):
     out, _ = run
     resumed = tmp_path / "run"
-    top = {"laser_bandit.npz", "model.safetensors", "laser_summary.json"}  # the finished run's outputs
+    top = {"laser_bandit.safetensors", "model.safetensors", "laser_summary.json"}  # the finished run's outputs
     shutil.copytree(out, resumed, ignore=lambda d, names: [n for n in names if n == "round_1"
                                                            or (Path(d) == out and n in top)])
     log = _cli(*_dpo_args(tiny_policy, prompt_file, tiny_reward_models, verifier_file, resumed,
                           "--laser.resume_round", 0))
     assert "resumed after round 0" in log
-    first, again = _state(out / "checkpoints/round_1/laser_bandit.npz"), _state(resumed / "checkpoints/round_1/laser_bandit.npz")
+    first, again = _state(out / "checkpoints/round_1/laser_bandit.safetensors"), _state(resumed / "checkpoints/round_1/laser_bandit.safetensors")
     assert first.keys() == again.keys()
     assert all(np.array_equal(first[k], again[k]) for k in first)  # identical bandit state after round 1
     assert [r["round"] for r in json.loads((resumed / "laser_summary.json").read_text())["rounds"]] == [0, 1]
@@ -173,7 +173,7 @@ def test_best_of_n_ranks_with_the_trained_selector_and_evaluate_reports(run, tmp
     _cli("best-of-n", "--model.model_name_or_path", out, "--data.dataset", prompt_file, "--data.label_key", "answer",
          "--data.domain_key", "domain", "--data.apply_chat_template", "--rollout.n_samples_per_prompt", 3,
          "--rollout.max_new_tokens", 8, "--reward_selector", "laser", "--reward_pool", _pool(tiny_reward_models, verifier_file),
-         "--reward_selector.context_dim", 16, "--laser.selector_state", out / "laser_bandit.npz",
+         "--reward_selector.context_dim", 16, "--laser.selector_state", out / "laser_bandit.safetensors",
          "--laser.online_feedback", "verifier", "--laser.score_batch_size", 4, "--bon.output", ranked)
     rows = [json.loads(x) for x in ranked.read_text().splitlines()]
     assert len(rows) == 12
@@ -210,4 +210,4 @@ def test_two_deepspeed_ranks_hold_one_bandit_state(tmp_path, tiny_policy, tiny_r
     assert proc.returncode == 0, (proc.stdout + proc.stderr)[-5000:]
     rounds = json.loads((out / "laser_summary.json").read_text())["rounds"]
     assert [r["ranks"] for r in rounds] == [2, 2] and all(r["bandit_updates"] > 0 for r in rounds)
-    assert _state(out / "laser_bandit.npz")["counts/reward_n"].sum() == sum(r["bandit_updates"] for r in rounds)
+    assert _state(out / "laser_bandit.safetensors")["counts/reward_n"].sum() == sum(r["bandit_updates"] for r in rounds)

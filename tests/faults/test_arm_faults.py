@@ -116,5 +116,5 @@ def test_iterative_dpo_goes_on_through_broken_arms(tmp_path, reward_server, fork
     assert all(r["loss_mean"] is None or math.isfinite(r["loss_mean"]) for r in rounds)
     from laser_plugin.core.state_io import load_state
 
-    state_file = load_state(out / "laser_bandit.npz")
+    state_file = load_state(out / "laser_bandit.safetensors")
     assert all(np.isfinite(v).all() for k, v in state_file.items() if v.dtype.kind == "f")

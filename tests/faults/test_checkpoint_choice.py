@@ -25,23 +25,23 @@ def _round(root: Path, r: int, bandit: bool = True, ds: bool = True) -> None:
     if ds:
         (d / "mp_rank_00_model_states.pt").write_bytes(b"x")
     if bandit:
-        (d / "laser_bandit.npz").write_bytes(b"x")
+        (d / "laser_bandit.safetensors").write_bytes(b"x")
 
 
 def _missing(tag_dir: Path):
-    if not (tag_dir / "laser_bandit.npz").is_file():
-        return "no laser_bandit.npz"
+    if not (tag_dir / "laser_bandit.safetensors").is_file():
+        return "no laser_bandit.safetensors"
     return None if (tag_dir / "mp_rank_00_model_states.pt").is_file() else "no DeepSpeed model states"
 
 
 def test_latest_on_a_round_without_bandit_state_falls_back_and_says_why(tmp_path):
     for r in (0, 1):
         _round(tmp_path, r)
-    _round(tmp_path, 2, bandit=False)  # the issue: `latest` says round_2, no laser_bandit.npz
+    _round(tmp_path, 2, bandit=False)  # the issue: `latest` says round_2, no laser_bandit.safetensors
     write_latest(tmp_path, "round_2")
     pick = newest_complete(tmp_path, "round_", _missing)
     assert (pick.tag, pick.step, pick.latest) == ("round_1", 1, "round_2")
-    assert pick.skipped == [("round_2", "no laser_bandit.npz")]
+    assert pick.skipped == [("round_2", "no laser_bandit.safetensors")]
     text = pick.describe()
     assert "resuming from round_1" in text and "`latest` said round_2" in text and "skipped round_2" in text
 
@@ -77,7 +77,7 @@ def test_global_step_tags_sort_numerically(tmp_path):
     for step in (2, 10, 9):
         d = tmp_path / f"global_step{step}"
         d.mkdir()
-        (d / "laser_bandit.npz").write_bytes(b"x")
+        (d / "laser_bandit.safetensors").write_bytes(b"x")
         (d / "mp_rank_00_model_states.pt").write_bytes(b"x")
     write_latest(tmp_path, "global_step10")
     assert newest_complete(tmp_path, "global_step", _missing).tag == "global_step10"
@@ -129,3 +129,14 @@ def test_ppo_resume_points_latest_at_the_newest_complete_step(tmp_path, monkeypa
     (states / "global_step1.safetensors").unlink()
     assert choose().tag is None
     assert not (ckpt / "_actor" / "latest").exists() and (ckpt / "_actor" / "latest.incomplete").exists()
+
+
+def test_a_round_saved_under_the_earlier_bandit_file_name_still_resumes(tmp_path):
+    """Earlier commits wrote the (safetensors) bandit state as laser_bandit.npz: found, new name first."""
+    from laser_plugin.adapters.openrlhf.dpo.loop import BANDIT_FILE, bandit_file
+
+    assert bandit_file(tmp_path) is None
+    (tmp_path / "laser_bandit.npz").write_bytes(b"x")
+    assert bandit_file(tmp_path) == tmp_path / "laser_bandit.npz"
+    (tmp_path / BANDIT_FILE).write_bytes(b"x")
+    assert bandit_file(tmp_path) == tmp_path / "laser_bandit.safetensors"

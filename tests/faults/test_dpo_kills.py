@@ -92,17 +92,17 @@ def test_killed_anywhere_resumes_with_load_enable_and_ends_bit_exact(reference: 
         if fault.startswith("ckpt_ds"):
             # DeepSpeed's files of round r are there, its bandit state is not. Point `latest` at it,
             # as the old code left it (the report): the resume must skip it and say why.
-            assert not (out / f"checkpoints/round_{r}/laser_bandit.npz").exists()
+            assert not (out / f"checkpoints/round_{r}/laser_bandit.safetensors").exists()
             (out / "checkpoints" / "latest").write_text(f"round_{r}")
-            expect.append(f"skipped round_{r}: no laser_bandit.npz")
+            expect.append(f"skipped round_{r}: no laser_bandit.safetensors")
         elif fault.startswith("ckpt_bandit"):
             expect.append(f"skipped round_{r}: newer than the last committed checkpoint")
 
     # Bit-exact: bandit states, decisions, pairs, summaries, model.
-    assert _states_equal(out / "laser_bandit.npz", reference / "laser_bandit.npz")
+    assert _states_equal(out / "laser_bandit.safetensors", reference / "laser_bandit.safetensors")
     for r in range(ROUNDS):
-        assert _states_equal(out / f"checkpoints/round_{r}/laser_bandit.npz",
-                             reference / f"checkpoints/round_{r}/laser_bandit.npz"), r
+        assert _states_equal(out / f"checkpoints/round_{r}/laser_bandit.safetensors",
+                             reference / f"checkpoints/round_{r}/laser_bandit.safetensors"), r
         for name in ("samples.jsonl", "pairs.jsonl"):
             assert (out / f"rounds/round_{r}/{name}").read_bytes() == (reference / f"rounds/round_{r}/{name}").read_bytes()
     got, want = (json.loads((d / "laser_summary.json").read_text()) for d in (out, reference))

@@ -4,7 +4,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Optional
 
-from laser_plugin.config import SIGNALS
+from laser_plugin.config import SIGNALS, default_signal
 from laser_plugin.core.base import check_context_dim
 from laser_plugin.core.granularity import check_granularity
 
@@ -15,7 +15,9 @@ REWARD_KINDS = ("normalized", "raw")
 class RouterConfig:
     selector: str = "laser"  # a name from laser_plugin.available_selectors()
     granularity: str = "group"  # one arm per prompt group (TRL's num_generations) or per reward call
-    signal: str = "loss"  # bandit reward: loss (LASeR), group_variance, verifier, audit (see laser_plugin.signals)
+    # bandit reward: loss (LASeR), group_variance, verifier, audit (see laser_plugin.signals); None: the
+    # PPO/GRPO default (laser_plugin.config.default_signal: verifier when a verifier arm is named, else audit)
+    signal: Optional[str] = None
     verifier: Optional[str] = None  # arm name of the verifier for signal="verifier"
     audit_share: Optional[float] = None  # signal="audit": share of decisions every arm scores (None: 0.25/(K-1))
     feedback: str = "quantile"  # laser_plugin.core.feedback.make_feedback spec
@@ -34,6 +36,8 @@ class RouterConfig:
         if self.selector not in available_selectors():
             raise ValueError(f"unknown selector {self.selector!r}; valid names: {', '.join(available_selectors())}")
         check_granularity(self.granularity)
+        if self.signal is None:
+            self.signal = default_signal(self.verifier)
         if self.signal not in SIGNALS:
             raise ValueError(f"signal must be one of {SIGNALS}, got {self.signal!r}")
         if self.signal == "verifier" and not self.verifier:

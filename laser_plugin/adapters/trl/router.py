@@ -6,8 +6,9 @@ of ``reward_funcs``, the router asks a ``BanditRewardPool`` (the same pool, sele
 normalisation, residency and quarantine as the OpenRLHF adapter) for one arm per call
 (``granularity="batch"``) or per prompt group (``"group"``: TRL's ``num_generations`` completions of
 one prompt, never split across arms), has only that arm score, and returns its rewards. The feedback
-comes later from ``LaserRewardCallback`` (the step's ``loss``, LASeR's signal) or, for the immediate
-signals of ``laser_plugin.signals`` (``group_variance``, ``verifier``), right after scoring.
+comes right after scoring for the signals of ``laser_plugin.signals`` (``audit``, the default, or
+``verifier`` with a verifier arm; ``group_variance``), or later from ``LaserRewardCallback`` (the
+step's ``loss``, LASeR's signal).
 
 TRL calls a reward function as ``f(prompts=..., completions=..., completion_ids=..., trainer_state=...,
 log_metric=..., log_extra=..., **dataset_columns)``; prompts and completions are strings, or lists of
@@ -121,7 +122,7 @@ class LaserRewardRouter:
         *,
         selector: str = "laser",
         granularity: str = "group",
-        signal: str = "loss",
+        signal: Optional[str] = None,
         verifier: Optional[str] = None,
         audit_share: Optional[float] = None,
         feedback: str = "quantile",
@@ -164,7 +165,7 @@ class LaserRewardRouter:
             raise ValueError(f"selector {self.bandit.selector.name!r} is an ensemble that runs every arm; "
                              "for that, list the reward models in reward_funcs directly")
         self._verifier_arm: Optional[int] = None
-        if signal == "verifier":
+        if self.config.signal == "verifier":
             if verifier not in self.arm_names:
                 raise ValueError(f"verifier {verifier!r} is not an arm of the pool {self.arm_names}")
             self._verifier_arm = self.arm_names.index(verifier)

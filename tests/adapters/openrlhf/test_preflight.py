@@ -245,3 +245,32 @@ def test_default_granularity_becomes_group_when_the_line_needs_it(extra, files, 
     preflight(config, parse_upstream(argv))
     assert config.granularity == "group" and '"granularity": "group"' in config.to_json()
     assert "--reward_selector.granularity group (one decision per prompt group)" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("extra, expected", [
+    ((), "audit"),  # GRPO line (2 samples per prompt), no verifier: the cross-arm audit
+    (("--reward_selector.verifier", "good"), "verifier"),
+    (("--rollout.n_samples_per_prompt", "1"), "loss"),  # no prompt groups to compare: LASeR's loss, with a note
+])
+def test_default_signal_follows_the_line(extra, expected, files, cpu_compat, capsys):
+    from laser_plugin.adapters.openrlhf.flags import parse_laser_argv
+    from laser_plugin.adapters.openrlhf.ppo.cli import parse_upstream
+    from laser_plugin.adapters.openrlhf.ppo.preflight import preflight
+
+    argv = pool_line(files, None, *extra)
+    config, _ = parse_laser_argv(argv)
+    assert not config.signal_given
+    preflight(config, parse_upstream(argv))
+    assert config.signal == expected and f'"signal": "{expected}"' in config.to_json()
+    assert ("--reward_selector.signal loss: one sample per prompt" in capsys.readouterr().err) == (expected == "loss")
+
+
+def test_an_explicit_group_signal_without_groups_is_refused(files, cpu_compat):
+    from laser_plugin.adapters.openrlhf.flags import parse_laser_argv
+    from laser_plugin.adapters.openrlhf.ppo.cli import parse_upstream
+    from laser_plugin.adapters.openrlhf.ppo.preflight import preflight
+
+    argv = pool_line(files, None, "--reward_selector.signal", "audit", "--rollout.n_samples_per_prompt", "1")
+    config, _ = parse_laser_argv(argv)
+    with pytest.raises(ValueError, match="--reward_selector.signal audit learns from prompt groups"):
+        preflight(config, parse_upstream(argv))

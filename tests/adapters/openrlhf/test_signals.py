@@ -51,6 +51,24 @@ def test_consensus_agreement_by_hand_with_groups_ties_and_missing_arms():
     assert consensus_agreement(np.array([[1.0, 2.0]]), None).tolist() == [0.5]
 
 
+def test_consensus_agreement_trims_an_arm_that_contradicts_the_others_by_hand():
+    # one group of 3 responses; A and D rank them up, R exactly reversed, N is a fourth opinion
+    a, d, r, n = [1.0, 2.0, 3.0], [10.0, 20.0, 30.0], [3.0, 2.0, 1.0], [2.0, 3.0, 1.0]
+    scores, groups = np.array([a, d, r, n]), np.zeros(3)
+    # Plain leave-one-out means (ranks A = D = [0, 1/2, 1], R = [1, 1/2, 0], N = [1/2, 1, 0]):
+    #   A's consensus (D, R, N) = [1/2, 2/3, 1/3]: of pairs (0,1) (0,2) (1,2) A agrees on (0,1) only -> 1/3
+    #   N's consensus (A, D, R) = [1/3, 1/2, 2/3]: N agrees on (0,1) only -> 1/3
+    #   R's consensus (A, D, N) = [1/6, 2/3, 2/3]: strict pairs (0,1) (0,2), R reverses both -> 0
+    # R cancels D in A's mean, so N (1/3) looks as good as A and D.
+    np.testing.assert_allclose(consensus_agreement(scores, groups, trim=False), [1 / 3, 1 / 3, 0, 1 / 3])
+    # Trimmed: R (0, lowest, below 1/2) stops voting -> A's consensus (D, N) = [1/4, 3/4, 1/2]: 2/3,
+    # D: 2/3, N's (A, D): 1/3; then N (1/3) stops voting -> A's consensus is D: 1, D: 1; N and R
+    # against (A, D): 1/3 and 0; two voters left: stop.
+    np.testing.assert_allclose(consensus_agreement(scores, groups), [1, 1, 0, 1 / 3])
+    # never fewer than two voters: two arms that contradict each other stay at 0
+    assert consensus_agreement(np.array([a, r]), groups).tolist() == [0.0, 0.0]
+
+
 def test_verifier_agreement_can_say_it_cannot_judge():
     # all-correct groups order no pair: iterative DPO closes such a decision without feedback
     assert verifier_agreement(np.array([1.0, 2.0]), np.array([1.0, 1.0]), None, empty=None) is None

@@ -44,8 +44,9 @@ def _run(tiny_policy, tiny_reward_models, counting_arm, out: Path, *, resume: st
     specs = parse_pool_spec([f"hf:{tiny_reward_models[0]}@rm_a", f"hf:{tiny_reward_models[1]}@rm_b", func_spec])
     tok = AutoTokenizer.from_pretrained(str(tiny_policy))
     # round_robin-free exploration: LinUCB with a small alpha still tries every arm in the first calls
+    # signal="loss" (LASeR's): only the chosen arm runs (the default audit scores every arm on a share)
     router = LaserRewardRouter(specs, selector="laser", granularity="group", seed=3, policy_tokenizer=tok,
-                               pool_kwargs={"residency": 1})
+                               pool_kwargs={"residency": 1}, signal="loss")
     counter = ArmForwardCounter(router.bandit.pool)
     config = GRPOConfig(
         output_dir=str(out), max_steps=4, per_device_train_batch_size=4, num_generations=2,
@@ -131,7 +132,7 @@ def test_rloo_trainer_takes_the_same_router(tmp_path, tiny_policy):
     specs = [{"kind": "func", "target": str(here / "counting_reward.py"), "name": name,
               "func_kwargs": {"log_path": str(tmp_path / f"{name}.log"), "offset": off}}
              for name, off in (("a", 0.0), ("b", 0.5), ("c", 1.0))]
-    router = LaserRewardRouter(specs, selector="laser", granularity="group")
+    router = LaserRewardRouter(specs, selector="laser", granularity="group", signal="loss")
     tok = AutoTokenizer.from_pretrained(str(tiny_policy))
     config = RLOOConfig(output_dir=str(tmp_path / "rloo"), max_steps=3, per_device_train_batch_size=4,
                         num_generations=2, max_completion_length=6, logging_steps=1, save_strategy="no",

@@ -1,6 +1,7 @@
 """LaserRewardRouter without a trainer: TRL's calling convention, per-group / per-call routing over
 real func: arms (only the chosen arm is called), delayed loss feedback, immediate signals,
-quarantine fallback and an exact state round trip."""
+quarantine fallback and an exact state round trip. Routers that check which arms ran or the loss
+path ask for ``signal="loss"``: the default (audit) scores every arm on a seeded share of decisions."""
 from __future__ import annotations
 
 from pathlib import Path
@@ -49,7 +50,8 @@ def test_prompt_groups_and_chat_inputs():
 
 
 def test_group_routing_runs_only_the_chosen_arms(tmp_path):
-    router = LaserRewardRouter(_specs(tmp_path), selector="round_robin", granularity="group", num_generations=2)
+    router = LaserRewardRouter(_specs(tmp_path), selector="round_robin", granularity="group", num_generations=2,
+                               signal="loss")
     assert router.__name__ == "laser_router"
     prompts, completions = _inputs(4, 2)
     logged: dict[str, list[float]] = {}
@@ -63,13 +65,13 @@ def test_group_routing_runs_only_the_chosen_arms(tmp_path):
     assert logged["laser/choice/a"] == [arms.count("a") / 4]
     assert "pool/b/calls" in logged and "laser/select/c" in logged
     raw = LaserRewardRouter(_specs(tmp_path), selector="fixed", selector_options={"arm": 2}, rewards="raw",
-                            granularity="batch")
+                            signal="loss", granularity="batch")
     out = raw(prompts=prompts, completions=completions)
     assert [d["arm"] for d in raw.decision_log] == ["c"] and min(out) >= 2.0  # offset 2 arm, raw scores
 
 
 def test_loss_feedback_waits_for_the_steps_trained_on_the_rewards(tmp_path):
-    router = LaserRewardRouter(_specs(tmp_path), granularity="batch")
+    router = LaserRewardRouter(_specs(tmp_path), granularity="batch", signal="loss")
     router.steps_per_call = 2  # e.g. steps_per_generation=2: one call's rewards serve two optimizer steps
     prompts, completions = _inputs()
     router(prompts=prompts, completions=completions, trainer_state=_State(0))
@@ -101,6 +103,9 @@ def test_immediate_signals(tmp_path):
     assert sum(m[f"pool/{n}/samples"] for n in "abc") == 3 * len(prompts)  # every arm scored every row once
     with pytest.raises(ValueError, match="audit_share"):
         LaserRewardRouter(_specs(tmp_path), signal="audit", audit_share=1.5)
+    # no signal given: the PPO/GRPO default, the audit, or the verifier where one is named
+    assert LaserRewardRouter(_specs(tmp_path)).config.signal == "audit"
+    assert LaserRewardRouter(_specs(tmp_path), verifier="b").config.signal == "verifier"
 
 
 def test_invalid_configurations(tmp_path):
@@ -117,6 +122,7 @@ def test_invalid_configurations(tmp_path):
 
 def test_nan_arm_is_quarantined_and_its_groups_rescored(tmp_path):
     router = LaserRewardRouter(_specs(tmp_path, nan_arm="a"), selector="fixed", selector_options={"arm": 0},
+                               signal="loss",
                                granularity="group", num_generations=2)
     prompts, completions = _inputs()
     rewards = router(prompts=prompts, completions=completions)
@@ -129,6 +135,7 @@ def test_nan_arm_is_quarantined_and_its_groups_rescored(tmp_path):
 def test_state_round_trip_gives_the_same_next_decisions(tmp_path):
     def make():
         return LaserRewardRouter(_specs(tmp_path), selector="thompson", granularity="group", num_generations=2,
+                                 signal="loss",
                                  seed=5)
 
     a = make()
@@ -180,6 +187,7 @@ def test_http_arm_behind_the_router(tmp_path):
     try:
         url = f"http://127.0.0.1:{server.server_port}/get_reward@remote"
         router = LaserRewardRouter([_specs(tmp_path)[0], url], selector="fixed", selector_options={"arm": 1},
+                                   signal="loss",
                                    granularity="group", num_generations=2, rewards="raw")
         prompts, completions = _inputs()
         out = router(prompts=prompts, completions=completions)

@@ -33,6 +33,20 @@ from laser_plugin.eval.answers import is_correct
 from laser_plugin.signals import fallback_audit_share, verifier_agreement
 
 
+# The bandit state of a round checkpoint and of a finished run (safetensors). Earlier commits
+# wrote the same safetensors content as laser_bandit.npz: still found, so their checkpoints resume.
+BANDIT_FILE = "laser_bandit.safetensors"
+_EARLIER_BANDIT_FILE = "laser_bandit.npz"
+
+
+def bandit_file(directory: Path) -> Optional[Path]:
+    """The bandit state file in ``directory`` (the earlier name where only it exists), or None."""
+    for name in (BANDIT_FILE, _EARLIER_BANDIT_FILE):
+        if (Path(directory) / name).is_file():
+            return Path(directory) / name
+    return None
+
+
 def _clock() -> tuple[float, float]:
     """(wall, process CPU) seconds: CPU time of the phases stays comparable on a shared machine."""
     return time.perf_counter(), time.process_time()
@@ -79,8 +93,8 @@ class IterativeDPO:
 
     def _round_missing(self, tag_dir: Path) -> Optional[str]:
         """Why round checkpoint ``tag_dir`` cannot be resumed from (None: it has every file)."""
-        if not (tag_dir / "laser_bandit.npz").is_file():
-            return "no laser_bandit.npz (bandit state never written)"
+        if bandit_file(tag_dir) is None:
+            return f"no {BANDIT_FILE} (bandit state never written)"
         if not has_model_states(tag_dir):
             return "no DeepSpeed model states"
         return None
@@ -110,7 +124,7 @@ class IterativeDPO:
         _, states = self.strategy.load_ckpt(self.model.model, args.ckpt.path, tag=tag)
         self.trainer.step_offset = int(states.get("step_offset", 0))
         if self.sync.is_main:
-            self.bandit.load(root / tag / "laser_bandit.npz")
+            self.bandit.load(bandit_file(root / tag))
         self.sync.sync_state(self.bandit)
         done = int(states["laser_round"])
         for r in range(done + 1):
@@ -327,7 +341,7 @@ class IterativeDPO:
                                     {"laser_round": r, "step_offset": self.trainer.step_offset}, save_latest=False)
         if self.sync.is_main:
             (Path(a.ckpt.path) / tag).mkdir(parents=True, exist_ok=True)
-            self.bandit.save(Path(a.ckpt.path) / tag / "laser_bandit.npz")  # atomic (temporary name + rename)
+            self.bandit.save(Path(a.ckpt.path) / tag / BANDIT_FILE)  # atomic (temporary name + rename)
         if a.ckpt.save_hf:
             self.strategy.save_model(self.model, self.tokenizer, os.path.join(a.ckpt.path, f"{tag}_hf"))
 
@@ -363,7 +377,7 @@ class IterativeDPO:
         if self.start_round < self.loop.rounds or not (self.out_dir / "laser_summary.json").exists():
             self.strategy.save_model(self.model, self.tokenizer, str(self.out_dir))
         if self.sync.is_main:
-            self.bandit.save(self.out_dir / "laser_bandit.npz")
+            self.bandit.save(self.out_dir / BANDIT_FILE)
             atomic_write_text(self.out_dir / "laser_summary.json", json.dumps(
                 {"selector": self.laser.selector, "feedback_signal": self.loop.feedback_signal,
                  "arms": self.bandit.arm_names, "setup_seconds": self.setup_seconds, "rounds": self.history}, indent=2))

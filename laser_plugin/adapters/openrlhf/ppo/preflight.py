@@ -14,7 +14,8 @@ input costs seconds, not a Ray start and a model load:
   ``--rollout.n_samples_per_prompt`` / ``--train.dynamic_batch_enable`` / dynamic filtering (a line
   that cannot have one decision per micro-batch gets one per prompt group when the granularity was
   left at its default, with a printed note, and is refused when ``batch`` was asked for), signals
-  that need prompt groups, options that replace the pool.
+  that need prompt groups (the default one falls back to ``loss`` with a note), options that replace
+  the pool.
 
 Every error is a ``ValueError`` naming the flag and the fix; both entry points turn it into exit
 code 2. What needs the workers (loading RM weights, reaching an endpoint) keeps its own message there.
@@ -26,7 +27,7 @@ import sys
 from pathlib import Path
 from typing import Any, Optional
 
-from laser_plugin.config import POOL_SENTINEL, LaserConfig
+from laser_plugin.config import GROUP_SIGNALS, POOL_SENTINEL, LaserConfig
 
 # Upstream's advantage estimators with a per-prompt-group baseline (openrlhf experience_maker).
 GROUP_ESTIMATORS = ("rloo", "reinforce_baseline", "group_norm", "dr_grpo")
@@ -163,9 +164,13 @@ def check_upstream(config: LaserConfig, args: Any) -> None:
             config.granularity = "group"
             print(f"[laser_plugin] --reward_selector.granularity group (one decision per prompt group): {reason}. "
                   "Set --reward_selector.granularity to choose explicitly.", file=sys.stderr)
-    if config.signal in ("group_variance", "verifier") and n < 2:
-        raise ValueError(f"--reward_selector.signal {config.signal} learns from prompt groups: it needs "
-                         f"--rollout.n_samples_per_prompt > 1 (got {n}); use --reward_selector.signal loss")
+    if config.signal in GROUP_SIGNALS and n < 2:
+        if getattr(config, "signal_given", True):
+            raise ValueError(f"--reward_selector.signal {config.signal} learns from prompt groups: it needs "
+                             f"--rollout.n_samples_per_prompt > 1 (got {n}); use --reward_selector.signal loss")
+        config.signal = "loss"  # the default signals compare responses of one prompt: none here
+        print("[laser_plugin] --reward_selector.signal loss: one sample per prompt leaves no group to compare "
+              "responses in. Set --reward_selector.signal to choose explicitly.", file=sys.stderr)
     if filtering:
         low, high = _get(args, "algo.dynamic_filtering_range", (0, 1))
         if not float(low) < float(high):
