@@ -21,7 +21,6 @@ import json
 import os
 import random
 import sys
-import tempfile
 from pathlib import Path
 
 from laser_plugin.config import SIGNALS
