@@ -20,16 +20,13 @@ import dataclasses
 import typing
 from typing import Any, Iterable, Optional
 
-_HELP, _FLAG, _CHOICES, _ALIASES = "help", "flag", "choices", "aliases"
+_HELP, _FLAG, _CHOICES = "help", "flag", "choices"
 
 
 def option(default: Any = dataclasses.MISSING, help: str = "", *, flag: Optional[str] = None,
-           choices: Optional[Iterable[Any]] = None, aliases: Iterable[str] = (),
-           default_factory: Any = dataclasses.MISSING) -> Any:
-    """A dataclass field that is also a command-line option (``flag``: its name when not the field's;
-    ``aliases``: earlier names still accepted, e.g. after a rename)."""
-    metadata = {_HELP: help, _FLAG: flag, _CHOICES: tuple(choices) if choices is not None else None,
-                _ALIASES: tuple(aliases)}
+           choices: Optional[Iterable[Any]] = None, default_factory: Any = dataclasses.MISSING) -> Any:
+    """A dataclass field that is also a command-line option (``flag``: its name when not the field's)."""
+    metadata = {_HELP: help, _FLAG: flag, _CHOICES: tuple(choices) if choices is not None else None}
     if default_factory is not dataclasses.MISSING:
         return dataclasses.field(default_factory=default_factory, metadata=metadata)
     return dataclasses.field(default=default, metadata=metadata)
@@ -78,10 +75,6 @@ def _fields(cls: type) -> Iterable[tuple[dataclasses.Field, Any]]:
             yield f, kind
 
 
-def _spell(name: str, prefix: str, dashes: bool) -> str:
-    return "--" + prefix + (name.replace("_", "-") if dashes else name)
-
-
 def add_options(parser: Any, cls: type, *, prefix: str = "", dashes: bool = False, unset_default: bool = False,
                 skip: Iterable[str] = ()) -> None:
     """Add an option per field of ``cls`` (and of its dataclass fields) to ``parser`` (or an argument
@@ -94,7 +87,7 @@ def add_options(parser: Any, cls: type, *, prefix: str = "", dashes: bool = Fals
             continue
         inner, is_list = _unwrap(kind)
         name = _flag_name(f, inner)
-        flags = [_spell(n, prefix, dashes) for n in (name, *f.metadata.get(_ALIASES, ()))]
+        flag = "--" + prefix + (name.replace("_", "-") if dashes else name)
         default = None if unset_default else (False if _negated(f, inner) else _default(f))
         kwargs: dict[str, Any] = {"dest": prefix + name, "default": default, "help": _help(f, inner)}
         if inner is bool:
@@ -103,7 +96,7 @@ def add_options(parser: Any, cls: type, *, prefix: str = "", dashes: bool = Fals
             kwargs.update(type=inner, choices=f.metadata.get(_CHOICES))
             if is_list:
                 kwargs.update(nargs="+", default=None if default is None else list(default))
-        parser.add_argument(*flags, **kwargs)
+        parser.add_argument(flag, **kwargs)
 
 
 def _help(f: dataclasses.Field, kind: Any) -> Optional[str]:

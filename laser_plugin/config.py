@@ -18,7 +18,7 @@ ENV_VAR = "LASER_PLUGIN_CONFIG"
 # What OpenRLHF's --reward.model_name_or_path holds when the pool replaces its single RM.
 POOL_SENTINEL = "laser_plugin:reward_pool"
 
-# What the bandit learns from in PPO/GRPO (see laser_plugin/adapters/openrlhf/feedback.py):
+# What the bandit learns from in PPO/GRPO (see laser_plugin/signals.py):
 #   loss             LASeR's signal: -(policy loss) of the step whose experiences the arm scored
 #   group_variance   GRPO: share of prompt groups whose rewards are not all equal (informative groups)
 #   verifier         agreement of the arm's within-group ranking with a verifier arm (needs labels)

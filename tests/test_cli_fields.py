@@ -90,14 +90,3 @@ def test_quickstart_command_line_builds_the_default_config():
     cfg = QuickstartConfig(**option_values(QuickstartConfig, values, skip=("data",)), data=data)
     assert cfg == QuickstartConfig(data=DataConfig(seed=QuickstartConfig.seed))
 
-
-def test_an_alias_keeps_an_earlier_flag_name_working():
-    @dataclass
-    class Renamed:
-        signal: str = option("loss", "reward source", aliases=("feedback_signal",))
-
-    p = argparse.ArgumentParser()
-    add_options(p, Renamed, prefix="laser.")
-    for flag in ("--laser.signal", "--laser.feedback_signal"):
-        assert Renamed(**option_values(Renamed, vars(p.parse_args([flag, "probe"])), prefix="laser.")).signal == "probe"
-    assert option_names(Renamed) == ["signal"]
