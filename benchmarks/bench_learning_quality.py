@@ -8,7 +8,7 @@ arms, an easy-to-fit misleading arm (`length`: longer is better) and a pure-nois
 Every selector run starts from the same weights and optimizer state, with the same budget; all runs of
 a seed share that seed's round-0 samples (they would draw exactly them), and one process holds the
 models for every run. Selector specs: ``NAME[:SIGNAL]`` with SIGNAL the bandit's reward source
-(``--laser.feedback_signal``: verifier | auto | audit | loss | probe); ``fixed:ARM`` (or ``fixed:*``: one run per arm;
+(``--laser.signal``: verifier | auto | audit | loss | probe); ``fixed:ARM`` (or ``fixed:*``: one run per arm;
 the best on held-out gold is reported as the oracle, never as a selector one could deploy);
 ``bayesian_router:SIGNAL`` needs ``--router FILE`` (``laser-plugin train-router`` on data disjoint from
 the evaluation prompts).

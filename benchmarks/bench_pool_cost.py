@@ -107,7 +107,7 @@ def run_mode(cfg: dict) -> dict:
     del warm
     with RssPeak() as rss:
         pool = RewardPool(specs, residency=cfg["residency"], policy_tokenizer=tok, micro_batch_size=cfg["micro_batch"])
-        bandit = BanditRewardPool(pool, selector=cfg["selector"], feedback="quantile", context_dim=32, seed=0)
+        bandit = BanditRewardPool(pool, selector=cfg["selector"], signal_norm="quantile", context_dim=32, seed=0)
         if cfg["residency"] == len(cfg["rms"]):
             pool.load_all(preload=True)  # everything resident up front: the loop measures scoring only
         quality = np.linspace(0.0, 1.0, len(cfg["rms"]))  # synthetic feedback: later arms are better

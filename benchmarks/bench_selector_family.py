@@ -12,7 +12,7 @@ One environment per seed (``make_env``), every property drawn at random:
              MISLEADING ARM (4 environments in 5): 0.95 on the busiest cluster, 0.15-0.3 everywhere
              else and 3x noisier than the others: on one cluster it looks like the best RM there is.
   rewards    raw signal mu_k(x) + sigma_k eps (sigma: 0.05-0.25 per environment, x0.7-1.3 per arm),
-             then LASeR's quantile normaliser (``make_feedback("quantile")``): bandit rewards in [0, 1].
+             then LASeR's quantile normaliser (``make_signal_norm("quantile")``): bandit rewards in [0, 1].
   drifts     0, 1 or 2 (probabilities 0.2, 0.4, 0.4) at random times (first in [0.3, 0.6] T, a second
              >= 0.2 T later and <= 0.85 T): at each, the best arm of some clusters (each with
              probability 0.6, at least one) changes: it swaps its quality there with another arm's.
@@ -52,7 +52,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from laser_plugin import make_selector  # noqa: E402
-from laser_plugin.core.feedback import make_feedback  # noqa: E402
+from laser_plugin.core.signal_norm import make_signal_norm  # noqa: E402
 
 DIMS = (16, 24, 32, 48, 64, 96, 128)
 TUNE_SEEDS = tuple(range(1000, 1016))  # 16 environments: the only ones any option was chosen on
@@ -175,7 +175,7 @@ def make_env(seed: int, T: int = T_DEFAULT) -> Env:
 def run(env: Env, name: str, options: dict, seed: int = 0) -> np.ndarray:
     """Per-decision pseudo-regret of one selector on one environment."""
     sel = make_selector(name, env.K, env.d, seed=seed, **options)
-    norm = make_feedback("quantile")
+    norm = make_signal_norm("quantile")
     x, mu = env.stream()
     noise = np.random.default_rng([env.seed, 4]).standard_normal(env.T)  # same draws for every selector
     regret = np.empty(env.T)

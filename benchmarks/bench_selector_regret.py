@@ -27,7 +27,7 @@ The environment (one instance per seed; the quality table below is fixed, the ge
 
 Regret: pseudo-regret, sum_t max_k mu_k(x_t) - mu_{a_t}(x_t) with the true expected rewards.
 Feedback: the raw Beta rewards in [0, 1] (default), or LASeR's quantile rescaling
-(``make_feedback("quantile")``) with --feedback quantile. One context per step, T = 5000.
+(``make_signal_norm("quantile")``) with --feedback quantile. One context per step, T = 5000.
 Ensembles (score_mean, agreement, min, mean_minus_var) use every arm on every step: no bandit
 regret; they are listed as "uses all arms" (K times the scoring cost).
 
@@ -69,7 +69,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from laser_plugin import make_selector  # noqa: E402
-from laser_plugin.core.feedback import make_feedback  # noqa: E402
+from laser_plugin.core.signal_norm import make_signal_norm  # noqa: E402
 from laser_plugin.core.registry import selector_class  # noqa: E402
 
 DOMAINS = ("chat", "math", "code", "safety")
@@ -230,7 +230,7 @@ def selector_specs(hyper: dict, env: Env, seed: int) -> dict[str, tuple[str, dic
 def run(name: str, options: dict, env: Env, seed: int, feedback: str) -> np.ndarray:
     """Per-step pseudo-regret of one selector on one environment instance."""
     sel = make_selector(name, len(ARMS), env.dim, seed=seed, **options)
-    norm = make_feedback(feedback) if feedback != "raw" else None
+    norm = make_signal_norm(feedback) if feedback != "raw" else None
     env.rng = np.random.default_rng([seed, 9])  # the same context/reward stream for every selector
     regret = np.empty(env.T)
     xs, _ = env.contexts(env.T)
@@ -458,7 +458,7 @@ def main() -> None:
                                 f"{np.mean(drift['laser discount']['pre_drift_level']):.3f}/step"})
     meta = {"T": args.T, "seeds": args.seeds, "feedback": args.feedback,
             "feedback_text": "raw Beta rewards in [0, 1]" if args.feedback == "raw"
-            else "LASeR's quantile rescaling, make_feedback('quantile')",
+            else "LASeR's quantile rescaling, make_signal_norm('quantile')",
             "wall_s": time.perf_counter() - t0, "load_after": os.getloadavg(),
             "environment": {"stationary": Env(args.seeds[0], False, args.T).describe(),
                             "drift": Env(args.seeds[0], True, args.T).describe(), "arms": ARMS, "domains": DOMAINS,

@@ -23,7 +23,7 @@ ray job submit --address="http://127.0.0.1:8265" \
   --rollout.max_new_tokens 2048 --data.max_len 6144 \
   --data.prompt_dataset OpenRLHF/prompt-collection-v0.1 --data.input_key context_messages --data.apply_chat_template \
   --reward_selector laser --reward_pool "$POOL" --reward_selector.granularity group \
-  --reward_selector.signal loss --reward_selector.feedback quantile \
+  --reward_selector.signal loss --reward_selector.signal_norm quantile \
   --ckpt.save_steps 10 --ckpt.path /shared/ckpt/grpo_laser_32 --logger.wandb.key "${WANDB_API_KEY:-}"
 # --rollout.micro_batch_size 16 = 2 whole prompt groups per micro-batch; granularity group gives each
 # group its own arm (a group never mixes arms).

@@ -23,13 +23,13 @@ deepspeed --num_gpus 8 --module laser_plugin.cli iterative-dpo \
   --rollout.n_samples_per_prompt 8 --rollout.temperature 0.8 --rollout.top_p 0.95 \
   --rollout.max_new_tokens 512 --rollout.batch_size 32 \
   --laser.rounds 3 --laser.prompts_per_round 2048 --laser.score_batch_size 16 \
-  --laser.pair_strategy top_bottom_k --laser.pairs_per_prompt 2 --laser.feedback_signal loss \
+  --laser.pair_strategy top_bottom_k --laser.pairs_per_prompt 2 --laser.signal loss \
   --model.beta 0.1 --model.nll_loss_coef 0.2 \
   --train.micro_batch_size 2 --train.batch_size 64 --train.max_epochs 1 \
   --ds.zero_stage 2 --ds.param_dtype bf16 --ds.attn_implementation flash_attention_2 \
   --model.gradient_checkpointing_enable --adam.lr 5e-7 --lr_warmup_ratio 0.03 \
   --reward_selector laser --reward_pool "$POOL" --reward_selector.alpha 0.1 \
-  --reward_selector.feedback quantile --reward_selector.context_dim 128 --reward_selector.residency 1 \
+  --reward_selector.signal_norm quantile --reward_selector.context_dim 128 --reward_selector.residency 1 \
   --ckpt.output_dir "$OUT" --logger.tensorboard_dir "$OUT/tb"
 
 # Accuracy per domain of the final policy and which RM the bandit chose per domain:

@@ -27,7 +27,7 @@ deepspeed --hostfile hostfile --num_nodes 2 --num_gpus 8 --module laser_plugin.c
   --rollout.n_samples_per_prompt 30 --rollout.temperature 0.8 --rollout.max_new_tokens 1024 \
   --laser.rounds 4 --laser.prompts_per_round 4096 --laser.score_batch_size 16 \
   --laser.pair_strategy top_bottom_k --laser.pairs_per_prompt 10 \
-  --laser.feedback_signal probe --laser.probe_dataset /shared/data/probe_pairs.jsonl \
+  --laser.signal probe --laser.probe_dataset /shared/data/probe_pairs.jsonl \
   --model.beta 0.1 --model.nll_loss_coef 0.2 \
   --train.micro_batch_size 1 --train.batch_size 128 \
   --ds.zero_stage 3 --ds.param_dtype bf16 --ds.attn_implementation flash_attention_2 \
@@ -35,6 +35,6 @@ deepspeed --hostfile hostfile --num_nodes 2 --num_gpus 8 --module laser_plugin.c
   --reward_selector laser --reward_pool "$POOL" --reward_selector.context_dim 128 \
   --reward_selector.residency 1 \
   --ckpt.output_dir "$OUT" --ckpt.load_enable --logger.wandb.key "${WANDB_API_KEY:-}"
-# 30 samples -> 10 top-vs-bottom pairs per prompt is the paper's setting. --laser.feedback_signal probe
+# 30 samples -> 10 top-vs-bottom pairs per prompt is the paper's setting. --laser.signal probe
 # rewards an arm by how much its pairs lower the DPO loss on trusted held-out pairs (resists RMs whose
 # preferences are easy to fit but wrong); drop it for LASeR's own -loss signal.

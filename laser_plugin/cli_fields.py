@@ -16,17 +16,22 @@ without help are not options. Pure stdlib: every layer may use it.
 """
 from __future__ import annotations
 
+import argparse
 import dataclasses
 import typing
+import warnings
 from typing import Any, Iterable, Optional
 
-_HELP, _FLAG, _CHOICES = "help", "flag", "choices"
+_HELP, _FLAG, _CHOICES, _OLD = "help", "flag", "choices", "old_names"
 
 
 def option(default: Any = dataclasses.MISSING, help: str = "", *, flag: Optional[str] = None,
-           choices: Optional[Iterable[Any]] = None, default_factory: Any = dataclasses.MISSING) -> Any:
-    """A dataclass field that is also a command-line option (``flag``: its name when not the field's)."""
-    metadata = {_HELP: help, _FLAG: flag, _CHOICES: tuple(choices) if choices is not None else None}
+           choices: Optional[Iterable[Any]] = None, default_factory: Any = dataclasses.MISSING,
+           old_names: Iterable[str] = ()) -> Any:
+    """A dataclass field that is also a command-line option (``flag``: its name when not the field's;
+    ``old_names``: earlier names of the option, still accepted with a deprecation warning)."""
+    metadata = {_HELP: help, _FLAG: flag, _CHOICES: tuple(choices) if choices is not None else None,
+                _OLD: tuple(old_names)}
     if default_factory is not dataclasses.MISSING:
         return dataclasses.field(default_factory=default_factory, metadata=metadata)
     return dataclasses.field(default=default, metadata=metadata)
@@ -96,7 +101,24 @@ def add_options(parser: Any, cls: type, *, prefix: str = "", dashes: bool = Fals
             kwargs.update(type=inner, choices=f.metadata.get(_CHOICES))
             if is_list:
                 kwargs.update(nargs="+", default=None if default is None else list(default))
-        parser.add_argument(flag, **kwargs)
+        old = ["--" + prefix + n for n in f.metadata.get(_OLD, ())]
+        if old:
+            kwargs["action"] = _renamed(flag, kwargs.pop("action", "store"))
+        parser.add_argument(flag, *old, **kwargs)
+
+
+def _renamed(flag: str, action: str) -> type:
+    """An argparse action that warns when the option is given under an earlier name."""
+    base = argparse._StoreTrueAction if action == "store_true" else argparse._StoreAction
+
+    class Renamed(base):  # type: ignore[misc, valid-type]
+        def __call__(self, parser, namespace, values, option_string=None):  # noqa: ANN001
+            if option_string != flag:
+                warnings.warn(f"{option_string} is renamed {flag}; the old name will be removed",
+                              FutureWarning, stacklevel=2)
+            super().__call__(parser, namespace, values, option_string)
+
+    return Renamed
 
 
 def _help(f: dataclasses.Field, kind: Any) -> Optional[str]:

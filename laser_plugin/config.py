@@ -1,4 +1,4 @@
-"""The plugin's run configuration: which selector, which pool, how feedback is formed.
+"""The plugin's run configuration: which selector, which pool, how the bandit signal is formed and normalised.
 
 One dataclass shared by every entry point (OpenRLHF launcher and patch, iterative DPO, best-of-N).
 It travels to Ray workers as JSON in the ``LASER_PLUGIN_CONFIG`` environment variable.
@@ -47,9 +47,10 @@ class LaserConfig:
                            "thompson, bayesian_router) or combine all of them (score_mean, agreement, min, mean_minus_var)")
     pool: str = option("", "reward-model arms: 'hf:PATH,func:FILE.py,http://HOST:PORT/get_reward' or a .yaml/.json file")
     selector_options: dict[str, Any] = field(default_factory=dict)  # --reward_selector.<selector option>
-    granularity: str = option("batch", f"one decision per micro-batch or per prompt group: {'|'.join(GRANULARITIES)}")
-    feedback: str = option("quantile", "bandit-reward normaliser: quantile (LASeR q20/q80), baseline, zscore, "
-                                       "'+'-joined, none")
+    granularity: Optional[str] = option(None, "one decision per micro-batch or per prompt group: "
+                                              f"{'|'.join(GRANULARITIES)} (default: batch)")
+    signal_norm: str = option("quantile", "normaliser of the signal into bandit rewards: quantile (LASeR q20/q80), "
+                                          "baseline, zscore, '+'-joined, none", old_names=("feedback",))
     signal: Optional[str] = option(None, f"what the bandit learns from: {'|'.join(SIGNALS)} (default: verifier when "
                                          "--reward_selector.verifier names an arm, else audit; loss where each prompt "
                                          "has one sample)")
@@ -76,10 +77,13 @@ class LaserConfig:
                 "--reward_selector needs --reward_pool: a comma-separated list of arms such as "
                 "'hf:/path/to/rm,func:/path/verifier.py,http://127.0.0.1:5000/get_reward' or a .yaml/.json file"
             )
+        # not fields (the resolved values are exported): what was asked for, so that the preflight can
+        # choose group granularity for a line that needs it, and fall back to loss for a line
+        # without prompt groups, only where the user left the choice to it
+        self.granularity_given, self.signal_given = self.granularity is not None, self.signal is not None
+        if self.granularity is None:
+            self.granularity = "batch"
         check_granularity(self.granularity, "--reward_selector.granularity")
-        # not a field (the resolved signal is exported): lets the preflight fall back to loss for a
-        # line without prompt groups when no signal was asked for
-        self.signal_given = self.signal is not None
         if self.signal is None:
             self.signal = default_signal(self.verifier)
         if self.signal not in SIGNALS:

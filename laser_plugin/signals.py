@@ -1,7 +1,7 @@
-"""Bandit feedback signals for online RL (PPO / REINFORCE++ / GRPO), pure numpy.
+"""Bandit signals for online RL (PPO / REINFORCE++ / GRPO), pure numpy.
 
 LASeR (arXiv 2410.01735) rewards the arm with the negative training loss of the batch it scored,
-    r_t = -L(batch_t)            (then rescaled by the feedback normaliser, e.g. q20/q80 -> [0, 1]).
+    r_t = -L(batch_t)            (then rescaled by the signal normaliser, e.g. q20/q80 -> [0, 1]).
 In iterative DPO that loss measures how learnable the chosen RM's preferences are. In PPO/GRPO the
 policy loss is a weaker proxy (advantages are normalised, so its scale drifts), hence signals
 designed for group-based RL (used by iterative DPO too):

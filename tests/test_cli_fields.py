@@ -90,3 +90,23 @@ def test_quickstart_command_line_builds_the_default_config():
     cfg = QuickstartConfig(**option_values(QuickstartConfig, values, skip=("data",)), data=data)
     assert cfg == QuickstartConfig(data=DataConfig(seed=QuickstartConfig.seed))
 
+
+
+@dataclass
+class Renamed:
+    signal: str = option("loss", "what the bandit learns from", old_names=("feedback_signal",))
+    quiet: bool = option(False, "no output", old_names=("silent",))
+
+
+def test_old_names_still_parse_and_warn():
+    parser = argparse.ArgumentParser()
+    add_options(parser, Renamed, prefix="laser.")
+    with pytest.warns(FutureWarning, match="--laser.feedback_signal is renamed --laser.signal"):
+        ns = parser.parse_args(["--laser.feedback_signal", "audit", "--laser.silent"])
+    assert Renamed(**option_values(Renamed, vars(ns), prefix="laser.")) == Renamed(signal="audit", quiet=True)
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # the current name does not warn
+        assert parser.parse_args(["--laser.signal", "probe"]).__dict__["laser.signal"] == "probe"
+    assert "--laser.feedback_signal" in parser.format_help()

@@ -13,7 +13,7 @@ FLAGS: FlagTable = {
     "bon.output": ("best_of_n.jsonl", "ranked candidates per prompt (JSONL)"),
     "data.candidates_key": (None, "column with a list of candidate responses (else: sample them from the policy)"),
     "laser.selector_state": (None, "bandit state learned in training (e.g. OUTPUT_DIR/laser_bandit.safetensors)"),
-    "laser.online_feedback": ("none", "none | verifier: learn online from whether the top candidate is correct"),
+    "laser.online_signal": ("none", "none | verifier: learn online from whether the top candidate is correct"),
     "laser.save_state": (None, "write the (updated) bandit state here"),
 }
 

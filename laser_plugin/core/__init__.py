@@ -6,15 +6,15 @@ thompson     ``thompson`` (alias ``bayesian_router``): linear Thompson sampling 
 linear       the shared per-arm ridge engine (Sherman-Morrison / Woodbury, refactorisation, discount)
 baselines    random, fixed, round_robin (alias sequential), eps_greedy, ucb1, exp3
 ensembles    score_mean, agreement, min, mean_minus_var (use every arm; ``combine``)
-feedback     make_feedback("quantile" | "baseline" | "zscore" | "none", joined with '+')
+signal_norm  make_signal_norm("quantile" | "baseline" | "zscore" | "none", joined with '+')
 granularity  one decision per scoring call (batch) or per prompt group (group), in one call
 features     pool_hidden_states, ContextFeaturizer (torch)
 state_io     save_state / load_state (safetensors + JSON, no pickle)
 """
-from laser_plugin.core.feedback import make_feedback
+from laser_plugin.core.signal_norm import make_signal_norm
 from laser_plugin.core.registry import available_selectors, make_selector, register_selector, selector_option_names
 
 # The built-in selectors register themselves on import, after the registry (the registry imports none).
 from laser_plugin.core import baselines, ensembles, linucb, thompson  # noqa: E402,F401  isort: skip
 
-__all__ = ["available_selectors", "make_feedback", "make_selector", "register_selector", "selector_option_names"]
+__all__ = ["available_selectors", "make_signal_norm", "make_selector", "register_selector", "selector_option_names"]

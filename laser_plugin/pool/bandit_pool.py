@@ -3,7 +3,7 @@
 LASeR (arXiv 2410.01735) picks one RM per batch with LinUCB over pooled context features and
 rewards the arm with the (normalised) negative training loss of that batch; BayesianRouter
 (arXiv 2510.02850) does the same per query with Thompson sampling. This class wires the core
-selector + feedback normaliser to a RewardPool:
+selector + signal normaliser to a RewardPool:
 
     contexts -> selector.select (quarantined arms excluded) -> pool.score (only chosen arms run)
              -> rewards + a decision id per sample ... later: update(decision ids, feedback)
@@ -44,7 +44,7 @@ class BanditRewardPool:
         pool: Union[RewardPool, str, Path, Sequence[Any]],
         selector: str = "laser",
         selector_config: Optional[dict[str, Any]] = None,
-        feedback: str = "quantile",
+        signal_norm: str = "quantile",
         context_dim: int = 64,
         granularity: str = "batch",
         context_encoder: str = "hashing",
@@ -54,22 +54,22 @@ class BanditRewardPool:
         load: bool = True,
     ) -> None:
         from laser_plugin import make_selector
-        from laser_plugin.core.feedback import make_feedback
+        from laser_plugin.core.signal_norm import make_signal_norm
 
-        self.config = BanditPoolConfig(selector=selector, feedback=feedback, context_dim=context_dim,
+        self.config = BanditPoolConfig(selector=selector, signal_norm=signal_norm, context_dim=context_dim,
                                        granularity=granularity, context_encoder=context_encoder, seed=seed,
                                        max_pending=max_pending)
         self.pool = pool if isinstance(pool, RewardPool) else RewardPool(pool, **(pool_kwargs or {}))
         if load:
             self.pool.load_all()  # fail at start, naming the arm, not on the first batch
-        self.selector_name, self.feedback_name = selector, feedback
+        self.selector_name, self.signal_norm_name = selector, signal_norm
         c = self.config
         self.context_dim, self.granularity, self.max_pending = int(c.context_dim), c.granularity, int(c.max_pending)
         # A router prior file records its arms, context encoder and seed, and the core reads only its
         # means: whoever builds this pool with one checks the rest (router.prior.check_pool_prior).
         self.selector = make_selector(selector, num_arms=self.pool.num_arms, dim=self.context_dim, seed=seed,
                                       **(selector_config or {}))
-        self.feedback = make_feedback(feedback)
+        self.signal_norm = make_signal_norm(signal_norm)
         self.encoder = make_context_encoder(context_encoder, self.context_dim, seed=seed)
         k = self.pool.num_arms
         self._pending: "OrderedDict[int, tuple[int, np.ndarray]]" = OrderedDict()
@@ -156,7 +156,7 @@ class BanditRewardPool:
         """Raw feedback (e.g. -loss), one value per decision or per sample (averaged per decision).
 
         ``calibrated``: the values are already rates in [0, 1] with 1/2 meaning chance (e.g. the
-        share of pairs an arm orders as a verifier does). They bypass the feedback normaliser (which
+        share of pairs an arm orders as a verifier does). They bypass the signal normaliser (which
         turns the first few rates into 0 and 1, so one lucky early value locks the bandit onto an
         arm) and the selector learns ``rate - 1/2``: its prior (theta = 0) then means "as good as
         chance", so an arm never tried (prior plus the exploration bonus) outranks a tried arm that
@@ -186,7 +186,7 @@ class BanditRewardPool:
         if learn.any():
             ctx = np.stack([c for (_, c), keep in zip(entries, learn) if keep])
             normed = (means[learn] if calibrated
-                      else np.asarray(self.feedback(means[learn], arms=arms[learn]), dtype=np.float64))
+                      else np.asarray(self.signal_norm(means[learn], arms=arms[learn]), dtype=np.float64))
             self._learn(arms[learn], ctx, normed, calibrated)
             rewards[learn] = normed
         return {"decision_ids": uniq, "arms": arms, "rewards": rewards}
@@ -218,7 +218,7 @@ class BanditRewardPool:
         arms = np.flatnonzero(np.isfinite(agreement))
         rewards = np.full(self.pool.num_arms, np.nan)
         if len(arms):
-            # Agreement is already a calibrated [0, 1] reward (1/2: chance); the feedback normaliser
+            # Agreement is already a calibrated [0, 1] reward (1/2: chance); the signal normaliser
             # is NOT applied: q20/q80 rescaling would blow the sampling noise of a few audits up to
             # full-scale rewards (seen: a noise arm at 0.69 on one audit -> 1.0 -> every next pick).
             # A calibrated rate like the verifier's: learned centred at chance, so that audits and
@@ -278,7 +278,7 @@ class BanditRewardPool:
         ids = np.array(list(self._pending), dtype=np.int64)
         state = {f"meta/{k}": encode_str(v) if isinstance(v, str) else np.asarray(v) for k, v in self._meta().items()}
         state.update(flatten("selector", self.selector.state_dict()))
-        state.update(flatten("feedback", self.feedback.state_dict()))
+        state.update(flatten("signal_norm", self.signal_norm.state_dict()))
         state.update({f"pool/{k}": v for k, v in self.pool.state_dict().items()})
         state.update({f"counts/{k}": v.copy() for k, v in self._counts.items()})
         state["pending/ids"] = ids
@@ -291,7 +291,9 @@ class BanditRewardPool:
     def load_state_dict(self, state: dict[str, Any]) -> None:
         check_meta(state, self._meta())
         self.selector.load_state_dict(unflatten(state, "selector"))
-        self.feedback.load_state_dict(unflatten(state, "feedback"))
+        # states saved before the normaliser was named signal_norm keep it under "feedback/"
+        norm_key = "signal_norm" if any(k.startswith("signal_norm/") for k in state) else "feedback"
+        self.signal_norm.load_state_dict(unflatten(state, norm_key))
         self.pool.load_state_dict(strip(state, "pool"))
         for key in self._counts:
             if f"counts/{key}" in state or key != "audits":  # states saved before audits existed: 0 audits

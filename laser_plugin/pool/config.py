@@ -39,7 +39,7 @@ class PoolConfig:
 @dataclass
 class BanditPoolConfig:
     selector: str = "laser"  # a name from laser_plugin.available_selectors()
-    feedback: str = "quantile"  # laser_plugin.core.feedback.make_feedback spec
+    signal_norm: str = "quantile"  # laser_plugin.core.signal_norm.make_signal_norm spec
     context_dim: int = 64  # bandit context size d (features + bias)
     granularity: str = "batch"  # one decision per score() call, or per prompt group (core.granularity)
     context_encoder: str = "hashing"  # or "hf:PATH"

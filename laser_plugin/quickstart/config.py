@@ -7,11 +7,11 @@ from typing import Optional
 
 from laser_plugin.cli_fields import option
 from laser_plugin.demo.data import DataConfig
-from laser_plugin.dpo.feedback import FEEDBACK_SIGNALS
+from laser_plugin.dpo.credit import DPO_SIGNALS
 
 SELECTORS = ("laser", "random", "fixed", "score_mean")
 # every iterative-DPO bandit signal but probe, which needs a trusted pair set the quickstart has not got
-SIGNALS = tuple(x for x in FEEDBACK_SIGNALS if x != "probe")
+SIGNALS = tuple(x for x in DPO_SIGNALS if x != "probe")
 LEARNING = ("laser", "thompson", "bayesian_router", "eps_greedy", "ucb1", "exp3")  # take the bandit signal
 
 
@@ -46,8 +46,8 @@ class QuickstartConfig:
     score_batch_size: int = option(3, "prompts per pool call")
     seed: int = option(42, "seed of the data, the sampling and the bandits")
     # the quickstart's prompts have labels, so iterative DPO's default for labelled data
-    # (dpo.feedback.default_feedback_signal)
-    signal: str = option("verifier", "what the learning selectors (laser, ...) learn from (--laser.feedback_signal): "
+    # (dpo.credit.default_dpo_signal)
+    signal: str = option("verifier", "what the learning selectors (laser, ...) learn from (--laser.signal): "
                                      "verifier (answer correctness, the default), audit (cross-arm consensus on a "
                                      "seeded share of decisions), loss (LASeR's -DPO loss), auto (verifier where "
                                      "labels order the responses, audit for the rest)", choices=SIGNALS)

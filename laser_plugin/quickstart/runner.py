@@ -102,7 +102,7 @@ class Comparison:
     def run_selector(self, selector: str, options: dict[str, Any], *, run_name: str = "", seed: int | None = None,
                      signal: str = "loss") -> dict[str, Any]:
         """Every round of one selector from the start state; ``seed`` defaults to the config's,
-        ``signal`` is the bandit's reward source (``--laser.feedback_signal``)."""
+        ``signal`` is the bandit's reward source (``--laser.signal``)."""
         from laser_plugin.demo.data import gold_rows
 
         seed = self.cfg.seed if seed is None else seed
@@ -116,7 +116,7 @@ class Comparison:
                 self.round0_samples[seed] = self.loop.last_samples
             rounds.append({"round": r, "gold_samples": gold_rows(_round_records(run_dir, r)),
                            "arm_share_by_domain": stats.get("arm_share_by_domain", {}), "pairs": stats["pairs"],
-                           "loss_mean": stats["loss_mean"], "feedback_mean": stats["feedback_mean"],
+                           "loss_mean": stats["loss_mean"], "signal_mean": stats["signal_mean"],
                            "seconds": stats["seconds"]["total"]})
         train_seconds = time.perf_counter() - start
         metrics = self.loop.bandit.metrics()

@@ -12,7 +12,7 @@ from tests.pool.conftest import make_batch
 
 
 def test_bandit_pool_actor_on_local_ray(local_ray, tiny_reward_models, func_dir, tiny_policy):
-    pytest.importorskip("laser_plugin.core.feedback", reason="selection core not installed yet")
+    pytest.importorskip("laser_plugin.core.signal_norm", reason="selection core not installed yet")
     from laser_plugin.pool.actor import create_bandit_reward_pool_actor
 
     rm_a, _, rm_c = tiny_reward_models

@@ -6,7 +6,7 @@ import pytest
 from laser_plugin.pool import ArmSpec, ScoringBatch
 from tests.pool.conftest import make_batch
 
-pytest.importorskip("laser_plugin.core.feedback", reason="selection core not installed yet")
+pytest.importorskip("laser_plugin.core.signal_norm", reason="selection core not installed yet")
 
 
 def _specs(func_dir, first=None):
@@ -153,6 +153,20 @@ def test_checkpoint_round_trip_gives_identical_next_decisions(func_dir, tmp_path
         a.update(ra.decision_ids, np.ones(6))
         b.update(rb.decision_ids, np.ones(6))
     b.update(pending.decision_ids, np.ones(6))  # pending decisions survived the round trip
+
+
+def test_state_saved_under_the_old_normaliser_name_still_loads(func_dir):
+    a = _bandit(func_dir, signal_norm="baseline")
+    res = a.score(make_batch(4))
+    a.update(res.decision_ids, [0.1, 0.9, 0.4, 0.2][:len(res.decision_ids)])
+    old = {("feedback/" + k[len("signal_norm/"):] if k.startswith("signal_norm/") else k): v
+           for k, v in a.state_dict().items()}  # the key prefix before signal_norm was named
+    assert any(k.startswith("feedback/") for k in old)
+    b = _bandit(func_dir, signal_norm="baseline")
+    b.load_state_dict(old)
+    assert b.signal_norm.state_dict().keys() == a.signal_norm.state_dict().keys()
+    assert all(np.array_equal(np.asarray(v), np.asarray(b.signal_norm.state_dict()[k]))
+               for k, v in a.signal_norm.state_dict().items())
 
 
 def test_corrupt_and_mismatched_checkpoints_are_refused(func_dir, tmp_path):

@@ -57,7 +57,7 @@ def test_policy_token_ids_reach_shared_rms_and_text_reaches_others(mixed_specs, 
 
 
 def test_bandit_over_the_mixed_pool_learns_and_logs(mixed_specs, tiny_tokenizer):
-    pytest.importorskip("laser_plugin.core.feedback", reason="selection core not installed yet")
+    pytest.importorskip("laser_plugin.core.signal_norm", reason="selection core not installed yet")
     from laser_plugin.pool.bandit_pool import BanditRewardPool
 
     bp = BanditRewardPool(mixed_specs, selector="laser", context_dim=16, granularity="group", seed=0,

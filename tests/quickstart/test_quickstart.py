@@ -48,4 +48,4 @@ def test_quickstart_tiny_end_to_end(tmp_path, tiny_policy, tiny_reward_models):
     assert "95% CI (all)" in report and "Arm-selection share per round and domain" in report
     # the learning selector takes the quickstart's signal (verifier), the baselines do not audit
     summary = lambda sel: json.loads((out / "runs" / sel / "rounds/round_0/summary.json").read_text())  # noqa: E731
-    assert summary("laser")["feedback_signal"] == "verifier" and summary("random")["audits"] == 0
+    assert summary("laser")["signal"] == "verifier" and summary("random")["audits"] == 0

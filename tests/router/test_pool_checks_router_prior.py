@@ -44,3 +44,18 @@ def test_bandit_builders_check_the_router_file_encoder_seed(tmp_path):
             else:
                 with pytest.raises(ValueError, match="its encoder seed is 7, but the pool's is 0"):
                     make()
+
+
+def test_iterative_dpo_refuses_a_router_prior_on_policy_contexts_before_loading_models(tmp_path):
+    from laser_plugin.adapters.openrlhf.bandit import check_prior_contexts
+    from laser_plugin.config import LaserConfig
+
+    for name in ("a", "b"):
+        (tmp_path / f"{name}.py").write_text(FUNC)
+    pool = f"func:{tmp_path / 'a.py'},func:{tmp_path / 'b.py'}"
+    laser = LaserConfig(selector="bayesian_router", pool=pool, context_dim=8,
+                        selector_options={"prior": _router_file(tmp_path / "r.safetensors", seed=0)})
+    check_prior_contexts(laser, "encoder")  # the router's own context space: fine
+    with pytest.raises(ValueError, match="add --laser.context encoder .*--reward_selector.context_encoder hashing"):
+        check_prior_contexts(laser, "policy")
+    check_prior_contexts(LaserConfig(selector="thompson", pool=pool, context_dim=8), "policy")  # no prior

@@ -71,8 +71,6 @@ def config_from_namespace(values: dict[str, Any]) -> Optional[LaserConfig]:
                and key not in (PREFIX + "name", PREFIX + "pool")}
     config = LaserConfig(selector=name, pool=values.get(PREFIX + "pool") or "", selector_options=options,
                          **option_values(LaserConfig, values, prefix=PREFIX, skip=_NAMED, given_only=True))
-    # not a field (not exported): lets the preflight choose granularity group for a line that needs it
-    config.granularity_given = values.get(PREFIX + "granularity") is not None
     return config
 
 

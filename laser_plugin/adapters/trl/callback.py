@@ -6,7 +6,7 @@
 * ``on_log``: the step's ``loss`` (Trainer's mean over the logging window) goes back to the bandit as
   LASeR's signal ``-loss``, for every decision whose rewards were trained on by then; the decisions
   are appended to ``<output_dir>/laser_decisions.jsonl``;
-* ``on_save``: the router state (selector, feedback normaliser, per-arm score statistics, pending
+* ``on_save``: the router state (selector, signal normaliser, per-arm score statistics, pending
   feedback) is written as safetensors into TRL's checkpoint folder, ``checkpoint-N/laser_bandit.safetensors``,
   so it is rotated, copied and resumed with the checkpoint;
 * ``on_prediction_step``: decisions made while TRL evaluates get no loss feedback.

@@ -20,7 +20,7 @@ class RouterConfig:
     signal: Optional[str] = None
     verifier: Optional[str] = None  # arm name of the verifier for signal="verifier"
     audit_share: Optional[float] = None  # signal="audit": share of decisions every arm scores (None: 0.25/(K-1))
-    feedback: str = "quantile"  # laser_plugin.core.feedback.make_feedback spec
+    signal_norm: str = "quantile"  # laser_plugin.core.signal_norm.make_signal_norm spec
     context_dim: int = 64  # bandit context size d (features + bias)
     context_encoder: str = "hashing"  # prompt text features, or "hf:PATH"
     seed: int = 0

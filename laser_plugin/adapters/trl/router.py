@@ -125,7 +125,7 @@ class LaserRewardRouter:
         signal: Optional[str] = None,
         verifier: Optional[str] = None,
         audit_share: Optional[float] = None,
-        feedback: str = "quantile",
+        signal_norm: str = "quantile",
         context_dim: int = 64,
         context_encoder: str = "hashing",
         seed: int = 0,
@@ -138,7 +138,7 @@ class LaserRewardRouter:
         pool_kwargs: Optional[dict[str, Any]] = None,
     ) -> None:
         self.config = RouterConfig(selector=selector, granularity=granularity, signal=signal, verifier=verifier,
-                                   audit_share=audit_share, feedback=feedback, context_dim=context_dim,
+                                   audit_share=audit_share, signal_norm=signal_norm, context_dim=context_dim,
                                    context_encoder=context_encoder,
                                    seed=seed, selector_options=dict(selector_options or {}), rewards=rewards,
                                    label_key=label_key, num_generations=num_generations, name=name)
@@ -159,7 +159,7 @@ class LaserRewardRouter:
                 raise ValueError("pool_kwargs apply only when the router builds the RewardPool from specs")
             check_pool_prior(selector_options, pool.arm_names, context_dim, context_encoder, seed)
             self.bandit = BanditRewardPool(pool, selector=selector, selector_config=dict(selector_options or {}),
-                                           feedback=feedback, context_dim=context_dim, granularity=granularity,
+                                           signal_norm=signal_norm, context_dim=context_dim, granularity=granularity,
                                            context_encoder=context_encoder, seed=seed)
         if self.bandit.selector.uses_all_arms:
             raise ValueError(f"selector {self.bandit.selector.name!r} is an ensemble that runs every arm; "

@@ -16,6 +16,13 @@ def test_launcher_parsing_splits_plugin_and_upstream_flags():
     assert config.selector_options == {"alpha": "0.5"}
 
 
+def test_the_old_normaliser_flag_still_parses_and_warns():
+    with pytest.warns(FutureWarning, match="--reward_selector.feedback is renamed --reward_selector.signal_norm"):
+        config, _ = parse_laser_argv(["--reward_selector", "laser", "--reward_pool", "hf:/a",
+                                      "--reward_selector.feedback", "zscore"])
+    assert config.signal_norm == "zscore" and "feedback" not in config.selector_options
+
+
 def test_without_the_flag_nothing_is_enabled():
     config, rest = parse_laser_argv(["--actor.model_name_or_path", "m"])
     assert config is None and rest == ["--actor.model_name_or_path", "m"]

@@ -37,7 +37,7 @@ def maker_factory(tmp_path, tiny_tokenizer, cpu_compat):
         maker.laser_config, maker.tokenizer = config, tiny_tokenizer
         maker.args = SimpleNamespace(rollout=SimpleNamespace(n_samples_per_prompt=2), ckpt=SimpleNamespace(path=str(tmp_path)),
                                      algo=SimpleNamespace(advantage=SimpleNamespace(estimator="group_norm")))
-        maker.bandit = BanditRewardPool(pool, selector=selector, selector_config=options, feedback="none",
+        maker.bandit = BanditRewardPool(pool, selector=selector, selector_config=options, signal_norm="none",
                                         granularity=granularity, context_dim=8)
         maker._verifier_arm = maker.bandit.arm_names.index("match") if signal == "verifier" else None
         maker._step_decisions, maker._step_signals, maker._step_arms, maker._generated = [], [], [], []

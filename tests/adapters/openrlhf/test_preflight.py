@@ -65,7 +65,7 @@ BAD_INPUTS = [
     ("option of another selector", lambda f: pool_line(f, None, "--reward_selector.epsilon", "0.1"),
      r"selector 'laser' has no option\(s\) \['epsilon'\]"),
     ("bad signal", lambda f: pool_line(f, None, "--reward_selector.signal", "bogus"), r"signal must be one of"),
-    ("bad feedback", lambda f: pool_line(f, None, "--reward_selector.feedback", "median"), r"--reward_selector.feedback 'median'"),
+    ("bad feedback", lambda f: pool_line(f, None, "--reward_selector.signal_norm", "median"), r"--reward_selector.signal_norm 'median'"),
     ("verifier not in pool", lambda f: pool_line(f, None, "--reward_selector.signal", "verifier",
                                                  "--reward_selector.verifier", "judge"),
      r"--reward_selector.verifier 'judge' is not an arm of --reward_pool \(arms: good\)"),

@@ -112,7 +112,7 @@ def test_grpo_router_runs_only_the_chosen_arm_logs_and_resumes_exactly(
     again = {h["step"]: h["rewards/laser_router/mean"] for h in trainer2.state.log_history if "loss" in h}
     assert sorted(again) == [1, 2, 3, 4]  # TRL keeps the checkpoint's history
     assert [again[s] for s in (3, 4)] == pytest.approx([first[s] for s in (3, 4)], abs=1e-5)
-    # ... and both runs end with the same bandit (selector, feedback normaliser, arm statistics).
+    # ... and both runs end with the same bandit (selector, signal normaliser, arm statistics).
     end_a, end_b = router.state_dict(), resumed.state_dict()
     assert sorted(end_a) == sorted(end_b)
     for key in end_a:

@@ -18,14 +18,14 @@ from typing import Any, Optional
 import numpy as np
 
 from laser_plugin.adapters.openrlhf.dpo import data as dpo_data, setup as dpo_setup
-from laser_plugin.adapters.openrlhf.bandit import make_bandit, make_featurizer
+from laser_plugin.adapters.openrlhf.bandit import check_prior_contexts, make_bandit, make_featurizer
 from laser_plugin.adapters.openrlhf.checkpoints import has_model_states, newest_complete, write_latest
 from laser_plugin.adapters.openrlhf.dpo.trainer import LaserDPOTrainer
 from laser_plugin.adapters.openrlhf.dpo.report import RoundStats, print_summary
 from laser_plugin.adapters.openrlhf.generation import SamplingConfig, VLLMSampler, _hf_module, hf_generate
 from laser_plugin.core.state_io import atomic_write_text, write_jsonl
 from laser_plugin.dpo.dist import RankSync
-from laser_plugin.dpo.feedback import DecisionFeedback, StepAttribution
+from laser_plugin.dpo.credit import DecisionCredit, StepAttribution
 from laser_plugin.dpo.preference import build_pairs
 from laser_plugin.dpo.sampling import DecisionGroupedOrder
 from laser_plugin.dpo.scoring import policy_contexts, score_samples
@@ -56,6 +56,7 @@ class IterativeDPO:
     def __init__(self, args: Any, laser: Any, loop: Optional[dpo_setup.LoopConfig] = None) -> None:
         self.args, self.laser = args, laser
         self.loop = loop or dpo_setup.LoopConfig.from_args(args)
+        check_prior_contexts(laser, self.loop.context)  # before the models load
         self.out_dir = Path(args.ckpt.output_dir)
         self.history: list[dict] = []
         self.last_samples: Optional[tuple] = None  # (round, samples) of the last round, see run_round
@@ -76,7 +77,7 @@ class IterativeDPO:
         self.featurizer = (make_featurizer(hf.config.hidden_size, self.laser)
                            if self.loop.context == "policy" else None)
         probe = (dpo_data.probe_batches(self.loop.probe_dataset, args, self.strategy, self.tokenizer,
-                                        args.train.micro_batch_size) if self.loop.feedback_signal == "probe" else None)
+                                        args.train.micro_batch_size) if self.loop.signal == "probe" else None)
         self.trainer = LaserDPOTrainer(
             model=self.model, ref_model=self.ref_model, tokenizer=self.tokenizer, strategy=self.strategy,
             optim=self.optim, train_dataloader=None, eval_dataloader=None, scheduler=self.scheduler,
@@ -148,8 +149,8 @@ class IterativeDPO:
             rws = np.asarray(rws, dtype=np.int64)[np.isfinite(ls)]  # a NaN row is not evidence about an arm
             ls = ls[np.isfinite(ls)]
             self.stats.add_losses(self.pair_arms[rws], ls)
-            if self.loop.feedback_signal == "loss" and len(rws):  # LASeR: r = -loss
-                self._update(self.feedback.add(self.pair_decisions[rws], -ls))
+            if self.loop.signal == "loss" and len(rws):  # LASeR: r = -loss
+                self._update(self.credit.add(self.pair_decisions[rws], -ls))
 
     def _on_step(self, rows: list, probe_loss: float) -> None:
         gathered = self.sync.gather(list(rows))
@@ -159,12 +160,12 @@ class IterativeDPO:
         step_rows, gain = self.attribution.close_step(probe_loss)
         self.stats.probe_losses.append(float(probe_loss))
         if step_rows:
-            self._update(self.feedback.add(self.pair_decisions[step_rows], np.full(len(step_rows), gain)))
+            self._update(self.credit.add(self.pair_decisions[step_rows], np.full(len(step_rows), gain)))
 
     def _update(self, completed: list[tuple[int, float]], *, calibrated: bool = False) -> None:
         if completed:
             ids, values = zip(*completed)
-            rows = getattr(self, "feedback", None)  # none yet when the verifier signal feeds round 0
+            rows = getattr(self, "credit", None)  # none yet when the verifier signal feeds round 0
             weights = [rows.weight_of.get(i, 1.0) if rows is not None else 1.0 for i in ids]
             self.stats.add_update(self.bandit.update(list(ids), list(values), calibrated=calibrated), values, weights)
 
@@ -227,8 +228,8 @@ class IterativeDPO:
         self.stats = RoundStats(r, self.bandit.arm_names, self.bandit.metrics() if self.sync.is_main else None)
         payload = None
         if self.sync.is_main:
-            immediate = {"verifier": self._verifier_feedback, "audit": self._audit_feedback,
-                         "auto": self._auto_feedback}.get(self.loop.feedback_signal)
+            immediate = {"verifier": self._verifier_signal, "audit": self._audit_signal,
+                         "auto": self._auto_signal}.get(self.loop.signal)
             scored = score_samples(self.bandit, items, pidx, responses, self.loop.score_batch_size, contexts, seqs,
                                    self.tokenizer.pad_token_id, after_call=immediate)
             pairs = build_pairs(pidx, responses, scored.rewards, self.loop.pair)
@@ -248,7 +249,7 @@ class IterativeDPO:
         steps = len(order.global_order) // a.train.batch_size
         # With several epochs a decision's rows come back each epoch: it is fed once, after the last.
         expected = {d: n * a.train.max_epochs for d, n in order.trained_counts(decisions).items()}
-        self.feedback, self.attribution = DecisionFeedback(expected), StepAttribution()
+        self.credit, self.attribution = DecisionCredit(expected), StepAttribution()
         if steps > 0:
             loader = dpo_data.pair_loader(dpo_data.pair_dataset(rows, self.tokenizer, a.data.max_len, self.strategy),
                                           order, a.train.micro_batch_size, self.strategy, a.data.dataloader_num_workers)
@@ -256,13 +257,13 @@ class IterativeDPO:
         else:
             self.strategy.print(f"[laser] round {r}: {len(rows)} pairs < one batch of {a.train.batch_size}; no DPO step")
         if self.sync.is_main:
-            self._update(self.feedback.flush())
+            self._update(self.credit.flush())
         self.sync.sync_state(self.bandit)
         digest = self.sync.check_same_state(self.bandit)  # every rank must hold the same bandit state
         t["trained"] = _clock()
         self._checkpoint(r)
         t["saved"] = _clock()
-        stats = self.stats.finish(self.bandit, len(rows), len(order.global_order), steps, t, self.loop.feedback_signal)
+        stats = self.stats.finish(self.bandit, len(rows), len(order.global_order), steps, t, self.loop.signal)
         stats.update(ranks=self.sync.world_size, bandit_state_digest=digest)
         if self.sync.is_main:
             path = self.out_dir / "rounds" / f"round_{r}"
@@ -281,7 +282,7 @@ class IterativeDPO:
         self.history.append(stats)
         return stats
 
-    def _verifier_feedback(self, batch: Any, result: Any, close_unjudged: bool = True) -> list[int]:
+    def _verifier_signal(self, batch: Any, result: Any, close_unjudged: bool = True) -> list[int]:
         """Per decision of one scoring call: agreement of the arm's within-prompt order with answer
         correctness (rows without a label are left out), a calibrated rate fed as is. A decision
         whose prompts have no pair the verifier orders (all right, all wrong, no label) says
@@ -303,17 +304,17 @@ class IterativeDPO:
         self._update(list(zip(ids, values)), calibrated=True)
         return silent
 
-    def _audit_feedback(self, batch: Any, result: Any) -> None:
+    def _audit_signal(self, batch: Any, result: Any) -> None:
         """A seeded share of one scoring call's decisions is scored by every arm, each arm paid its
         agreement with the others' consensus (``BanditRewardPool.audit``); the rest get no feedback."""
         for out in self.bandit.audit_share_of(result, batch, self.loop.audit_share, self.args.train.seed):
             self.stats.add_audit(out)
 
-    def _auto_feedback(self, batch: Any, result: Any) -> None:
+    def _auto_signal(self, batch: Any, result: Any) -> None:
         """Correctness where it can be checked, consensus where not: the verifier feedback, then the
         decisions it cannot judge (e.g. open-ended prompts without a checkable answer) are audited,
         the whole call's audit budget spent on them (``signals.fallback_audit_share``)."""
-        unjudged = self._verifier_feedback(batch, result, close_unjudged=False)
+        unjudged = self._verifier_signal(batch, result, close_unjudged=False)
         share = fallback_audit_share(self.bandit.pool.num_arms, len(np.unique(result.decision_ids)), len(unjudged),
                                      self.loop.audit_share)
         for out in self.bandit.audit_share_of(result, batch, share, self.args.train.seed, decisions=unjudged):
@@ -357,7 +358,7 @@ class IterativeDPO:
         """Save the state every later ``restart`` begins from (weights, fp32 masters, Adam, LR schedule)."""
         self.strategy.save_ckpt(self.model.model, str(path), tag, 1, 1e9, {})
 
-    def restart(self, start: tuple[Path, str], laser: Any, out_dir: Path, feedback_signal: str) -> None:
+    def restart(self, start: tuple[Path, str], laser: Any, out_dir: Path, signal: str) -> None:
         """Begin another run in this process (the quickstart compares selectors with one setup): the
         policy back at ``start`` (``save_start``), a fresh bandit for ``laser``, no history, round
         checkpoints and outputs under ``out_dir``."""
@@ -365,7 +366,7 @@ class IterativeDPO:
         self.trainer.step_offset = 0
         if getattr(self, "bandit", None) is not None:
             self.bandit.close()
-        self.laser, self.loop.feedback_signal = laser, feedback_signal
+        self.laser, self.loop.signal = laser, signal
         self.bandit = make_bandit(laser, tokenizer=self.tokenizer)
         self.history, self.out_dir = [], Path(out_dir)
         self.args.ckpt.path = str(self.out_dir / "checkpoints")
@@ -379,9 +380,9 @@ class IterativeDPO:
         if self.sync.is_main:
             self.bandit.save(self.out_dir / BANDIT_FILE)
             atomic_write_text(self.out_dir / "laser_summary.json", json.dumps(
-                {"selector": self.laser.selector, "feedback_signal": self.loop.feedback_signal,
+                {"selector": self.laser.selector, "signal": self.loop.signal,
                  "arms": self.bandit.arm_names, "setup_seconds": self.setup_seconds, "rounds": self.history}, indent=2))
-            print_summary(self.history, self.bandit.arm_names, self.laser.selector, self.loop.feedback_signal)
+            print_summary(self.history, self.bandit.arm_names, self.laser.selector, self.loop.signal)
         self.trainer.close_loggers()
         return self.history
 

@@ -81,10 +81,10 @@ class RoundStats:
             "loss_mean": float(np.mean(all_losses)) if all_losses else None,
             "loss_by_arm": {k: float(np.mean(v)) for k, v in self.losses.items()},
             "acc": self.train_logs.get("acc_mean", self.train_logs.get("acc")),
-            "feedback_signal": signal,
-            "feedback_mean": float(np.mean(self.signals)) if self.signals else None,
+            "signal": signal,
+            "signal_mean": float(np.mean(self.signals)) if self.signals else None,
             # weighted by the rows behind each decision: equals -loss_mean under the loss signal
-            "feedback_row_mean": float(np.average(self.signals, weights=self.signal_weights)) if self.signals else None,
+            "signal_row_mean": float(np.average(self.signals, weights=self.signal_weights)) if self.signals else None,
             "bandit_updates": len(self.signals),
             "bandit_reward_by_arm": {k: float(np.mean(v)) for k, v in self.rewards.items()},
             "probe_loss": self.probe_losses[-1] if self.probe_losses else None,
@@ -110,14 +110,14 @@ def _fmt(x: Any) -> str:
 
 def print_summary(history: list[dict], arm_names: list[str], selector: str, signal: str) -> None:
     names = arm_names + (["ensemble"] if any("ensemble" in h.get("arm_share", {}) for h in history) else [])
-    header = ["round", "pairs", "steps", "loss", "acc", "feedback"] + [f"share:{n}" for n in names] + \
+    header = ["round", "pairs", "steps", "loss", "acc", "signal"] + [f"share:{n}" for n in names] + \
              [f"reward:{n}" for n in arm_names] + ["seconds"]
     rows = []
     for h in history:
         rows.append([h["round"], h["pairs"], h["optimizer_steps"], _fmt(h["loss_mean"]), _fmt(h["acc"]),
-                     _fmt(h["feedback_mean"])] + [_fmt(h.get("arm_share", {}).get(n, 0.0)) for n in names]
+                     _fmt(h["signal_mean"])] + [_fmt(h.get("arm_share", {}).get(n, 0.0)) for n in names]
                     + [_fmt(h["bandit_reward_by_arm"].get(n)) for n in arm_names] + [f"{h['seconds']['total']:.1f}"])
-    print(f"\n[laser] iterative DPO summary (selector={selector}, feedback={signal}; share = share of bandit "
+    print(f"\n[laser] iterative DPO summary (selector={selector}, signal={signal}; share = share of bandit "
           f"decisions, reward = mean normalised bandit reward)")
     print(format_table(rows, header))
 

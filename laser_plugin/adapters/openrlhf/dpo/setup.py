@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any, Optional
 
 from laser_plugin.cli_fields import option, option_values
-from laser_plugin.dpo.feedback import FEEDBACK_SIGNALS, default_feedback_signal
+from laser_plugin.dpo.credit import DPO_SIGNALS, default_dpo_signal
 from laser_plugin.dpo.preference import PairConfig
 
 CONTEXTS = ("policy", "encoder")
@@ -26,29 +26,29 @@ class LoopConfig:
     prompts_per_round: int = option(0, "prompts sampled (seeded) per round; 0: all")
     score_batch_size: int = option(8, "prompts per bandit decision (one RM scores their N samples each)")
     pair: PairConfig = field(default_factory=PairConfig)
-    feedback_signal: Optional[str] = option(
-        None, f"bandit reward: {' | '.join(FEEDBACK_SIGNALS)}; default: verifier (answer correctness) with "
+    signal: Optional[str] = option(
+        None, f"bandit reward: {' | '.join(DPO_SIGNALS)}; default: verifier (answer correctness) with "
         "--data.label_key, audit (cross-arm consensus on a seeded share of decisions) without, as "
         "benchmarks/bench_learning_quality.py measured; loss: LASeR's -loss, which pays easy-to-fit arms; "
-        "auto: verifier where labels order a decision's responses, audit for the rest")
-    probe_dataset: Optional[str] = option(None, "trusted pairs (prompt/chosen/rejected) for --laser.feedback_signal probe")
-    audit_share: Optional[float] = option(None, "share of decisions audited by every arm under --laser.feedback_signal "
+        "auto: verifier where labels order a decision's responses, audit for the rest", old_names=("feedback_signal",))
+    probe_dataset: Optional[str] = option(None, "trusted pairs (prompt/chosen/rejected) for --laser.signal probe")
+    audit_share: Optional[float] = option(None, "share of decisions audited by every arm under --laser.signal "
                                                 "audit|auto (default 0.25/(K-1): scoring <= 1.25x one arm)")
     context: str = option("policy", "policy: LASeR's context (policy hidden state of the prompts' last token); "
                                     "encoder: --reward_selector.context_encoder on the prompt text")
     resume_round: int = option(-1, "resume after this finished round (default with --ckpt.load_enable: the latest)")
     save_samples: bool = option(True, "do not write per-round samples/pairs JSONL")
-    labelled: bool = False  # the prompts carry labels (--data.label_key): picks the default feedback_signal
+    labelled: bool = False  # the prompts carry labels (--data.label_key): picks the default signal
 
     def __post_init__(self) -> None:
-        if self.feedback_signal is None:
-            self.feedback_signal = default_feedback_signal(self.labelled)
+        if self.signal is None:
+            self.signal = default_dpo_signal(self.labelled)
         if self.rounds < 1 or self.prompts_per_round < 0 or self.score_batch_size < 1:
             raise ValueError("--laser.rounds and --laser.score_batch_size must be >= 1, --laser.prompts_per_round >= 0")
-        if self.feedback_signal not in FEEDBACK_SIGNALS:
-            raise ValueError(f"--laser.feedback_signal must be one of {FEEDBACK_SIGNALS}, got {self.feedback_signal!r}")
-        if self.feedback_signal == "probe" and not self.probe_dataset:
-            raise ValueError("--laser.feedback_signal probe needs --laser.probe_dataset (trusted prompt/chosen/rejected pairs)")
+        if self.signal not in DPO_SIGNALS:
+            raise ValueError(f"--laser.signal must be one of {DPO_SIGNALS}, got {self.signal!r}")
+        if self.signal == "probe" and not self.probe_dataset:
+            raise ValueError("--laser.signal probe needs --laser.probe_dataset (trusted prompt/chosen/rejected pairs)")
         if self.audit_share is not None and not 0.0 < self.audit_share <= 1.0:
             raise ValueError(f"--laser.audit_share must be in (0, 1], got {self.audit_share}")
         if self.context not in CONTEXTS:

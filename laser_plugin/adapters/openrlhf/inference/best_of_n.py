@@ -2,7 +2,7 @@
 
 For each scoring batch of prompts the selector picks one arm (from a state learned in iterative DPO,
 ``--laser.selector_state``, or from scratch), that arm scores the N candidates of every prompt, and the
-candidates are written ranked. With ``--laser.online_feedback verifier`` (labels needed) the selector
+candidates are written ranked. With ``--laser.online_signal verifier`` (labels needed) the selector
 also learns online: each decision is rewarded with the share of its prompts whose top candidate is
 correct (answer extraction), the quantity best-of-N is judged by.
 """
@@ -13,7 +13,7 @@ from typing import Any
 
 import numpy as np
 
-from laser_plugin.adapters.openrlhf.bandit import make_bandit, make_featurizer
+from laser_plugin.adapters.openrlhf.bandit import check_prior_contexts, make_bandit, make_featurizer
 from laser_plugin.adapters.openrlhf.dpo.data import load_prompts
 from laser_plugin.adapters.openrlhf.inference.policy import load_hf_policy, local_strategy
 from laser_plugin.core.state_io import write_jsonl
@@ -45,6 +45,7 @@ def _candidates(args: Any, items: list, model: Any, tokenizer: Any) -> tuple[lis
 
 
 def best_of_n(args: Any, laser: Any) -> dict:
+    check_prior_contexts(laser, args.laser.context if args.model.model_name_or_path else "encoder")
     model = tokenizer = None
     if args.model.model_name_or_path:
         model, tokenizer = load_hf_policy(args.model.model_name_or_path, args.ds.param_dtype)
@@ -60,9 +61,9 @@ def best_of_n(args: Any, laser: Any) -> dict:
     if model is not None and args.laser.context == "policy":
         contexts = policy_contexts(model, tokenizer, [it.prompt for it in items],
                                    make_featurizer(model.config.hidden_size, laser))
-    online = args.laser.online_feedback
+    online = args.laser.online_signal
     if online not in ("none", "verifier"):
-        raise ValueError(f"--laser.online_feedback must be none or verifier, got {online!r}")
+        raise ValueError(f"--laser.online_signal must be none or verifier, got {online!r}")
     pidx_arr = np.asarray(pidx)
     records, size = [], args.laser.score_batch_size
     for start in range(0, len(items), size):

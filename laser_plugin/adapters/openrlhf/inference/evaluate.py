@@ -4,7 +4,7 @@ Accuracy: the policy answers each prompt (greedy by default) or responses come f
 JSONL; the answer is extracted (number / yes-no / multiple choice, inferred from the label unless
 ``--eval.answer_kind``) and compared with the label. Arm share: from an iterative-DPO output folder
 (``--eval.run_dir``), which RM the bandit chose for each prompt's samples, per domain and round, and
-which feedback signal trained the bandit (so a report always says whether it was LASeR's -loss).
+which signal trained the bandit (so a report always says whether it was LASeR's -loss).
 """
 from __future__ import annotations
 
@@ -57,7 +57,8 @@ def _arm_share(run_dir: Path) -> dict[str, Any]:
     summary = run_dir / "laser_summary.json"
     meta = json.loads(summary.read_text()) if summary.exists() else {}
     return {"arm_share_by_domain": arm_share_by_domain(records), "selector": meta.get("selector"),
-            "feedback_signal": meta.get("feedback_signal"), "rounds": len({r["round"] for r in records})}
+            "signal": meta.get("signal", meta.get("feedback_signal")),  # feedback_signal: summaries before the rename
+            "rounds": len({r["round"] for r in records})}
 
 
 def evaluate(args: Any) -> dict:
@@ -80,8 +81,8 @@ def evaluate(args: Any) -> dict:
         report.update(share)
         by_domain = share["arm_share_by_domain"]
         arms = sorted({a for v in by_domain.values() for a in v})
-        print(f"\narm-selection share per domain (selector={share['selector']}, bandit feedback="
-              f"{share['feedback_signal']}, {share['rounds']} rounds)")
+        print(f"\narm-selection share per domain (selector={share['selector']}, bandit signal="
+              f"{share['signal']}, {share['rounds']} rounds)")
         print(format_table([[d] + [v.get(a, 0.0) for a in arms] for d, v in by_domain.items()], ["domain"] + arms))
     if not report:
         raise ValueError("nothing to evaluate: give --eval.predictions, --model.model_name_or_path, or --eval.run_dir")

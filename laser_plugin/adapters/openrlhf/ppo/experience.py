@@ -8,7 +8,7 @@ boundary or ``--train.dynamic_batch_enable`` cuts still gets ONE decision), has 
 that arm only, stores the rewards on the samples, and hands over to the upstream method, which
 then skips its own RM call.
 
-The bandit (selector, feedback normaliser, context encoder) lives here, in the PPOTrainer process,
+The bandit (selector, signal normaliser, context encoder) lives here, in the PPOTrainer process,
 so there is exactly one bandit state; the RMs live in OpenRLHF's reward actor group (our shards,
 see ``reward_shard.py``), which may span GPUs and nodes under ZeRO-3.
 """

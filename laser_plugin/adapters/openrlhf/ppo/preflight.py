@@ -5,7 +5,7 @@ upstream's own parser, see ``cli.py``; the patched CLI after ``hierarchize``), s
 input costs seconds, not a Ray start and a model load:
 
 * the selector config: name, every ``--reward_selector.<option>`` (built once with the pool's K
-  and d, so ``alpha -1`` or an option the selector lacks fails here), the feedback normaliser, the
+  and d, so ``alpha -1`` or an option the selector lacks fails here), the signal normaliser, the
   context encoder, a router prior file;
 * the pool spec: syntax, ``hf:`` local paths (exists, a checkpoint directory with config and
   weights; a hub id is left to the hub), ``func:`` files (exist, import, define ``reward_func``),
@@ -83,9 +83,9 @@ def check_pool(config: LaserConfig) -> list:
 
 
 def check_selector(config: LaserConfig, specs: list) -> None:
-    """Build the selector, feedback normaliser and context encoder once, as the PPO trainer will."""
+    """Build the selector, signal normaliser and context encoder once, as the PPO trainer will."""
     from laser_plugin import make_selector
-    from laser_plugin.core.feedback import make_feedback
+    from laser_plugin.core.signal_norm import make_signal_norm
 
     options = dict(config.selector_options)
     try:
@@ -103,9 +103,9 @@ def check_selector(config: LaserConfig, specs: list) -> None:
         except Exception as err:  # noqa: BLE001 - unreadable or mismatching router file
             raise ValueError(f"--reward_selector.prior {prior}: {err}") from None
     try:
-        make_feedback(config.feedback)
+        make_signal_norm(config.signal_norm)
     except ValueError as err:
-        raise ValueError(f"--reward_selector.feedback {config.feedback!r}: {err}") from None
+        raise ValueError(f"--reward_selector.signal_norm {config.signal_norm!r}: {err}") from None
     encoder = config.context_encoder
     if encoder != "hashing":
         if not encoder.startswith("hf:") or len(encoder) <= 3:
@@ -157,7 +157,7 @@ def check_upstream(config: LaserConfig, args: Any) -> None:
             reason = (f"--rollout.micro_batch_size {micro} is not a multiple of --rollout.n_samples_per_prompt {n}: "
                       f"with --reward_selector.granularity batch a prompt group would be scored by two arms, which "
                       f"corrupts {estimator}'s group baseline")
-        if reason and getattr(config, "granularity_given", True):
+        if reason and config.granularity_given:
             fix = f", or use --rollout.micro_batch_size {max(n, micro // n * n)}" if "micro_batch_size" in reason else ""
             raise ValueError(f"{reason}; use --reward_selector.granularity group (one decision per prompt group){fix}")
         if reason:  # granularity left at its default: give the line the decisions it can have
@@ -165,7 +165,7 @@ def check_upstream(config: LaserConfig, args: Any) -> None:
             print(f"[laser_plugin] --reward_selector.granularity group (one decision per prompt group): {reason}. "
                   "Set --reward_selector.granularity to choose explicitly.", file=sys.stderr)
     if config.signal in GROUP_SIGNALS and n < 2:
-        if getattr(config, "signal_given", True):
+        if config.signal_given:
             raise ValueError(f"--reward_selector.signal {config.signal} learns from prompt groups: it needs "
                              f"--rollout.n_samples_per_prompt > 1 (got {n}); use --reward_selector.signal loss")
         config.signal = "loss"  # the default signals compare responses of one prompt: none here

@@ -1,13 +1,13 @@
 """Attributing DPO training signals to the bandit decisions whose pairs produced them (framework-free).
 
 LASeR (arXiv 2410.01735, Alg. 1) rewards the arm chosen for a batch with the negative DPO loss of
-that batch, r = -L, rescaled by the feedback normaliser. In our loop one decision (one RM chosen for
+that batch, r = -L, rescaled by the signal normaliser. In our loop one decision (one RM chosen for
 a scoring batch, or for one prompt) yields several pairs, which OpenRLHF's DPO trainer may spread
 over micro-batches (and ranks). Each training row carries its decision id, so a micro-batch's
 per-row losses are credited to the decisions of its rows, and a decision is fed back exactly once,
-as the mean over its rows, when its last row has been trained (``DecisionFeedback``).
+as the mean over its rows, when its last row has been trained (``DecisionCredit``).
 
-Signals (``--laser.feedback_signal``):
+Signals (``--laser.signal``):
   loss      LASeR's -loss (the paper's signal). It pays the arm whose preferences the policy fits
             fastest, and an easy-to-fit misleading arm (e.g. "longer is better") is exactly that:
             in benchmarks/results/learning_quality.md it took 62% of the last rounds' decisions.
@@ -32,11 +32,11 @@ from typing import Iterable, Optional, Sequence
 
 import numpy as np
 
-FEEDBACK_SIGNALS = ("loss", "probe", "verifier", "audit", "auto")
+DPO_SIGNALS = ("loss", "probe", "verifier", "audit", "auto")
 
 
-def default_feedback_signal(has_labels: bool) -> str:
-    """The default when ``--laser.feedback_signal`` is not given: ``verifier`` when the prompts carry
+def default_dpo_signal(has_labels: bool) -> str:
+    """The default when ``--laser.signal`` is not given: ``verifier`` when the prompts carry
     labels (``--data.label_key``), ``audit`` when they do not. Why, from
     benchmarks/results/learning_quality.md (3 seeds, same budget): verifier 0.556, auto 0.500, audit
     0.472, random 0.435 held-out gold; ``auto`` sent a quarter of the math decisions to the consensus
@@ -45,7 +45,7 @@ def default_feedback_signal(has_labels: bool) -> str:
 
 
 
-class DecisionFeedback:
+class DecisionCredit:
     """Row-weighted mean of per-row values per decision; a decision completes when all its expected
     rows were seen. ``expected``: decision id -> rows of that decision that will be trained."""
 
@@ -118,4 +118,4 @@ class StepAttribution:
         return rows, before - float(probe_loss)
 
 
-__all__ = ["FEEDBACK_SIGNALS", "DecisionFeedback", "StepAttribution", "default_feedback_signal"]
+__all__ = ["DPO_SIGNALS", "DecisionCredit", "StepAttribution", "default_dpo_signal"]

@@ -1,4 +1,4 @@
-"""Feedback normalisers: raw training signals (e.g. -loss) -> bandit rewards on a stable scale.
+"""Signal normalisers (signal_norm): raw training signals (e.g. -loss) -> bandit rewards on a stable scale.
 
 quantile  LASeR's rescaling (arXiv 2410.01735): with q_lo, q_hi the 20th / 80th percentiles of the
           PAST rewards (the current values are excluded from their own quantiles),
@@ -21,7 +21,7 @@ from laser_plugin.core.base import require
 
 def _as_rewards(rewards: Any) -> np.ndarray:
     r = np.asarray(rewards, dtype=np.float64).reshape(-1)
-    require(bool(np.all(np.isfinite(r))), f"feedback: rewards must be finite, got {r[~np.isfinite(r)][:4].tolist()}")
+    require(bool(np.all(np.isfinite(r))), f"signal_norm: rewards must be finite, got {r[~np.isfinite(r)][:4].tolist()}")
     return r
 
 
@@ -160,19 +160,19 @@ class Chain:
     def load_state_dict(self, state: dict[str, Any]) -> None:
         expected = [f"{i}_{name}" for i, name in enumerate(self.names)]
         if sorted(state) != sorted(expected):
-            raise ValueError(f"feedback state has parts {sorted(state)}, this normaliser has {expected}")
+            raise ValueError(f"signal_norm state has parts {sorted(state)}, this normaliser has {expected}")
         for key, step in zip(expected, self.steps):
             step.load_state_dict(state[key])
 
 
-FEEDBACK = {"quantile": QuantileRescale, "baseline": BatchBaseline, "zscore": RunningZScore, "none": Identity}
+NORMALISERS = {"quantile": QuantileRescale, "baseline": BatchBaseline, "zscore": RunningZScore, "none": Identity}
 
 
-def make_feedback(spec: str = "quantile") -> Chain:
+def make_signal_norm(spec: str = "quantile") -> Chain:
     """Parse "quantile", "baseline+quantile", ... into a composable normaliser."""
     names = [p.strip() for p in str(spec).split("+") if p.strip()]
-    bad = [n for n in names if n not in FEEDBACK]
+    bad = [n for n in names if n not in NORMALISERS]
     if not names or bad:
-        raise ValueError(f"unknown feedback normaliser {bad or spec!r}; valid: {', '.join(FEEDBACK)} "
+        raise ValueError(f"unknown signal normaliser {bad or spec!r}; valid: {', '.join(NORMALISERS)} "
                          "(join several with '+', e.g. baseline+quantile)")
-    return Chain([FEEDBACK[n]() for n in names], names)
+    return Chain([NORMALISERS[n]() for n in names], names)

@@ -39,7 +39,7 @@ def _dpo_args(policy, prompts, rms, verifier, out, *extra):
             "--ckpt.output_dir", out, "--logger.tensorboard_dir", Path(out) / "tb",
             # LASeR's own signal here (the paper's -loss path, row by row); the default, audit, runs in the
             # LoRA test below and in tests/faults (kill and resume, bit-exact)
-            "--laser.feedback_signal", "loss", *extra]
+            "--laser.signal", "loss", *extra]
 
 
 def _state(path):
@@ -58,14 +58,14 @@ def run(tmp_path_factory, tiny_policy, tiny_reward_models, prompt_file, verifier
 def test_two_rounds_train_and_feed_the_bandit(run, tiny_reward_models, verifier_file):
     out, log = run
     summary = json.loads((out / "laser_summary.json").read_text())
-    assert summary["feedback_signal"] == "loss" and summary["arms"] == ["rm_a", "rm_b", "verifier"]
+    assert summary["signal"] == "loss" and summary["arms"] == ["rm_a", "rm_b", "verifier"]
     rounds = summary["rounds"]
     assert [r["round"] for r in rounds] == [0, 1]
     for r in rounds:
         assert r["distinct_per_prompt"] > 1  # temperature sampling: the N samples differ
         assert r["pairs"] > 0 and r["optimizer_steps"] > 0 and r["bandit_updates"] > 0
         # LASeR's signal: each decision is fed -mean loss of its rows; row-weighted, exactly -loss_mean
-        assert np.isfinite(r["loss_mean"]) and r["feedback_row_mean"] == pytest.approx(-r["loss_mean"], abs=1e-6)
+        assert np.isfinite(r["loss_mean"]) and r["signal_row_mean"] == pytest.approx(-r["loss_mean"], abs=1e-6)
     assert "iterative DPO summary" in log and "share:rm_a" in log
     # The bandit learned from the losses: its state moved away from a fresh one, counts add up.
     from laser_plugin.adapters.openrlhf.flags import config_from_namespace
@@ -137,10 +137,10 @@ def test_resume_from_round_0_reproduces_round_1(run, tmp_path, tiny_policy, tiny
 def test_probe_feedback_signal_with_two_epochs(tmp_path, tiny_policy, tiny_reward_models, prompt_file, verifier_file, probe_file):
     out = tmp_path / "probe"
     _cli(*_dpo_args(tiny_policy, prompt_file, tiny_reward_models, verifier_file, out, "--laser.rounds", 1,
-                    "--laser.feedback_signal", "probe", "--laser.probe_dataset", probe_file,
+                    "--laser.signal", "probe", "--laser.probe_dataset", probe_file,
                     "--laser.no_save_samples", "--train.max_epochs", 2))
     (rnd,) = json.loads((out / "laser_summary.json").read_text())["rounds"]
-    assert rnd["feedback_signal"] == "probe" and rnd["probe_loss"] is not None
+    assert rnd["signal"] == "probe" and rnd["probe_loss"] is not None
     # Two epochs over the round's pairs: each decision with trained pairs is still fed back exactly once.
     assert 0 < rnd["bandit_updates"] <= rnd["decisions"] and rnd["optimizer_steps"] > 0
 
@@ -154,11 +154,11 @@ def test_lora_policy_with_top_bottom_k_pairs_and_the_auto_signal(tmp_path, tiny_
     out = tmp_path / "lora"
     log = _cli(*_dpo_args(tiny_policy, prompt_file, tiny_reward_models, verifier_file, out, "--laser.rounds", 1,
                           "--ds.lora.rank", 4, "--laser.pair_strategy", "top_bottom_k", "--laser.pairs_per_prompt", 2,
-                          "--laser.no_save_samples", "--laser.feedback_signal", "auto", "--laser.audit_share", 1.0))
+                          "--laser.no_save_samples", "--laser.signal", "auto", "--laser.audit_share", 1.0))
     (rnd,) = json.loads((out / "laser_summary.json").read_text())["rounds"]
     assert rnd["optimizer_steps"] > 0, log[-2000:]
     assert rnd["pairs"] > rnd["decisions"]  # up to 2 pairs per prompt, 4 prompts per decision
-    assert rnd["feedback_signal"] == "auto" and rnd["audits"] > 0  # a random tiny policy: most answers all wrong
+    assert rnd["signal"] == "auto" and rnd["audits"] > 0  # a random tiny policy: most answers all wrong
     judged = rnd["decisions"] - rnd["audits"]
     assert rnd["bandit_updates"] == 3 * rnd["audits"] + judged and rnd["bandit_pending"] == 0.0
     assert set(rnd["audit_agreement_by_arm"]) == {"rm_a", "rm_b", "verifier"}
@@ -174,7 +174,7 @@ def test_best_of_n_ranks_with_the_trained_selector_and_evaluate_reports(run, tmp
          "--data.domain_key", "domain", "--data.apply_chat_template", "--rollout.n_samples_per_prompt", 3,
          "--rollout.max_new_tokens", 8, "--reward_selector", "laser", "--reward_pool", _pool(tiny_reward_models, verifier_file),
          "--reward_selector.context_dim", 16, "--laser.selector_state", out / "laser_bandit.safetensors",
-         "--laser.online_feedback", "verifier", "--laser.score_batch_size", 4, "--bon.output", ranked)
+         "--laser.online_signal", "verifier", "--laser.score_batch_size", 4, "--bon.output", ranked)
     rows = [json.loads(x) for x in ranked.read_text().splitlines()]
     assert len(rows) == 12
     for row in rows:
@@ -187,8 +187,8 @@ def test_best_of_n_ranks_with_the_trained_selector_and_evaluate_reports(run, tmp
                "--eval.run_dir", out, "--eval.output", report)
     rep = json.loads(report.read_text())
     assert set(rep["accuracy_by_domain"]) == {"math", "yes_no", "choice", "all"}
-    assert rep["feedback_signal"] == "loss" and set(rep["arm_share_by_domain"]) == {"math", "yes_no", "choice", "all"}
-    assert abs(sum(rep["arm_share_by_domain"]["all"].values()) - 1) < 1e-9 and "bandit feedback=loss" in log
+    assert rep["signal"] == "loss" and set(rep["arm_share_by_domain"]) == {"math", "yes_no", "choice", "all"}
+    assert abs(sum(rep["arm_share_by_domain"]["all"].values()) - 1) < 1e-9 and "bandit signal=loss" in log
 
 
 def test_two_deepspeed_ranks_hold_one_bandit_state(tmp_path, tiny_policy, tiny_reward_models, prompt_file, verifier_file):

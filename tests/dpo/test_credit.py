@@ -1,21 +1,20 @@
-"""Feedback attribution: rows -> decisions, per-row DPO losses through upstream's DPOLoss, the
-decision-grouped training order, and one bandit state on two gloo ranks (real BanditRewardPool)."""
+"""Credit assignment (framework-free ``laser_plugin.dpo``): rows -> decisions, the decision-grouped
+training order, and one bandit state on two gloo ranks (real BanditRewardPool)."""
 import os
 import pickle
 import socket
 
 import numpy as np
 import pytest
-import torch
 
-from laser_plugin.dpo.feedback import DecisionFeedback, StepAttribution
+from laser_plugin.dpo.credit import DecisionCredit, StepAttribution
 from laser_plugin.dpo.sampling import DecisionGroupedOrder
 
 HERE = os.path.dirname(__file__)
 
 
 def test_decision_completes_once_with_row_mean():
-    fb = DecisionFeedback({7: 3, 9: 1})
+    fb = DecisionCredit({7: 3, 9: 1})
     assert fb.add([7, 9], [-1.0, -4.0]) == [(9, -4.0)]  # decision 9 done after its only row
     assert fb.add([7], [-2.0]) == []
     assert fb.add([7], [-3.0]) == [(7, -2.0)]  # mean of its three rows, fed once
@@ -27,11 +26,11 @@ def test_decision_completes_once_with_row_mean():
 
 
 def test_partial_decisions_are_flushed_and_weights_respected():
-    fb = DecisionFeedback({1: 4})
+    fb = DecisionCredit({1: 4})
     fb.add([1, 1], [1.0, 4.0], weights=[3.0, 1.0])
     assert fb.flush() == [(1, pytest.approx(1.75))]
     with pytest.raises(ValueError, match="non-finite"):
-        DecisionFeedback({2: 1}).add([2], [np.nan])
+        DecisionCredit({2: 1}).add([2], [np.nan])
 
 
 def test_step_attribution_credits_probe_improvement_to_the_steps_rows():
@@ -59,45 +58,6 @@ def test_decision_grouped_order_keeps_decisions_together_and_ranks_in_lockstep()
     assert sum(cut.trained_counts(decisions).values()) == 8
     with pytest.raises(ValueError, match="multiple"):
         DecisionGroupedOrder(decisions, 3, 4)
-
-
-def test_row_tags_survive_pickling_and_collate(cpu_compat):
-    from laser_plugin.adapters.openrlhf.dpo.data import RowTaggedLens, tag_collate
-
-    def collate(items):
-        return ("c", "cm", "r", "rm", [len(x) for x in items])
-
-    batch = tag_collate(collate)([(4, "ab"), (9, "xyz")])
-    lens = batch[4]
-    assert isinstance(lens, RowTaggedLens) and list(lens) == [2, 3] and lens.rows == (4, 9)
-    again = pickle.loads(pickle.dumps(lens))  # DataLoader workers pickle batches
-    assert again.rows == (4, 9) and list(again) == [2, 3] and list(again * 2) == [2, 3, 2, 3]
-
-
-@pytest.mark.parametrize("ipo", [False, True])
-def test_per_row_losses_are_upstream_dpo_loss_per_row(cpu_compat, ipo):
-    from openrlhf.models import DPOLoss
-
-    from laser_plugin.adapters.openrlhf.dpo.trainer import _RowLossDPO
-
-    class Sink:
-        _pending_rows = (11, 12, 13)
-
-        def _on_rows(self, rows, losses):
-            self.got = (rows.tolist(), losses)
-
-    sink = Sink()
-    inner = DPOLoss(beta=0.1, ipo=ipo)
-    wrapped = _RowLossDPO(inner, sink)
-    g = torch.Generator().manual_seed(0)
-    pc, pr, rc, rr = (torch.randn(3, generator=g, requires_grad=i < 2) for i in range(4))
-    loss, chosen_r, rejected_r = wrapped(pc, pr, rc, rr)
-    ref_loss = inner(pc, pr, rc, rr)[0]
-    assert torch.equal(loss, ref_loss) and loss.requires_grad  # training loss unchanged
-    rows, per_row = sink.got
-    assert rows == [11, 12, 13] and sink._pending_rows is None
-    assert np.mean(per_row) == pytest.approx(float(ref_loss.detach()), rel=1e-6)
-    assert per_row[1] == pytest.approx(float(inner(pc[1:2], pr[1:2], rc[1:2], rr[1:2])[0].detach()))
 
 
 def _free_port():
@@ -144,7 +104,7 @@ def _two_rank_worker(rank, port, out_dir, verifier):
 def test_every_rank_holds_the_same_bandit_state(tmp_path):
     import torch.multiprocessing as mp
 
-    verifier = os.path.join(HERE, "verifier_reward.py")
+    verifier = os.path.join(HERE, "..", "adapters", "openrlhf", "dpo", "verifier_reward.py")
     mp.spawn(_two_rank_worker, args=(_free_port(), str(tmp_path), verifier), nprocs=2, join=True)
     s0 = pickle.loads((tmp_path / "rank0.pkl").read_bytes())
     s1 = pickle.loads((tmp_path / "rank1.pkl").read_bytes())

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[4]
 
 
 def _example_argv(script: Path) -> list[str]:
@@ -46,19 +46,23 @@ def test_flags_become_openrlhf_nested_args(cpu_compat):
     assert loop.pair.strategy == "margin" and loop.pair.margin == 0.5 and loop.max_pairs_per_prompt(6) == 3
     # the default signal is the one the learning-quality benchmark supports: audit without labels (its
     # default share), verifier with them
-    assert loop.feedback_signal == "audit" and loop.audit_share is None
+    assert loop.signal == "audit" and loop.audit_share is None
     labelled = hierarchical(build_parser().parse_args(["--model.model_name_or_path", "/m", "--data.dataset", "d.jsonl",
                                                        "--data.label_key", "answer"]))
-    assert LoopConfig.from_args(labelled).feedback_signal == "verifier"
+    assert LoopConfig.from_args(labelled).signal == "verifier"
     explicit = hierarchical(build_parser().parse_args(["--model.model_name_or_path", "/m", "--data.dataset", "d.jsonl",
-                                                       "--data.label_key", "answer", "--laser.feedback_signal", "audit"]))
-    assert LoopConfig.from_args(explicit).feedback_signal == "audit"
+                                                       "--data.label_key", "answer", "--laser.signal", "audit"]))
+    assert LoopConfig.from_args(explicit).signal == "audit"
+    with pytest.warns(FutureWarning, match="--laser.feedback_signal is renamed --laser.signal"):
+        renamed = build_parser().parse_args(["--model.model_name_or_path", "/m", "--data.dataset", "d.jsonl",
+                                             "--laser.feedback_signal", "loss"])
+    assert LoopConfig.from_args(hierarchical(renamed)).signal == "loss"  # launch lines written before the rename
     with pytest.raises(ValueError, match="audit_share"):
         LoopConfig(audit_share=1.5)
     with pytest.raises(ValueError, match="probe_dataset"):
-        LoopConfig(feedback_signal="probe")
-    with pytest.raises(ValueError, match="feedback_signal"):
-        LoopConfig(feedback_signal="vibes")
+        LoopConfig(signal="probe")
+    with pytest.raises(ValueError, match="signal"):
+        LoopConfig(signal="vibes")
 
 
 def test_subcommands_registered_without_importing_openrlhf():
@@ -68,7 +72,7 @@ def test_subcommands_registered_without_importing_openrlhf():
     helptext = subprocess.run([sys.executable, "-m", "laser_plugin.cli", "iterative-dpo", "--help"],
                               capture_output=True, text=True, cwd=ROOT).stdout
     for flag in ("--model.beta", "--model.nll_loss_coef", "--model.ipo_enable", "--rollout.n_samples_per_prompt",
-                 "--laser.pair_strategy", "--laser.feedback_signal", "--reward_selector", "--reward_pool"):
+                 "--laser.pair_strategy", "--laser.signal", "--reward_selector", "--reward_pool"):
         assert flag in helptext
     missing = subprocess.run([sys.executable, "-m", "laser_plugin.cli", "iterative-dpo", "--model.model_name_or_path", "x"],
                              capture_output=True, text=True, cwd=ROOT)

@@ -2,7 +2,7 @@
 label and domain columns; in-memory pairs through RewardDataset with their row identity kept."""
 import pytest
 
-from tests.dpo.conftest import mixed_prompts, write_jsonl
+from tests.adapters.openrlhf.dpo.conftest import mixed_prompts, write_jsonl
 
 
 def _args(dataset, **data):

@@ -4,11 +4,11 @@ import pytest
 import torch
 
 from laser_plugin.core.features import ContextFeaturizer, pool_hidden_states
-from laser_plugin.core.feedback import QuantileRescale, RunningZScore, make_feedback
+from laser_plugin.core.signal_norm import QuantileRescale, RunningZScore, make_signal_norm
 
 
 def test_quantile_excludes_the_current_value_and_guards_degenerate_history():
-    q = make_feedback("quantile")
+    q = make_signal_norm("quantile")
     assert list(q([5.0])) == [0.5]  # no history yet
     assert list(q([5.0])) == [0.5]  # history [5]: too short
     # history [5, 5]: q20 == q80 == 5 -> no division by zero: a step at 5
@@ -38,10 +38,10 @@ def test_quantile_window_and_bad_options():
 
 
 def test_baseline_and_zscore():
-    b = make_feedback("baseline")
+    b = make_signal_norm("baseline")
     np.testing.assert_allclose(b([1.0, 3.0]), [-1.0, 1.0])
     np.testing.assert_allclose(b([4.0]), [2.0])  # single value vs the running mean 2
-    z = make_feedback("zscore")
+    z = make_signal_norm("zscore")
     np.testing.assert_allclose(z([1.0, 3.0], arms=np.array([0, 0])), [0.0, 0.0])  # < 2 past values
     np.testing.assert_allclose(z([4.0], arms=np.array([0])), [(4 - 2) / np.sqrt(2)])
     np.testing.assert_allclose(z([4.0], arms=np.array([1])), [0.0])  # arm 1 has no history
@@ -55,19 +55,19 @@ def test_baseline_and_zscore():
 
 
 def test_chain_applies_left_to_right_and_round_trips_state():
-    chain = make_feedback("baseline+quantile")
+    chain = make_signal_norm("baseline+quantile")
     for v in ([1.0, 2.0], [3.0, 0.0], [5.0, 1.0]):
         chain(v)
-    clone = make_feedback("baseline+quantile")
+    clone = make_signal_norm("baseline+quantile")
     clone.load_state_dict(chain.state_dict())
     np.testing.assert_allclose(clone([2.0, 7.0]), chain([2.0, 7.0]))
-    with pytest.raises(ValueError, match="feedback state has parts"):
-        make_feedback("quantile").load_state_dict(chain.state_dict())
+    with pytest.raises(ValueError, match="signal_norm state has parts"):
+        make_signal_norm("quantile").load_state_dict(chain.state_dict())
 
 
 def test_unknown_feedback_names_list_the_valid_ones():
     with pytest.raises(ValueError, match="valid: quantile, baseline, zscore, none"):
-        make_feedback("quantile+median")
+        make_signal_norm("quantile+median")
 
 
 def test_pooling_is_mask_aware_for_left_and_right_padding():
