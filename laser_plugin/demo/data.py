@@ -22,6 +22,10 @@ TOPICS = ("the sea", "spring", "coffee", "music", "a garden", "the moon", "frien
           "the sunrise", "a picnic", "trees", "the beach", "a concert", "summer", "a kitten", "the stars",
           "pizza", "a holiday", "the park", "chocolate", "a birthday", "the ocean", "flowers", "a song",
           "autumn", "a lake", "the weekend", "a smile", "breakfast", "the forest")
+# topics for router-training prompts only (router_rows): none is in TOPICS, so none is ever evaluated
+ROUTER_TOPICS = ("a waterfall", "the desert", "a train ride", "pancakes", "a violin", "the harbor", "a meadow",
+                 "fireworks", "a sailboat", "the countryside", "a rainbow", "ice cream", "a festival", "a campfire",
+                 "the zoo", "a museum")
 WRITING_MAX_WORDS = 30
 POSITIVE = 0.5
 
@@ -91,6 +95,22 @@ def build(cfg: DataConfig) -> tuple[list[dict], list[dict]]:
         train += rows[:cfg.train_per_domain]
         evals += rows[cfg.train_per_domain:]
     return train, evals
+
+
+def router_rows(per_domain: int, seed: int, exclude: set[str], domains: tuple[str, ...] = DOMAINS) -> list[dict]:
+    """Prompts for training an offline router (BayesianRouter's prior) on the same domains, none of
+    whose prompt texts is in ``exclude`` (the train and eval prompts): its gold labels may then be
+    used offline without ever touching the evaluation prompts."""
+    rng = random.Random(seed)
+    make = {"math": lambda: _math(4 * per_domain, seed), "yes_no": lambda: _yes_no(4 * per_domain, rng),
+            "writing": lambda: _writing(list(ROUTER_TOPICS))}
+    rows, seen = [], set(exclude)
+    for d in domains:
+        fresh = [r for r in make[d]() if r["prompt"] not in seen and not seen.add(r["prompt"])]
+        if len(fresh) < per_domain:
+            raise ValueError(f"only {len(fresh)} router prompts for {d} outside the excluded ones, {per_domain} asked")
+        rows += fresh[:per_domain]
+    return rows
 
 
 def write(cfg: DataConfig, out_dir: Path) -> tuple[Path, Path]:

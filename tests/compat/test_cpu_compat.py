@@ -112,3 +112,29 @@ def test_local_ray_starts_its_own_instance_even_when_another_cluster_is_recorded
         """
     )
     assert out.splitlines()[-1] == "1.0"
+
+
+def test_deepspeed_builds_no_shm_comm_op_on_cpu_and_still_initialises(tmp_path):
+    """Nothing is mocked: DeepSpeed's own comm init on gloo, with an empty extension cache, must neither
+    build nor load the shm op (an inference-only all-reduce) once the compat layer is applied."""
+    out = _run(
+        f"""
+        import os
+        os.environ["TORCH_EXTENSIONS_DIR"] = {str(tmp_path)!r}
+        import torch
+        if torch.cuda.is_available():
+            print("cuda"); raise SystemExit
+        from laser_plugin.compat import apply_cpu_compat
+        apply_cpu_compat()
+        import importlib
+        import deepspeed
+        ds_torch = importlib.import_module("deepspeed.comm.torch")  # `import a.b.torch as x` binds torch itself
+        assert ds_torch.build_shm_op() is None
+        deepspeed.init_distributed(dist_backend="gloo")
+        assert ds_torch.build_shm_op() is None and deepspeed.comm.get_world_size() == 1
+        print(sorted(os.listdir({str(tmp_path)!r})))
+        """
+    )
+    if out == "cuda":
+        pytest.skip("CUDA present: the compat layer is a no-op by design")
+    assert out.splitlines()[-1] == "[]"  # nothing compiled

@@ -29,6 +29,9 @@ def test_specs_expand_and_refuse_what_cannot_run():
     assert [s[0] for s in bench.parse_spec("fixed:*", arms, None)] == ["fixed:verifier", "fixed:length"]
     assert bench.parse_spec("laser:verifier", arms, None) == [("laser:verifier", "laser", {}, "verifier")]
     assert bench.parse_spec("random", arms, None)[0][0] == "random"
+    assert bench.parse_spec("laser:audit@batch", arms, None) == [("laser:audit@batch", "laser", {}, "audit")]
+    with pytest.raises(ValueError, match="granularity"):
+        bench.parse_spec("laser:audit@row", arms, None)
     with pytest.raises(ValueError, match="not an arm"):
         bench.parse_spec("fixed:sentiment", arms, None)
     with pytest.raises(ValueError, match="--router"):
@@ -49,21 +52,53 @@ def test_bootstrap_interval_brackets_the_mean_and_shrinks_with_data():
 
 
 @pytest.mark.slow
+def _router_files(tmp_path, arms, dim, seeds):
+    """Router files as `laser-plugin train-router --seed S` writes them (one per seed: the hashing
+    encoder is seeded), with made-up arm strengths: the bench's wiring is under test, not the router."""
+    from laser_plugin.router.encoders import EncoderSpec
+    from laser_plugin.router.model import TrainedRouter
+    from laser_plugin.router.prior import save_router
+
+    w = np.linspace(0.0, 1.0, len(arms) * dim).reshape(len(arms), dim)
+    for seed in seeds:
+        router = TrainedRouter(projection=np.eye(dim), arm_vectors=w, weights=w, calibration=np.array([1.0, 0.0]),
+                               train_pairs=1, final_loss=0.0)
+        save_router(tmp_path / f"router{seed}.safetensors", router, arms, EncoderSpec("hashing", "hashing", dim, seed))
+    return str(tmp_path / "router{seed}.safetensors")
+
+
+def test_router_prompts_share_the_domains_but_no_prompt_with_train_or_eval():
+    from laser_plugin.demo.data import DataConfig, build, router_rows
+
+    train, evals = build(DataConfig(train_per_domain=27, eval_per_domain=12))  # the default preset's sizes
+    seen = {r["prompt"] for r in train + evals}
+    rows = router_rows(12, 1000, exclude=seen)
+    assert [r["domain"] for r in rows] == ["math"] * 12 + ["yes_no"] * 12 + ["writing"] * 12
+    assert not seen & {r["prompt"] for r in rows} and len({r["prompt"] for r in rows}) == 36
+    assert router_rows(12, 1000, exclude=seen) == rows  # seeded
+    with pytest.raises(ValueError, match="router prompts for writing"):
+        router_rows(17, 1000, exclude=seen)  # 16 router topics
+
+
 def test_tiny_run_writes_results_with_targets(tmp_path, tiny_policy):
-    pool = ",".join(f"func:{arm_path(n)}@{n}" for n in ("verifier", "length", "noise"))
+    arms = ("verifier", "length", "noise")
+    pool = ",".join(f"func:{arm_path(n)}@{n}" for n in arms)
     out = tmp_path / "lq"
     cmd = [sys.executable, str(BENCH), "--model", str(tiny_policy), "--pool", pool, "--rounds", "2",
            "--prompts-per-round", "6", "--train-per-domain", "2", "--eval-per-domain", "2", "--seeds", "2",
            "--n-samples", "2", "--max-new-tokens", "6", "--selectors", "laser:verifier", "random", "fixed:*",
+           "bayesian_router:verifier", "laser:verifier@batch", "--router", _router_files(tmp_path, list(arms), 8, (0, 1)),
            "--workdir", str(tmp_path / "work"), "--output", str(out),
            "--extra", "--reward_selector.context_dim", "8", "--data.max_len", "64"]
     proc = subprocess.run(cmd, capture_output=True, text=True, timeout=900)
     assert proc.returncode == 0, (proc.stdout + proc.stderr)[-5000:]
     res = json.loads(out.with_suffix(".json").read_text())
-    assert set(res["table"]) == {"laser:verifier", "random", "fixed:verifier", "fixed:length", "fixed:noise"}
-    for row in res["table"].values():
+    assert set(res["table"]) == {"laser:verifier", "random", "fixed:verifier", "fixed:length", "fixed:noise",
+                                 "bayesian_router:verifier", "laser:verifier@batch"}
+    for label, row in res["table"].items():
         assert row["seeds"] == [0, 1] and row["ci95"][0] <= row["gold"]["all"] <= row["ci95"][1]
-        assert row["decisions"] == 2 * 6  # one decision per prompt per round
+        # one decision per prompt per round; @batch: one per pool call of the quickstart's 3 prompts
+        assert row["decisions"] == (2 * 6 / 3 if label.endswith("@batch") else 2 * 6), label
     assert res["table"]["fixed:noise"]["misleading_share_last_third"] == pytest.approx(1.0)
     assert any("fixed oracle" in t[0] for t in res["targets"])
     assert out.with_suffix(".md").stat().st_size > 0 and out.with_suffix(".png").stat().st_size > 0

@@ -358,15 +358,24 @@ class IterativeDPO:
         """Save the state every later ``restart`` begins from (weights, fp32 masters, Adam, LR schedule)."""
         self.strategy.save_ckpt(self.model.model, str(path), tag, 1, 1e9, {})
 
-    def restart(self, start: tuple[Path, str], laser: Any, out_dir: Path, signal: str) -> None:
+    def restart(self, start: tuple[Path, str], laser: Any, out_dir: Path, signal: str,
+                context: Optional[str] = None) -> None:
         """Begin another run in this process (the quickstart compares selectors with one setup): the
-        policy back at ``start`` (``save_start``), a fresh bandit for ``laser``, no history, round
-        checkpoints and outputs under ``out_dir``."""
+        policy back at ``start`` (``save_start``), a fresh bandit for ``laser`` (learning from
+        ``signal``, with ``context``'s features when given), no history, round checkpoints and
+        outputs under ``out_dir``."""
+        if context is not None and context not in dpo_setup.CONTEXTS:
+            raise ValueError(f"--laser.context must be one of {dpo_setup.CONTEXTS}, got {context!r}")
+        check_prior_contexts(laser, context or self.loop.context)
         self.strategy.load_ckpt(self.model.model, str(start[0]), tag=start[1])
         self.trainer.step_offset = 0
         if getattr(self, "bandit", None) is not None:
             self.bandit.close()
         self.laser, self.loop.signal = laser, signal
+        if context is not None and context != self.loop.context:
+            self.loop.context = context
+            self.featurizer = (make_featurizer(_hf_module(self.model).config.hidden_size, laser)
+                               if context == "policy" else None)
         self.bandit = make_bandit(laser, tokenizer=self.tokenizer)
         self.history, self.out_dir = [], Path(out_dir)
         self.args.ckpt.path = str(self.out_dir / "checkpoints")
