@@ -24,7 +24,8 @@ class LoopConfig:
 
     rounds: int = option(2, "DPO rounds (sample -> score -> pairs -> train)")
     prompts_per_round: int = option(0, "prompts sampled (seeded) per round; 0: all")
-    score_batch_size: int = option(8, "prompts per bandit decision (one RM scores their N samples each)")
+    score_batch_size: int = option(8, "prompts per pool call; one bandit decision per prompt (with "
+                                      "--reward_selector.granularity batch: per call, LASeR's batch-level choice)")
     pair: PairConfig = field(default_factory=PairConfig)
     signal: Optional[str] = option(
         None, f"bandit reward: {' | '.join(DPO_SIGNALS)}; default: verifier (answer correctness) with "

@@ -75,7 +75,9 @@ def test_two_rounds_train_and_feed_the_bandit(run, tiny_reward_models, verifier_
     moved = [k for k in final if k.startswith("selector/") and not np.array_equal(final[k], fresh[k])]
     assert moved, "selector state unchanged after two rounds"
     decisions = sum(r["decisions"] for r in rounds)
-    assert final["counts/select"][:3].sum() == decisions == 6  # 12 prompts / 4 per decision, 2 rounds
+    # the iterative-DPO default granularity: one decision per prompt (12 prompts, 2 rounds); the pool
+    # calls still hold --laser.score_batch_size 4 prompts each
+    assert final["counts/select"][:3].sum() == decisions == 24
     assert final["counts/reward_n"].sum() == sum(r["bandit_updates"] for r in rounds)
     assert config_from_namespace is not None
 
@@ -154,7 +156,8 @@ def test_lora_policy_with_top_bottom_k_pairs_and_the_auto_signal(tmp_path, tiny_
     out = tmp_path / "lora"
     log = _cli(*_dpo_args(tiny_policy, prompt_file, tiny_reward_models, verifier_file, out, "--laser.rounds", 1,
                           "--ds.lora.rank", 4, "--laser.pair_strategy", "top_bottom_k", "--laser.pairs_per_prompt", 2,
-                          "--laser.no_save_samples", "--laser.signal", "auto", "--laser.audit_share", 1.0))
+                          "--laser.no_save_samples", "--laser.signal", "auto", "--laser.audit_share", 1.0,
+                          "--reward_selector.granularity", "batch"))  # LASeR's batch-level choice, asked for
     (rnd,) = json.loads((out / "laser_summary.json").read_text())["rounds"]
     assert rnd["optimizer_steps"] > 0, log[-2000:]
     assert rnd["pairs"] > rnd["decisions"]  # up to 2 pairs per prompt, 4 prompts per decision
