@@ -54,12 +54,16 @@ def _clock() -> tuple[float, float]:
     return time.perf_counter(), time.process_time()
 
 
+def per_prompt_by_default(laser: Any) -> Any:
+    """Iterative DPO decides per prompt unless ``--reward_selector.granularity`` was given: per-prompt
+    audit 0.602 vs 0.454 per pool call (paired +0.148 [+0.04, +0.26]; verifier +0.04, within noise),
+    benchmarks/results/learning_quality.md."""
+    return laser if laser.granularity_given else dataclasses.replace(laser, granularity="group")
+
+
 class IterativeDPO:
     def __init__(self, args: Any, laser: Any, loop: Optional[dpo_setup.LoopConfig] = None) -> None:
-        if not laser.granularity_given:
-            # one decision per prompt unless asked otherwise: per-prompt audit 0.602 vs 0.454 per pool
-            # call (paired +0.148 [+0.04, +0.26]; verifier +0.04, within noise), learning_quality.md
-            laser = dataclasses.replace(laser, granularity="group")
+        laser = per_prompt_by_default(laser)
         self.args, self.laser = args, laser
         self.loop = loop or dpo_setup.LoopConfig.from_args(args)
         check_prior_contexts(laser, self.loop.context)  # before the models load
@@ -372,6 +376,7 @@ class IterativeDPO:
         outputs under ``out_dir``."""
         if context is not None and context not in dpo_setup.CONTEXTS:
             raise ValueError(f"--laser.context must be one of {dpo_setup.CONTEXTS}, got {context!r}")
+        laser = per_prompt_by_default(laser)
         check_prior_contexts(laser, context or self.loop.context)
         self.strategy.load_ckpt(self.model.model, str(start[0]), tag=start[1])
         self.trainer.step_offset = 0

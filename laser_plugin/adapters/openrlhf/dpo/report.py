@@ -89,6 +89,7 @@ class RoundStats:
             "bandit_reward_by_arm": {k: float(np.mean(v)) for k, v in self.rewards.items()},
             "probe_loss": self.probe_losses[-1] if self.probe_losses else None,
             "audits": len(self.audits),
+            "audit_payments": sum(len(a) for a in self.audits),  # arms paid (an arm with no opinion is not)
             "audit_agreement_by_arm": {n: float(np.mean([a[n] for a in self.audits if n in a]))
                                        for n in self.names if any(n in a for a in self.audits)},
             "bandit_pending": float(metrics.get("laser/pending", 0.0)),

@@ -163,10 +163,14 @@ def test_lora_policy_with_top_bottom_k_pairs_and_the_auto_signal(tmp_path, tiny_
     assert rnd["pairs"] > rnd["decisions"]  # up to 2 pairs per prompt, 4 prompts per decision
     assert rnd["signal"] == "auto" and rnd["audits"] > 0  # a random tiny policy: most answers all wrong
     judged = rnd["decisions"] - rnd["audits"]
-    assert rnd["bandit_updates"] == 3 * rnd["audits"] + judged and rnd["bandit_pending"] == 0.0
+    # each audit pays every arm that has an opinion (scores that are not all tied): up to 3; which arms
+    # tie depends on the tiny policy's samples, so on the dtype (bf16: all 3 every time, fp32: fewer)
+    assert 0 < rnd["audit_payments"] <= 3 * rnd["audits"]
+    assert rnd["bandit_updates"] == rnd["audit_payments"] + judged and rnd["bandit_pending"] == 0.0
     assert set(rnd["audit_agreement_by_arm"]) == {"rm_a", "rm_b", "verifier"}
-    # every arm scored every sample once: the chosen arm in scoring, the other two in the audit
-    assert rnd["pool"]["rm_samples"] == 3 * rnd["samples"]
+    # the chosen arm scored every sample; an audited decision's samples (12 prompts x 4 samples, 4 prompts
+    # per decision: 16 each) were scored again by the other two arms
+    assert rnd["pool"]["rm_samples"] == rnd["samples"] + 2 * (rnd["samples"] / rnd["decisions"]) * rnd["audits"]
 
 
 def test_best_of_n_ranks_with_the_trained_selector_and_evaluate_reports(run, tmp_path, tiny_reward_models, prompt_file,
