@@ -44,8 +44,8 @@ import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "benchmarks" / "results"
-DEFAULT_SPECS = ("laser:verifier", "laser:auto", "laser:audit", "laser:loss", "thompson:verifier", "random", "score_mean",
-                 "agreement", "fixed:*")
+DEFAULT_SPECS = ("laser:verifier", "laser:auto", "laser:audit", "laser:loss", "thompson:verifier", "bayesian_router:verifier",
+                 "random", "score_mean", "agreement", "fixed:*")
 QUICK_SPECS = ("laser:verifier", "laser:audit", "random", "score_mean", "fixed:verifier", "fixed:sentiment")
 DEFAULT_ARMS = ("verifier", "sentiment", "similarity", "length", "noise")
 PRESETS = {
@@ -411,8 +411,8 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     p.add_argument("--laser-label", default="laser:verifier",
                    help="the row the targets are checked on (the default signal: verifier, as the data has labels)")
     p.add_argument("--router", help="router file for bayesian_router (laser-plugin train-router with --seed S; "
-                                    "'{seed}' in the name is replaced by each run's seed), or auto: trained here on "
-                                    "router prompts of the demo domains (neither training nor evaluation)")
+                                    "'{seed}' in the name is replaced by each run's seed), or auto (the default with the demo "
+                                    "domains): trained here on router prompts that are neither training nor evaluation ones")
     for key, value in PRESETS["default"].items():
         p.add_argument(f"--{key.replace('_', '-')}", type=type(value), default=None)
     p.add_argument("--first-seed", type=int, default=0,
@@ -443,6 +443,11 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     args.misleading_arms = [a for a in args.misleading_arms.split(",") if a]
     if bool(args.train) != bool(args.eval):
         p.error("--train and --eval go together")
+    if args.router is None and not args.train:
+        args.router = "auto"  # the demo domains: router prompts are built here
+    if args.router is None and any(x.startswith("bayesian_router") for x in args.selectors):
+        p.error("bayesian_router needs --router FILE with --train (laser-plugin train-router on pairs that are "
+                "neither --train nor --eval prompts), or leave it out of --selectors")
     if args.router == "auto" and args.train:
         p.error("--router auto builds router prompts of the demo domains; with --train, pass --router FILE "
                 "(laser-plugin train-router on pairs that are neither --train nor --eval prompts)")

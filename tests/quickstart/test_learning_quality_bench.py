@@ -38,6 +38,17 @@ def test_specs_expand_and_refuse_what_cannot_run():
         bench.parse_spec("bayesian_router:loss", arms, None)
 
 
+def test_bayesian_router_on_own_data_without_a_router_file_is_refused_before_anything_loads(tmp_path, capsys):
+    bench = _bench()
+    data = tmp_path / "d.jsonl"
+    data.write_text('{"prompt": "1+1?", "answer": "2", "domain": "math"}\n')
+    for extra, match in (([], "bayesian_router needs --router FILE with --train"),
+                         (["--router", "auto"], "--router auto builds router prompts of the demo domains")):
+        with pytest.raises(SystemExit) as exit_info:
+            bench.main(["--train", str(data), "--eval", str(data), "--selectors", "bayesian_router:verifier", *extra])
+        assert exit_info.value.code == 2 and match in capsys.readouterr().err
+
+
 def test_bootstrap_interval_brackets_the_mean_and_shrinks_with_data():
     from laser_plugin.eval.metrics import bootstrap_ci
 
