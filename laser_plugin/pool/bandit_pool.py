@@ -62,7 +62,6 @@ class BanditRewardPool:
         self.pool = pool if isinstance(pool, RewardPool) else RewardPool(pool, **(pool_kwargs or {}))
         if load:
             self.pool.load_all()  # fail at start, naming the arm, not on the first batch
-        self.selector_name, self.signal_norm_name = selector, signal_norm
         c = self.config
         self.context_dim, self.granularity, self.max_pending = int(c.context_dim), c.granularity, int(c.max_pending)
         # A router prior file records its arms, context encoder and seed, and the core reads only its

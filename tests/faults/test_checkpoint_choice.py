@@ -133,7 +133,7 @@ def test_ppo_resume_points_latest_at_the_newest_complete_step(tmp_path, monkeypa
 
 def test_a_round_saved_under_the_earlier_bandit_file_name_still_resumes(tmp_path):
     """Earlier commits wrote the (safetensors) bandit state as laser_bandit.npz: found, new name first."""
-    from laser_plugin.adapters.openrlhf.dpo.loop import BANDIT_FILE, bandit_file
+    from laser_plugin.adapters.openrlhf.dpo.resume import BANDIT_FILE, bandit_file
 
     assert bandit_file(tmp_path) is None
     (tmp_path / "laser_bandit.npz").write_bytes(b"x")
