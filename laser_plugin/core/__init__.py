@@ -8,6 +8,7 @@ baselines    random, fixed, round_robin (alias sequential), eps_greedy, ucb1, ex
 ensembles    score_mean, agreement, min, mean_minus_var (use every arm; ``combine``)
 signal_norm  make_signal_norm("quantile" | "baseline" | "zscore" | "none", joined with '+')
 granularity  one decision per scoring call (batch) or per prompt group (group), in one call
+exploration  whose scores train when the bandit explores: the pick's (LASeR) or the best estimate's
 features     pool_hidden_states, ContextFeaturizer (torch)
 state_io     save_state / load_state (safetensors + JSON, no pickle)
 """

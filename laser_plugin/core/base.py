@@ -110,6 +110,11 @@ class Selector:
     def scores(self, contexts: Any) -> np.ndarray:
         raise NotImplementedError
 
+    def expected_scores(self, contexts: Any) -> Optional[np.ndarray]:
+        """[N, K] expected bandit reward of each arm per context row, without any exploration bonus
+        or draw; None for a selector that keeps no such estimate (random, fixed, ensembles, ...)."""
+        return None
+
     def select(self, contexts: Any, exclude: Optional[Iterable[int]] = None) -> np.ndarray:
         """One arm per context row: the best-scoring allowed arm, ties broken by the seeded RNG."""
         x = self._contexts(contexts)

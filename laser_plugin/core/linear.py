@@ -286,6 +286,11 @@ class RidgeSelector(Selector):
     def update(self, arms: Any, contexts: Any, rewards: Any) -> None:
         self.model.update(*self._update_inputs(arms, contexts, rewards))
 
+    def expected_scores(self, contexts: Any) -> np.ndarray:
+        """x . theta_k: the ridge estimate (Thompson: the posterior mean; with a router prior and no
+        update yet, the offline router's scores)."""
+        return self._contexts(contexts) @ self.model.theta.T
+
     def _arrays(self) -> dict[str, Any]:
         return self.model.arrays()
 

@@ -121,10 +121,6 @@ class LinearThompson(RidgeSelector):
         """Sigma_k = Lambda_k^-1."""
         return self.model.inverse(k)
 
-    def expected_scores(self, contexts: Any) -> np.ndarray:
-        """Posterior-mean scores x . mu_k (before any update: the offline router's scores)."""
-        return self._contexts(contexts) @ self.model.theta.T
-
     def scores(self, contexts: Any) -> np.ndarray:
         mean, var = self.model.project(self._contexts(contexts))
         std = self.config.exploration * np.sqrt(var)

@@ -33,6 +33,10 @@ from typing import Iterable, Optional, Sequence
 import numpy as np
 
 DPO_SIGNALS = ("loss", "probe", "verifier", "audit", "auto")
+# --reward_selector.exploration per signal when not given (core.exploration): loss and probe learn
+# from training on the pick's pairs; verifier and auto judge any arm's scores, so a differing pick
+# scores for feedback only; audits already score every arm.
+DPO_EXPLORATION = {"loss": "train", "probe": "train", "verifier": "score", "auto": "score", "audit": "off"}
 
 
 def default_dpo_signal(has_labels: bool) -> str:
@@ -118,4 +122,4 @@ class StepAttribution:
         return rows, before - float(probe_loss)
 
 
-__all__ = ["DPO_SIGNALS", "DecisionCredit", "StepAttribution", "default_dpo_signal"]
+__all__ = ["DPO_EXPLORATION", "DPO_SIGNALS", "DecisionCredit", "StepAttribution", "default_dpo_signal"]

@@ -29,6 +29,7 @@ class ScoredSamples:
     decision_ids: np.ndarray  # int64 [S]
     seconds: float = 0.0
     decisions: list[dict[str, Any]] = field(default_factory=list)  # one entry per decision (for logs)
+    explored: list[dict[str, Any]] = field(default_factory=list)  # exploring picks, feedback only (for logs)
 
 
 def scoring_batch(items: Sequence[Any], pidx: np.ndarray, responses: Sequence[str], rows: np.ndarray,
@@ -81,6 +82,10 @@ def score_samples(bandit: Any, items: Sequence[Any], prompt_index: Sequence[int]
             sel = rows[res.decision_ids == d]
             out.decisions.append({"decision": int(d), "arm": int(out.arms[sel[0]]), "prompts": sorted(set(pidx[sel].tolist())),
                                   "samples": int(len(sel))})
+        for e in (res.info or {}).get("explored", ()):
+            sel = rows[np.asarray(e["rows"])]
+            out.explored.append({"decision": int(e["decision"]), "arm": int(e["arm"]),
+                                 "prompts": sorted(set(pidx[sel].tolist())), "samples": int(len(sel))})
     out.seconds = time.perf_counter() - start
     return out
 

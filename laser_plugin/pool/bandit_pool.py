@@ -8,6 +8,10 @@ selector + signal normaliser to a RewardPool:
     contexts -> selector.select (quarantined arms excluded) -> pool.score (only chosen arms run)
              -> rewards + a decision id per sample ... later: update(decision ids, feedback)
 
+``exploration`` (``pool.config.EXPLORATION_MODES``) says whose scores train: the selector's pick
+(LASeR), or the arm with the best estimate while a differing pick scores the same rows for feedback
+only (``ScoreResult.info["explored"]``: one more decision id per such unit).
+
 A plain Python class (usable without Ray); ``laser_plugin.pool.actor`` wraps it as a Ray actor.
 """
 from __future__ import annotations
@@ -18,6 +22,7 @@ from typing import Any, Optional, Sequence, Union
 
 import numpy as np
 
+from laser_plugin.core.exploration import training_arms
 from laser_plugin.core.granularity import decision_units, mean_context
 from laser_plugin.pool.arms import PoolExhaustedError
 from laser_plugin.pool.config import BanditPoolConfig
@@ -52,18 +57,20 @@ class BanditRewardPool:
         pool_kwargs: Optional[dict[str, Any]] = None,
         max_pending: int = 100_000,
         load: bool = True,
+        exploration: str = "train",
     ) -> None:
         from laser_plugin import make_selector
         from laser_plugin.core.signal_norm import make_signal_norm
 
         self.config = BanditPoolConfig(selector=selector, signal_norm=signal_norm, context_dim=context_dim,
                                        granularity=granularity, context_encoder=context_encoder, seed=seed,
-                                       max_pending=max_pending)
+                                       max_pending=max_pending, exploration=exploration)
         self.pool = pool if isinstance(pool, RewardPool) else RewardPool(pool, **(pool_kwargs or {}))
         if load:
             self.pool.load_all()  # fail at start, naming the arm, not on the first batch
         c = self.config
         self.context_dim, self.granularity, self.max_pending = int(c.context_dim), c.granularity, int(c.max_pending)
+        self.exploration = c.exploration
         # A router prior file records its arms, context encoder and seed, and the core reads only its
         # means: whoever builds this pool with one checks the rest (router.prior.check_pool_prior).
         self.selector = make_selector(selector, num_arms=self.pool.num_arms, dim=self.context_dim, seed=seed,
@@ -75,7 +82,8 @@ class BanditRewardPool:
         self._next_id = 0
         # select counts per arm (+ one slot for ensemble decisions), bandit reward sums/counts
         self._counts = {"select": np.zeros(k + 1), "reward_sum": np.zeros(k), "reward_n": np.zeros(k),
-                        "fallbacks": np.zeros(1), "dropped": np.zeros(1), "audits": np.zeros(1)}
+                        "fallbacks": np.zeros(1), "dropped": np.zeros(1), "audits": np.zeros(1),
+                        "explored": np.zeros(1)}
 
     @property
     def arm_names(self) -> list[str]:
@@ -127,7 +135,9 @@ class BanditRewardPool:
             unit_arms = np.full(len(units), -1, dtype=np.int64)
             info["arms_used"] = [self.arm_names[i] for i in np.flatnonzero(used)]
         else:
-            chosen = np.asarray(self.selector.select(unit_ctx, exclude=sorted(excluded) or None), dtype=np.int64)
+            picked = np.asarray(self.selector.select(unit_ctx, exclude=sorted(excluded) or None), dtype=np.int64)
+            estimates = None if self.exploration == "train" else self.selector.expected_scores(unit_ctx)
+            chosen = training_arms(estimates, picked, excluded)
             wanted = chosen[unit_of_row]
             rewards, raw, row_arms = self.pool.score(
                 batch, wanted, return_arms=True,
@@ -138,7 +148,27 @@ class BanditRewardPool:
             self._counts["fallbacks"][0] += info["fallbacks"]
         ids = self._remember(unit_arms, unit_ctx)
         np.add.at(self._counts["select"], unit_arms, 1)  # -1 lands in the ensemble slot
+        if self.exploration == "score" and not self.selector.uses_all_arms:
+            info["explored"] = self._explore_by_scoring(batch, units, unit_ctx, picked, unit_arms)
         return ScoreResult(rewards=rewards, arms=row_arms, decision_ids=ids[unit_of_row], raw_scores=raw, info=info)
+
+    def _explore_by_scoring(self, batch: ScoringBatch, units: list[np.ndarray], unit_ctx: np.ndarray,
+                            picked: np.ndarray, trained: np.ndarray) -> list[dict[str, Any]]:
+        """``exploration`` score: where the pick differs from the arm that scored for training, the
+        pick scores the unit's rows too, under a decision id of its own (feedback only, never
+        training). An arm that fails here is simply not explored (failure recorded as usual)."""
+        out = []
+        for u, rows in enumerate(units):
+            arm = int(picked[u])
+            if arm == int(trained[u]):
+                continue
+            raw = self.pool.try_score_raw(batch.select(rows), arm)
+            if raw is None:
+                continue
+            decision = int(self._remember(np.array([arm]), unit_ctx[u:u + 1])[0])
+            out.append({"decision": decision, "arm": arm, "rows": rows, "raw_scores": np.asarray(raw, dtype=np.float64)})
+        self._counts["explored"][0] += len(out)
+        return out
 
     def _remember(self, arms: np.ndarray, ctx: np.ndarray) -> np.ndarray:
         ids = np.arange(self._next_id, self._next_id + len(arms), dtype=np.int64)
@@ -264,7 +294,8 @@ class BanditRewardPool:
         out.update({"laser/decisions": float(sel.sum()), "laser/pending": float(len(self._pending)),
                     "laser/fallbacks": float(self._counts["fallbacks"][0]),
                     "laser/dropped_pending": float(self._counts["dropped"][0]),
-                    "laser/audits": float(self._counts["audits"][0])})
+                    "laser/audits": float(self._counts["audits"][0]),
+                    "laser/explore_scorings": float(self._counts["explored"][0])})
         out.update(self.pool.metrics())
         return out
 
@@ -295,7 +326,7 @@ class BanditRewardPool:
         self.signal_norm.load_state_dict(unflatten(state, norm_key))
         self.pool.load_state_dict(strip(state, "pool"))
         for key in self._counts:
-            if f"counts/{key}" in state or key != "audits":  # states saved before audits existed: 0 audits
+            if f"counts/{key}" in state or key not in ("audits", "explored"):  # older states: 0 of these
                 self._counts[key] = np.asarray(state[f"counts/{key}"], dtype=np.float64).copy()
             else:
                 self._counts[key] = np.zeros(1)

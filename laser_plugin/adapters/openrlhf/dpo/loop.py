@@ -25,7 +25,7 @@ from laser_plugin.adapters.openrlhf.dpo.resume import BANDIT_FILE, RoundCheckpoi
 from laser_plugin.adapters.openrlhf.generation import SamplingConfig, VLLMSampler, _hf_module, hf_generate
 from laser_plugin.core.state_io import atomic_write_text, write_jsonl
 from laser_plugin.dpo.dist import RankSync
-from laser_plugin.dpo.credit import DecisionCredit, StepAttribution
+from laser_plugin.dpo.credit import DPO_EXPLORATION, DecisionCredit, StepAttribution
 from laser_plugin.dpo.preference import build_pairs
 from laser_plugin.dpo.sampling import DecisionGroupedOrder
 from laser_plugin.dpo.scoring import policy_contexts, score_samples
@@ -33,23 +33,41 @@ from laser_plugin.eval.answers import is_correct
 from laser_plugin.signals import fallback_audit_share, verifier_agreement
 
 
+def _explored(result: Any) -> list[dict]:
+    """The exploring picks of one pool call (``--reward_selector.exploration score``): feedback only."""
+    return list(result.info.get("explored", ())) if result.info else []
+
+
 def _clock() -> tuple[float, float]:
     """(wall, process CPU) seconds: CPU time of the phases stays comparable on a shared machine."""
     return time.perf_counter(), time.process_time()
 
 
-def per_prompt_by_default(laser: Any) -> Any:
-    """Iterative DPO decides per prompt unless ``--reward_selector.granularity`` was given: per-prompt
-    audit 0.602 vs 0.454 per pool call (paired +0.148 [+0.04, +0.26]; verifier +0.04, within noise),
-    benchmarks/results/learning_quality.md."""
-    return laser if laser.granularity_given else dataclasses.replace(laser, granularity="group")
+def dpo_bandit_defaults(laser: Any, signal: str) -> Any:
+    """Iterative DPO's bandit defaults where ``--reward_selector.*`` leaves them open, measured in
+    benchmarks/results/learning_quality.md:
+    granularity  per prompt (group): per-prompt audit 0.602 vs 0.454 per pool call (paired +0.148
+                 [+0.04, +0.26]; verifier +0.04, within noise);
+    exploration  ``DPO_EXPLORATION[signal]``: signals that judge an arm's scores explore by scoring
+                 (verifier, auto) or by their audits (audit), so the policy trains on the arm with the
+                 best estimate; loss and probe learn from training on the pick's pairs (train)."""
+    changes = {}
+    if not laser.granularity_given:
+        changes["granularity"] = "group"
+    if laser.exploration is None:
+        changes["exploration"] = DPO_EXPLORATION[signal]
+    elif laser.exploration != "train" and signal in ("loss", "probe"):
+        raise ValueError(f"--reward_selector.exploration {laser.exploration} with --laser.signal {signal}: that signal "
+                         "is the training loss on the pick's pairs, so the pick must train; use "
+                         "--reward_selector.exploration train (or leave it out)")
+    return dataclasses.replace(laser, **changes) if changes else laser
 
 
 class IterativeDPO(RoundCheckpoints):
     def __init__(self, args: Any, laser: Any, loop: Optional[dpo_setup.LoopConfig] = None) -> None:
-        laser = per_prompt_by_default(laser)
-        self.args, self.laser = args, laser
         self.loop = loop or dpo_setup.LoopConfig.from_args(args)
+        laser = dpo_bandit_defaults(laser, self.loop.signal)
+        self.args, self.laser = args, laser
         check_prior_contexts(laser, self.loop.context)  # before the models load
         self.out_dir = Path(args.ckpt.output_dir)
         self.history: list[dict] = []
@@ -230,22 +248,29 @@ class IterativeDPO(RoundCheckpoints):
         return stats
 
     def _verifier_signal(self, batch: Any, result: Any, close_unjudged: bool = True) -> list[int]:
-        """Per decision of one scoring call: agreement of the arm's within-prompt order with answer
-        correctness (rows without a label are left out), a calibrated rate fed as is. A decision
-        whose prompts have no pair the verifier orders (all right, all wrong, no label) says
-        nothing about the arm and is closed without feedback instead of being paid 1/2; returns them."""
+        """Per decision of one scoring call (and per exploring pick, ``--reward_selector.exploration
+        score``): agreement of the arm's within-prompt order with answer correctness (rows without a
+        label are left out), a calibrated rate fed as is. A decision whose prompts have no pair the
+        verifier orders (all right, all wrong, no label) says nothing about the arm and is closed
+        without feedback instead of being paid 1/2; returns the training decisions among them (an
+        exploring pick the verifier cannot judge is always closed)."""
         labels = batch.labels or [None] * len(batch)
         correct = np.array([float(is_correct(r, lab)) if lab not in (None, "") else np.nan
                             for r, lab in zip(batch.responses, labels)])
-        ids, values, silent = [], [], []
-        for d in np.unique(result.decision_ids):
-            sel = np.flatnonzero((result.decision_ids == d) & np.isfinite(correct))
-            value = verifier_agreement(np.asarray(result.rewards)[sel], correct[sel], batch.group_ids[sel], empty=None)
-            if value is None:
-                silent.append(int(d))
-            else:
-                ids.append(int(d))
+        rewards = np.asarray(result.rewards)
+        units = [(int(d), rows, rewards[rows], False) for d in np.unique(result.decision_ids)
+                 for rows in [np.flatnonzero(result.decision_ids == d)]]
+        units += [(e["decision"], np.asarray(e["rows"]), np.asarray(e["raw_scores"]), True) for e in _explored(result)]
+        ids, values, silent, silent_explored = [], [], [], []
+        for d, rows, scores, exploring in units:
+            judged = np.isfinite(correct[rows])
+            value = verifier_agreement(scores[judged], correct[rows][judged], batch.group_ids[rows][judged], empty=None)
+            if value is not None:
+                ids.append(d)
                 values.append(value)
+            else:
+                (silent_explored if exploring else silent).append(d)
+        self.bandit.forget(silent_explored)
         if close_unjudged:
             self.bandit.forget(silent)
         self._update(list(zip(ids, values)), calibrated=True)
@@ -253,7 +278,9 @@ class IterativeDPO(RoundCheckpoints):
 
     def _audit_signal(self, batch: Any, result: Any) -> None:
         """A seeded share of one scoring call's decisions is scored by every arm, each arm paid its
-        agreement with the others' consensus (``BanditRewardPool.audit``); the rest get no feedback."""
+        agreement with the others' consensus (``BanditRewardPool.audit``); the rest get no feedback
+        (nor does an exploring pick: an audit of its decision pays that arm anyway)."""
+        self.bandit.forget([e["decision"] for e in _explored(result)])
         for out in self.bandit.audit_share_of(result, batch, self.loop.audit_share, self.args.train.seed):
             self.stats.add_audit(out)
 
@@ -293,7 +320,7 @@ class IterativeDPO(RoundCheckpoints):
         outputs under ``out_dir``."""
         if context is not None and context not in dpo_setup.CONTEXTS:
             raise ValueError(f"--laser.context must be one of {dpo_setup.CONTEXTS}, got {context!r}")
-        laser = per_prompt_by_default(laser)
+        laser = dpo_bandit_defaults(laser, signal)
         check_prior_contexts(laser, context or self.loop.context)
         self.strategy.load_ckpt(self.model.model, str(start[0]), tag=start[1])
         self.trainer.step_offset = 0

@@ -1,0 +1,46 @@
+"""Whose scores train when the bandit explores (iterative DPO with a signal known at scoring time).
+
+LASeR (arXiv 2410.01735, Alg. 1) trains on the pairs of the arm LinUCB picks,
+    a_t = argmax_k  x . theta_k + alpha sqrt(x^T A_k^-1 x),
+so every exploratory pick (the bonus outranking a better estimate) is also a DPO step on an arm the
+bandit believes worse. That is unavoidable when the bandit's reward comes from training on the
+pick's pairs (LASeR's -loss, the probe). When it does not (answer correctness, a cross-arm audit:
+both judge an arm's scores, not the training they cause), exploring can cost scoring instead:
+
+    train  the pick scores and its scores train (LASeR)
+    score  the arm with the best estimate, g_t = argmax_k x . theta_k, scores the rows that train;
+           where a_t != g_t, a_t scores the same rows for the bandit's feedback only (one more call)
+    off    g_t scores; nothing more (the signal explores by itself: an audit scores every arm)
+
+With no evidence yet every estimate ties and g_t = a_t.
+"""
+from __future__ import annotations
+
+from typing import Iterable, Optional
+
+import numpy as np
+
+from laser_plugin.core.base import require
+
+EXPLORATION_MODES = ("train", "score", "off")
+
+
+def check_exploration(value: str, name: str = "exploration") -> None:
+    require(value in EXPLORATION_MODES, f"{name} must be one of {EXPLORATION_MODES}, got {value!r}")
+
+
+def training_arms(estimates: Optional[np.ndarray], picked: np.ndarray, excluded: Iterable[int] = ()) -> np.ndarray:
+    """g_t per row: the allowed arm with the best estimate ([N, K] ``estimates``), or the pick where
+    it ties for best (or where there are no estimates: a selector that keeps none)."""
+    picked = np.asarray(picked, dtype=np.int64)
+    if estimates is None:
+        return picked
+    est = np.array(estimates, dtype=np.float64)
+    require(est.ndim == 2 and len(est) == len(picked), f"estimates must be [{len(picked)}, K], got {est.shape}")
+    est[:, sorted(int(a) for a in excluded)] = -np.inf
+    best = est.max(axis=1)
+    at_best = est[np.arange(len(picked)), picked] >= best - 1e-12 * np.maximum(1.0, np.abs(best))
+    return np.where(at_best, picked, est.argmax(axis=1)).astype(np.int64)
+
+
+__all__ = ["EXPLORATION_MODES", "check_exploration", "training_arms"]

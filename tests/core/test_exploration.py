@@ -1,0 +1,41 @@
+"""Whose scores train when the bandit explores (core.exploration): hand-computed cases."""
+import numpy as np
+import pytest
+
+from laser_plugin.core.exploration import check_exploration, training_arms
+
+
+def test_the_best_estimate_trains_unless_the_pick_ties_for_best():
+    est = np.array([[0.1, 0.3, 0.2],    # pick 2 (an exploration bonus outranked arm 1): arm 1 trains
+                    [0.1, 0.3, 0.2],    # pick 1 is the best estimate: it trains
+                    [0.0, 0.0, 0.0],    # no evidence yet, every arm ties: the pick trains
+                    [0.5, 0.5, -0.1]])  # pick 1 ties for best: it trains (no extra scoring)
+    np.testing.assert_array_equal(training_arms(est, [2, 1, 2, 1]), [1, 1, 2, 1])
+
+
+def test_excluded_arms_never_train_and_no_estimates_keep_the_pick():
+    est = np.array([[0.1, 0.3, 0.2]])
+    np.testing.assert_array_equal(training_arms(est, [0], excluded={1}), [2])  # arm 1 quarantined
+    np.testing.assert_array_equal(training_arms(None, [0, 2]), [0, 2])  # random, fixed, ...: the pick
+    with pytest.raises(ValueError, match="estimates must be"):
+        training_arms(np.zeros((2, 3)), [0])
+
+
+def test_modes_are_checked():
+    for mode in ("train", "score", "off"):
+        check_exploration(mode)
+    with pytest.raises(ValueError, match="exploration must be one of"):
+        check_exploration("greedy")
+
+
+def test_ridge_selectors_expose_their_estimates_and_baselines_none():
+    from laser_plugin import make_selector
+
+    x = np.array([[1.0, 0.0, 1.0]])
+    for name in ("laser", "thompson"):
+        sel = make_selector(name, num_arms=2, dim=3, seed=0)
+        np.testing.assert_array_equal(sel.expected_scores(x), [[0.0, 0.0]])  # prior mean 0
+        sel.update([1], x, [0.5])
+        est = sel.expected_scores(x)
+        assert est[0, 1] > 0 and est[0, 0] == 0.0
+    assert make_selector("random", num_arms=2, dim=3).expected_scores(x) is None
