@@ -7,10 +7,12 @@ SmolLM2-135M-Instruct) over several domains with held-out gold answers, with a p
 arms, an easy-to-fit misleading arm (`length`: longer is better) and a pure-noise arm (`noise`).
 Every selector run starts from the same weights and optimizer state, with the same budget; all runs of
 a seed share that seed's round-0 samples (they would draw exactly them), and one process holds the
-models for every run. Selector specs: ``NAME[:SIGNAL]`` with SIGNAL the bandit's reward source
-(``--laser.signal``: verifier | auto | audit | loss | probe), ``@batch`` for one decision per pool call
-(LASeR's batch-level selection) instead of one per prompt; ``fixed:ARM`` (or ``fixed:*``: one run per arm;
-the best on held-out gold is reported as the oracle, never as a selector one could deploy);
+models for every run. Selector specs: ``NAME[:SIGNAL][@GRANULARITY][,OPTION=VALUE...]`` with SIGNAL the
+bandit's reward source (``--laser.signal``: verifier | auto | audit | loss | probe), ``@batch`` for one
+decision per pool call (LASeR's batch-level selection) instead of one per prompt, and ``--reward_selector``
+options (e.g. ``laser:verifier,exploration=train``: LASeR's exploration, whose picks train); ``fixed:ARM``
+(``fixed:*``: one run per arm; ``fixed:trusted``: one per arm not in ``--misleading-arms``; the best on
+held-out gold is reported as the oracle, never as a selector one could deploy);
 ``bayesian_router:SIGNAL`` needs ``--router FILE`` (``laser-plugin train-router`` on data disjoint from
 the evaluation prompts) or ``--router auto`` (demo domains): the start policy samples router prompts of
 the same domains that are neither training nor evaluation prompts (``demo.data.router_rows``), their
@@ -44,9 +46,15 @@ import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "benchmarks" / "results"
-DEFAULT_SPECS = ("laser:verifier", "laser:auto", "laser:audit", "laser:loss", "thompson:verifier", "bayesian_router:verifier",
-                 "random", "score_mean", "agreement", "fixed:*")
+# What the targets need, and what fits the 90-minute budget on 2 cores without native bf16 (a DPO
+# pair costs ~2.5 s there, and every arm but a verifier makes a pair per decision): the default,
+# random, the score ensemble and the fixed-arm oracle. The other rows (EXTRA_SPECS) are run with
+# --selectors and merged (--render --merge); benchmarks/README.md has the commands.
+DEFAULT_SPECS = ("laser:verifier", "random", "score_mean", "fixed:trusted")
+EXTRA_SPECS = ("laser:verifier,exploration=train", "laser:audit", "laser:auto", "laser:loss", "thompson:verifier",
+               "bayesian_router:verifier", "agreement", "laser:verifier@batch")
 QUICK_SPECS = ("laser:verifier", "laser:audit", "random", "score_mean", "fixed:verifier", "fixed:sentiment")
+RUN_OPTIONS = ("granularity", "exploration")  # --reward_selector options of the run, not of the selector
 DEFAULT_ARMS = ("verifier", "sentiment", "similarity", "length", "noise")
 PRESETS = {
     # decisions per run (granularity group: one per prompt) = rounds x prompts_per_round
@@ -58,19 +66,33 @@ PRESETS = {
 }
 
 
-def parse_spec(spec: str, arms: list[str], router: str | None) -> list[tuple[str, str, dict, str]]:
-    """``NAME[:SIGNAL][@GRANULARITY]`` -> [(label, selector, options, signal)] (``fixed:*`` expands to
-    every arm; ``@batch``: one decision per pool call of ``score_batch_size`` prompts instead of one
-    per prompt, kept in the label)."""
+def parse_spec(spec: str, arms: list[str], router: str | None,
+               misleading: tuple[str, ...] = ()) -> list[tuple[str, str, dict, str]]:
+    """``NAME[:SIGNAL][@GRANULARITY][,OPTION=VALUE...]`` -> [(label, selector, options, signal)]
+    (``fixed:*`` expands to every arm, ``fixed:trusted`` to every arm not in ``misleading``;
+    ``@batch``: one decision per pool call of ``score_batch_size`` prompts instead of one per prompt;
+    ``,exploration=train``: a ``--reward_selector`` option; both kept in the label)."""
+    spec, *pairs = spec.split(",")
+    if pairs:
+        extra: dict[str, Any] = {}
+        for pair in pairs:
+            key, eq, value = pair.partition("=")
+            if not eq or not key:
+                raise ValueError(f"--selectors {spec},{pair}: options are OPTION=VALUE")
+            extra[key] = value
+        return [(label + "," + ",".join(pairs), name, {**opts, **extra}, signal)
+                for label, name, opts, signal in parse_spec(spec, arms, router, misleading)]
     spec, at, granularity = spec.partition("@")
     if at:
         from laser_plugin.core.granularity import check_granularity
 
         check_granularity(granularity, f"--selectors {spec}@{granularity}: the granularity")
-        return [(label + "@" + granularity, *rest) for label, *rest in parse_spec(spec, arms, router)]
+        return [(label + "@" + granularity, name, {**opts, "granularity": granularity}, signal)
+                for label, name, opts, signal in parse_spec(spec, arms, router, misleading)]
     name, _, arg = spec.partition(":")
     if name == "fixed":
-        picked = arms if arg in ("", "*") else [arg]
+        trusted = [a for a in arms if a not in misleading]
+        picked = arms if arg in ("", "*") else trusted if arg == "trusted" and arg not in arms else [arg]
         for a in picked:
             if a not in arms:
                 raise ValueError(f"--selectors {spec}: {a!r} is not an arm of the pool {arms}")
@@ -111,6 +133,9 @@ def summarise(runs: dict[str, dict[int, dict]], misleading: list[str]) -> dict[s
             "rm_calls": float(np.mean([r["rm_calls"] for r in by_seed.values()])),
             "rm_samples": float(np.mean([r["rm_samples"] for r in by_seed.values()])),
             "decisions": float(np.mean([r["decisions"] for r in by_seed.values()])),
+            # runs recorded before these were counted have none (nan)
+            "pairs": float(np.mean([r.get("pairs", np.nan) for r in by_seed.values()])),
+            "explored": float(np.mean([r.get("explored", np.nan) for r in by_seed.values()])),
             "wall_seconds": float(np.mean([r["wall_seconds"] for r in by_seed.values()])),
         }
     return table
@@ -198,13 +223,14 @@ def _markdown(result: dict[str, Any]) -> str:
              + (f" (the first of {result['merged_from']} invocations with the same preset, merged with "
                 "`--render --merge`)" if result.get("merged_from", 1) > 1 else "") + ".", "",
              "| selector | " + " | ".join(f"gold:{d}" for d in domains) + " | gold:all | 95% CI | misleading share (last third) | "
-             "decisions | RM calls | RM scores | wall s |",
-             "|---|" + "---|" * (len(domains) + 7)]
+             "decisions | pairs trained | explored by scoring | RM calls | RM scores | wall s |",
+             "|---|" + "---|" * (len(domains) + 9)]
     for label, row in sorted(table.items(), key=lambda kv: -kv[1]["gold"]["all"]):
         lo, hi = row["ci95"]
         lines.append(f"| {label} | " + " | ".join(f"{row['gold'].get(d, float('nan')):.3f}" for d in domains)
                      + f" | **{row['gold']['all']:.3f}** | [{lo:.3f}, {hi:.3f}] | {row['misleading_share_last_third']:.2f} | "
-                     f"{row['decisions']:.0f} | {row['rm_calls']:.0f} | {row['rm_samples']:.0f} | {row['wall_seconds']:.0f} |")
+                     f"{row['decisions']:.0f} | {_count(row.get('pairs'))} | {_count(row.get('explored'))} | "
+                     f"{row['rm_calls']:.0f} | {row['rm_samples']:.0f} | {row['wall_seconds']:.0f} |")
     lines += ["", f"Start policy gold: " + ", ".join(f"{k} {v:.3f}" for k, v in result["start_eval"].items()), "",
               "## Targets (defaults only; never tuned on the evaluation prompts)", "",
               "| target | measured | met |", "|---|---|---|"]
@@ -291,7 +317,12 @@ def _record(cmp: Any, res: dict[str, Any], rounds: int) -> dict[str, Any]:
     return {"eval_rows": res["eval_rows"], "rm_calls": res["rm_calls"], "rm_samples": res["rm_samples"],
             "wall_seconds": res["wall_seconds"], "share_last_third": _share(run_dir, last),
             "share_by_round": [_share(run_dir, range(r, r + 1)) for r in range(rounds)],
-            "decisions": sum(len({x["decision"] for x in _round_records(run_dir, r)}) for r in range(rounds))}
+            "decisions": sum(len({x["decision"] for x in _round_records(run_dir, r)}) for r in range(rounds)),
+            "pairs": sum(x["pairs"] for x in res["rounds"]), "explored": sum(x.get("explored", 0) for x in res["rounds"])}
+
+
+def _count(value: Any) -> str:
+    return "-" if value is None or not np.isfinite(value) else f"{value:.0f}"
 
 
 def train_routers(cmp: Any, args: argparse.Namespace, out: Path, pool: str) -> dict[int, str]:
@@ -360,8 +391,8 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
                            data=DataConfig(train_per_domain=args.train_per_domain, eval_per_domain=args.eval_per_domain))
     cmp = Comparison(cfg, iterative_dpo_argv(cfg, model, pool, train_path)).setup()
     arms = cmp.results["arms"]
-    specs = [s for spec in args.selectors for s in parse_spec(spec, arms, args.router)]
     misleading = [a for a in args.misleading_arms if a in arms]
+    specs = [s for spec in args.selectors for s in parse_spec(spec, arms, args.router, tuple(misleading))]
     start_eval = cmp.evaluate("start policy: evaluate")
     routers = (train_routers(cmp, args, out, pool) if any(o.get("prior") == "auto" for _, _, o, _ in specs) else {})
     runs: dict[str, dict[int, dict]] = {}
@@ -371,11 +402,12 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         for label, selector, options, signal in specs:
             done += 1
             print(f"[learning-quality] run {done}/{total}: {label} seed {seed}", flush=True)
-            opts, context, granularity = options, None, (label.split("@")[1] if "@" in label else None)
+            opts = {k: v for k, v in options.items() if k not in RUN_OPTIONS}  # the selector's own
+            context, run_opts = None, {k: options[k] for k in RUN_OPTIONS if k in options}
             if selector == "bayesian_router":  # the prior lives in the router encoder's context space
-                opts, context = {**options, "prior": routers.get(seed) or options["prior"].format(seed=seed)}, "encoder"
-            res = cmp.run_selector(selector, opts, run_name=f"{label.replace(':', '_')}/seed{seed}", seed=seed,
-                                   signal=signal, context=context, granularity=granularity)
+                opts, context = {**opts, "prior": routers.get(seed) or opts["prior"].format(seed=seed)}, "encoder"
+            res = cmp.run_selector(selector, opts, run_name=f"{label.replace(':', '_').replace(',', '_')}/seed{seed}",
+                                   seed=seed, signal=signal, context=context, **run_opts)
             runs.setdefault(label, {})[seed] = _record(cmp, res, args.rounds)
             # every finished run on disk: a long benchmark that stops early keeps what it measured
             Path(str(args.output) + ".partial.json").write_text(json.dumps(
