@@ -21,7 +21,12 @@ TOPICS = ("the sea", "spring", "coffee", "music", "a garden", "the moon", "frien
           "the mountains", "a bicycle", "bread", "a puppy", "the city", "snow", "a river", "books", "tea",
           "the sunrise", "a picnic", "trees", "the beach", "a concert", "summer", "a kitten", "the stars",
           "pizza", "a holiday", "the park", "chocolate", "a birthday", "the ocean", "flowers", "a song",
-          "autumn", "a lake", "the weekend", "a smile", "breakfast", "the forest")
+          "autumn", "a lake", "the weekend", "a smile", "breakfast", "the forest",
+          # added for 24 held-out writing prompts beside 27 training ones (bench_learning_quality's preset)
+          "a sandcastle", "lemonade", "the lighthouse", "a kite", "strawberries", "a bakery", "the aquarium",
+          "a snowman", "sunflowers", "a hammock", "the village", "a carousel", "cookies", "a butterfly", "the orchard",
+          "a parade", "cherry blossoms", "a sunset", "dolphins", "the playground", "a treehouse", "honey",
+          "the valley", "a lantern")
 # topics for router-training prompts only (router_rows): none is in TOPICS, so none is ever evaluated
 ROUTER_TOPICS = ("a waterfall", "the desert", "a train ride", "pancakes", "a violin", "the harbor", "a meadow",
                  "fireworks", "a sailboat", "the countryside", "a rainbow", "ice cream", "a festival", "a campfire",
