@@ -10,7 +10,7 @@ a seed share that seed's round-0 samples (they would draw exactly them), and one
 models for every run. Selector specs: ``NAME[:SIGNAL][@GRANULARITY][,OPTION=VALUE...]`` with SIGNAL the
 bandit's reward source (``--laser.signal``: verifier | auto | audit | loss | probe), ``@batch`` for one
 decision per pool call (LASeR's batch-level selection) instead of one per prompt, and ``--reward_selector``
-options (e.g. ``laser:verifier,exploration=train``: LASeR's exploration, whose picks train); ``fixed:ARM``
+options (e.g. ``laser:verifier,explore_by=training``: LASeR's exploration, whose picks train); ``fixed:ARM``
 (``fixed:*``: one run per arm; ``fixed:trusted``: one per arm not in ``--misleading-arms``; the best on
 held-out gold is reported as the oracle, never as a selector one could deploy);
 ``bayesian_router:SIGNAL`` needs ``--router FILE`` (``laser-plugin train-router`` on data disjoint from
@@ -51,10 +51,10 @@ RESULTS = ROOT / "benchmarks" / "results"
 # random, the score ensemble and the fixed-arm oracle. The other rows (EXTRA_SPECS) are run with
 # --selectors and merged (--render --merge); benchmarks/README.md has the commands.
 DEFAULT_SPECS = ("laser:verifier", "random", "score_mean", "fixed:trusted")
-EXTRA_SPECS = ("laser:verifier,exploration=train", "laser:audit", "laser:auto", "laser:loss", "thompson:verifier",
+EXTRA_SPECS = ("laser:verifier,explore_by=training", "laser:audit", "laser:auto", "laser:loss", "thompson:verifier",
                "bayesian_router:verifier", "agreement", "laser:verifier@batch")
 QUICK_SPECS = ("laser:verifier", "laser:audit", "random", "score_mean", "fixed:verifier", "fixed:sentiment")
-RUN_OPTIONS = ("granularity", "exploration")  # --reward_selector options of the run, not of the selector
+RUN_OPTIONS = ("granularity", "explore_by")  # --reward_selector options of the run, not of the selector
 DEFAULT_ARMS = ("verifier", "sentiment", "similarity", "length", "noise")
 PRESETS = {
     # decisions per run (granularity group: one per prompt) = rounds x prompts_per_round
@@ -73,7 +73,7 @@ def parse_spec(spec: str, arms: list[str], router: str | None,
     """``NAME[:SIGNAL][@GRANULARITY][,OPTION=VALUE...]`` -> [(label, selector, options, signal)]
     (``fixed:*`` expands to every arm, ``fixed:trusted`` to every arm not in ``misleading``;
     ``@batch``: one decision per pool call of ``score_batch_size`` prompts instead of one per prompt;
-    ``,exploration=train``: a ``--reward_selector`` option; both kept in the label)."""
+    ``,explore_by=training``: a ``--reward_selector`` option; both kept in the label)."""
     spec, *pairs = spec.split(",")
     if pairs:
         extra: dict[str, Any] = {}

@@ -13,7 +13,7 @@ from typing import Any, Optional
 from laser_plugin.cli_fields import option
 from laser_plugin.core.base import check_context_dim
 from laser_plugin.core.granularity import GRANULARITIES, check_granularity
-from laser_plugin.core.exploration import EXPLORATION_MODES
+from laser_plugin.core.exploration import EXPLORE_BY
 
 ENV_VAR = "LASER_PLUGIN_CONFIG"
 # What OpenRLHF's --reward.model_name_or_path holds when the pool replaces its single RM.
@@ -56,12 +56,12 @@ class LaserConfig:
                                          "--reward_selector.verifier names an arm, else audit; loss where each prompt "
                                          "has one sample)")
     verifier: Optional[str] = option(None, "arm name whose scores are ground truth for --reward_selector.signal verifier")
-    exploration: Optional[str] = option(None, f"{'|'.join(EXPLORATION_MODES)}: whose scores train when the bandit "
-                                              "explores. train: its pick's (LASeR); score: the arm with the best "
-                                              "estimate's, and a differing pick scores the same rows for feedback only "
-                                              "(one more arm call); off: the best estimate's, no extra scoring (audits "
-                                              "explore). Default: score for iterative DPO's verifier/auto signals, off "
-                                              "for audit, train otherwise")
+    explore_by: Optional[str] = option(None, f"{'|'.join(EXPLORE_BY)}: how the bandit explores. training: its "
+                                             "pick's scores train (LASeR); scoring: the arm with the best estimate's "
+                                             "scores train, and a differing pick scores the same rows for feedback "
+                                             "only (one more arm call); none: the best estimate's, no extra scoring "
+                                             "(audits explore). Default: scoring for iterative DPO's verifier and auto "
+                                             "signals, none for audit, training otherwise")
     audit_share: Optional[float] = option(None, "share of decisions every arm scores under --reward_selector.signal "
                                                 "audit (default 0.25/(K-1): scoring <= 1.25x one arm)")
     context_encoder: str = option("hashing", "context features: hashing (prompt text) or hf:PATH (a small encoder model)")
@@ -99,8 +99,8 @@ class LaserConfig:
             raise ValueError("--reward_selector.signal verifier needs --reward_selector.verifier ARM_NAME")
         if self.audit_share is not None and not 0.0 < self.audit_share <= 1.0:
             raise ValueError(f"--reward_selector.audit_share must be in (0, 1], got {self.audit_share}")
-        if self.exploration is not None and self.exploration not in EXPLORATION_MODES:
-            raise ValueError(f"--reward_selector.exploration must be one of {EXPLORATION_MODES}, got {self.exploration!r}")
+        if self.explore_by is not None and self.explore_by not in EXPLORE_BY:
+            raise ValueError(f"--reward_selector.explore_by must be one of {EXPLORE_BY}, got {self.explore_by!r}")
         check_context_dim(self.context_dim, "--reward_selector.context_dim")
         if self.residency < 1:
             raise ValueError(f"--reward_selector.residency must be >= 1, got {self.residency}")

@@ -1,16 +1,17 @@
-"""Whose scores train when the bandit explores (iterative DPO with a signal known at scoring time).
+"""Whose scores train when the bandit explores (``--reward_selector.explore_by``).
 
 LASeR (arXiv 2410.01735, Alg. 1) trains on the pairs of the arm LinUCB picks,
     a_t = argmax_k  x . theta_k + alpha sqrt(x^T A_k^-1 x),
-so every exploratory pick (the bonus outranking a better estimate) is also a DPO step on an arm the
-bandit believes worse. That is unavoidable when the bandit's reward comes from training on the
+so every exploratory pick (the bonus outranking a better estimate) is also a training step on an arm
+the bandit believes worse. That is unavoidable when the bandit's reward comes from training on the
 pick's pairs (LASeR's -loss, the probe). When it does not (answer correctness, a cross-arm audit:
 both judge an arm's scores, not the training they cause), exploring can cost scoring instead:
 
-    train  the pick scores and its scores train (LASeR)
-    score  the arm with the best estimate, g_t = argmax_k x . theta_k, scores the rows that train;
-           where a_t != g_t, a_t scores the same rows for the bandit's feedback only (one more call)
-    off    g_t scores; nothing more (the signal explores by itself: an audit scores every arm)
+    training  the pick scores and its scores train (LASeR)
+    scoring   the arm with the best estimate, g_t = argmax_k x . theta_k (Thompson: the posterior
+              mean), scores the rows that train; where a_t != g_t, a_t scores the same rows for the
+              bandit's feedback only (one more arm call)
+    none      g_t scores; nothing more (the signal explores by itself: an audit scores every arm)
 
 With no evidence yet every estimate ties and g_t = a_t.
 """
@@ -22,11 +23,11 @@ import numpy as np
 
 from laser_plugin.core.base import require
 
-EXPLORATION_MODES = ("train", "score", "off")
+EXPLORE_BY = ("training", "scoring", "none")
 
 
-def check_exploration(value: str, name: str = "exploration") -> None:
-    require(value in EXPLORATION_MODES, f"{name} must be one of {EXPLORATION_MODES}, got {value!r}")
+def check_explore_by(value: str, name: str = "explore_by") -> None:
+    require(value in EXPLORE_BY, f"{name} must be one of {EXPLORE_BY}, got {value!r}")
 
 
 def training_arms(estimates: Optional[np.ndarray], picked: np.ndarray, excluded: Iterable[int] = ()) -> np.ndarray:
@@ -43,4 +44,4 @@ def training_arms(estimates: Optional[np.ndarray], picked: np.ndarray, excluded:
     return np.where(at_best, picked, est.argmax(axis=1)).astype(np.int64)
 
 
-__all__ = ["EXPLORATION_MODES", "check_exploration", "training_arms"]
+__all__ = ["EXPLORE_BY", "check_explore_by", "training_arms"]

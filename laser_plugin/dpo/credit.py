@@ -33,10 +33,11 @@ from typing import Iterable, Optional, Sequence
 import numpy as np
 
 DPO_SIGNALS = ("loss", "probe", "verifier", "audit", "auto")
-# --reward_selector.exploration per signal when not given (core.exploration): loss and probe learn
+# --reward_selector.explore_by per signal when not given (core.exploration): loss and probe learn
 # from training on the pick's pairs; verifier and auto judge any arm's scores, so a differing pick
 # scores for feedback only; audits already score every arm.
-DPO_EXPLORATION = {"loss": "train", "probe": "train", "verifier": "score", "auto": "score", "audit": "off"}
+DPO_EXPLORE_BY = {"loss": "training", "probe": "training", "verifier": "scoring", "auto": "scoring",
+                  "audit": "none"}
 
 
 def default_dpo_signal(has_labels: bool) -> str:
@@ -122,4 +123,4 @@ class StepAttribution:
         return rows, before - float(probe_loss)
 
 
-__all__ = ["DPO_EXPLORATION", "DPO_SIGNALS", "DecisionCredit", "StepAttribution", "default_dpo_signal"]
+__all__ = ["DPO_EXPLORE_BY", "DPO_SIGNALS", "DecisionCredit", "StepAttribution", "default_dpo_signal"]

@@ -8,7 +8,7 @@ selector + signal normaliser to a RewardPool:
     contexts -> selector.select (quarantined arms excluded) -> pool.score (only chosen arms run)
              -> rewards + a decision id per sample ... later: update(decision ids, feedback)
 
-``exploration`` (``pool.config.EXPLORATION_MODES``) says whose scores train: the selector's pick
+``explore_by`` (``core.exploration.EXPLORE_BY``) says whose scores train: the selector's pick
 (LASeR), or the arm with the best estimate while a differing pick scores the same rows for feedback
 only (``ScoreResult.info["explored"]``: one more decision id per such unit).
 
@@ -57,20 +57,20 @@ class BanditRewardPool:
         pool_kwargs: Optional[dict[str, Any]] = None,
         max_pending: int = 100_000,
         load: bool = True,
-        exploration: str = "train",
+        explore_by: str = "training",
     ) -> None:
         from laser_plugin import make_selector
         from laser_plugin.core.signal_norm import make_signal_norm
 
         self.config = BanditPoolConfig(selector=selector, signal_norm=signal_norm, context_dim=context_dim,
                                        granularity=granularity, context_encoder=context_encoder, seed=seed,
-                                       max_pending=max_pending, exploration=exploration)
+                                       max_pending=max_pending, explore_by=explore_by)
         self.pool = pool if isinstance(pool, RewardPool) else RewardPool(pool, **(pool_kwargs or {}))
         if load:
             self.pool.load_all()  # fail at start, naming the arm, not on the first batch
         c = self.config
         self.context_dim, self.granularity, self.max_pending = int(c.context_dim), c.granularity, int(c.max_pending)
-        self.exploration = c.exploration
+        self.explore_by = c.explore_by
         # A router prior file records its arms, context encoder and seed, and the core reads only its
         # means: whoever builds this pool with one checks the rest (router.prior.check_pool_prior).
         self.selector = make_selector(selector, num_arms=self.pool.num_arms, dim=self.context_dim, seed=seed,
@@ -136,7 +136,7 @@ class BanditRewardPool:
             info["arms_used"] = [self.arm_names[i] for i in np.flatnonzero(used)]
         else:
             picked = np.asarray(self.selector.select(unit_ctx, exclude=sorted(excluded) or None), dtype=np.int64)
-            estimates = None if self.exploration == "train" else self.selector.expected_scores(unit_ctx)
+            estimates = None if self.explore_by == "training" else self.selector.expected_scores(unit_ctx)
             chosen = training_arms(estimates, picked, excluded)
             wanted = chosen[unit_of_row]
             rewards, raw, row_arms = self.pool.score(
@@ -148,13 +148,13 @@ class BanditRewardPool:
             self._counts["fallbacks"][0] += info["fallbacks"]
         ids = self._remember(unit_arms, unit_ctx)
         np.add.at(self._counts["select"], unit_arms, 1)  # -1 lands in the ensemble slot
-        if self.exploration == "score" and not self.selector.uses_all_arms:
+        if self.explore_by == "scoring" and not self.selector.uses_all_arms:
             info["explored"] = self._explore_by_scoring(batch, units, unit_ctx, picked, unit_arms)
         return ScoreResult(rewards=rewards, arms=row_arms, decision_ids=ids[unit_of_row], raw_scores=raw, info=info)
 
     def _explore_by_scoring(self, batch: ScoringBatch, units: list[np.ndarray], unit_ctx: np.ndarray,
                             picked: np.ndarray, trained: np.ndarray) -> list[dict[str, Any]]:
-        """``exploration`` score: where the pick differs from the arm that scored for training, the
+        """``explore_by`` scoring: where the pick differs from the arm that scored for training, the
         pick scores the unit's rows too, under a decision id of its own (feedback only, never
         training). An arm that fails here is simply not explored (failure recorded as usual)."""
         out = []

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from laser_plugin.core.base import check_context_dim
-from laser_plugin.core.exploration import check_exploration
+from laser_plugin.core.exploration import check_explore_by
 from laser_plugin.core.granularity import check_granularity
 
 NORMALIZE_MODES = ("running", "none")
@@ -46,11 +46,11 @@ class BanditPoolConfig:
     context_encoder: str = "hashing"  # or "hf:PATH"
     seed: int = 0
     max_pending: int = 100_000  # decisions awaiting feedback; the oldest are dropped beyond this
-    exploration: str = "train"  # whose scores train when the bandit explores (core.exploration)
+    explore_by: str = "training"  # whose scores train when the bandit explores (core.exploration)
 
     def __post_init__(self) -> None:
         check_granularity(self.granularity)
-        check_exploration(self.exploration)
+        check_explore_by(self.explore_by)
         check_context_dim(self.context_dim)
         if self.max_pending < 1:
             raise ValueError(f"max_pending must be >= 1, got {self.max_pending}")

@@ -89,12 +89,12 @@ class Comparison:
         return gold_rows(self.evaluate_rows(desc))
 
     def _reset(self, selector: str, options: dict[str, Any], run_name: str, seed: int, signal: str,
-               context: str | None, granularity: str | None, exploration: str | None) -> Path:
+               context: str | None, granularity: str | None, explore_by: str | None) -> Path:
         # The seed drives the round prompts, sampling, pair order (train.seed) and the bandit's RNG.
         self.args.train.seed = seed
         laser = dataclasses.replace(self.laser, selector=selector, selector_options=options, seed=seed,
                                     granularity=granularity or self.laser.granularity,
-                                    exploration=exploration or self.laser.exploration)
+                                    explore_by=explore_by or self.laser.explore_by)
         self.loop.restart((self.init_dir, INIT_TAG), laser, self.cfg.output_dir / "runs" / run_name, signal,
                           context=context or self.args.laser.context)
         return self.loop.out_dir
@@ -105,17 +105,17 @@ class Comparison:
 
     def run_selector(self, selector: str, options: dict[str, Any], *, run_name: str = "", seed: int | None = None,
                      signal: str = "loss", context: str | None = None, granularity: str | None = None,
-                     exploration: str | None = None) -> dict[str, Any]:
+                     explore_by: str | None = None) -> dict[str, Any]:
         """Every round of one selector from the start state; ``seed`` defaults to the config's,
         ``signal`` is the bandit's reward source (``--laser.signal``), ``context`` its features
         (``--laser.context``), ``granularity`` its decision unit (``--reward_selector.granularity``)
-        and ``exploration`` whose scores train while it explores (``--reward_selector.exploration``),
+        and ``explore_by`` whose scores train while it explores (``--reward_selector.explore_by``),
         each defaulting to the command line's."""
         from laser_plugin.demo.data import gold_rows
 
         seed = self.cfg.seed if seed is None else seed
         run_name = run_name or selector
-        run_dir = self._reset(selector, options, run_name, seed, signal, context, granularity, exploration)
+        run_dir = self._reset(selector, options, run_name, seed, signal, context, granularity, explore_by)
         start = time.perf_counter()
         rounds = []
         for r in range(self.cfg.rounds):

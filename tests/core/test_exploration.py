@@ -2,7 +2,7 @@
 import numpy as np
 import pytest
 
-from laser_plugin.core.exploration import check_exploration, training_arms
+from laser_plugin.core.exploration import check_explore_by, training_arms
 
 
 def test_the_best_estimate_trains_unless_the_pick_ties_for_best():
@@ -22,10 +22,10 @@ def test_excluded_arms_never_train_and_no_estimates_keep_the_pick():
 
 
 def test_modes_are_checked():
-    for mode in ("train", "score", "off"):
-        check_exploration(mode)
-    with pytest.raises(ValueError, match="exploration must be one of"):
-        check_exploration("greedy")
+    for mode in ("training", "scoring", "none"):
+        check_explore_by(mode)
+    with pytest.raises(ValueError, match="explore_by must be one of"):
+        check_explore_by("greedy")
 
 
 def test_ridge_selectors_expose_their_estimates_and_baselines_none():

@@ -251,15 +251,15 @@ def test_calibrated_feedback_bypasses_the_normaliser_and_must_be_a_rate(func_dir
     np.testing.assert_allclose(bp.update(second.decision_ids[:1], [0.25], calibrated=True)["rewards"], [0.25])
 
 
-def _explorer(func_dir, exploration):
+def _explorer(func_dir, explore_by):
     # alpha 10: the exploration bonus always outranks the estimates, so after one arm has evidence
     # for a context the pick is another arm, while the best estimate is that arm
-    return _bandit(func_dir, exploration=exploration, selector_config={"alpha": 10.0}, granularity="group")
+    return _bandit(func_dir, explore_by=explore_by, selector_config={"alpha": 10.0}, granularity="group")
 
 
-@pytest.mark.parametrize("exploration", ["score", "off", "train"])
-def test_exploration_modes_choose_who_trains_and_who_only_scores(func_dir, exploration):
-    bandit = _explorer(func_dir, exploration)
+@pytest.mark.parametrize("explore_by", ["scoring", "none", "training"])
+def test_explore_by_chooses_who_trains_and_who_only_scores(func_dir, explore_by):
+    bandit = _explorer(func_dir, explore_by)
     batch = make_batch(4, group_size=4)  # one prompt group: one decision
     first = bandit.score(batch)
     trained_first = int(first.arms[0])
@@ -267,11 +267,11 @@ def test_exploration_modes_choose_who_trains_and_who_only_scores(func_dir, explo
     bandit.update(first.decision_ids[:1], [0.9], calibrated=True)  # this arm is good here (estimate 0.4)
     second = bandit.score(batch)
     explored = second.info.get("explored", [])
-    if exploration == "train":  # LASeR: the bonus sends the pick elsewhere, and that pick trains
+    if explore_by == "training":  # LASeR: the bonus sends the pick elsewhere, and that pick trains
         assert int(second.arms[0]) != trained_first and explored == []
         return
     assert (second.arms == trained_first).all()  # the arm with the best estimate scored the training rows
-    if exploration == "off":
+    if explore_by == "none":
         assert explored == [] and bandit.metrics()["laser/explore_scorings"] == 0
         return
     (e,) = explored  # the pick scored the same rows, for feedback only, under its own decision id
@@ -283,11 +283,11 @@ def test_exploration_modes_choose_who_trains_and_who_only_scores(func_dir, explo
     out = bandit.update([e["decision"]], [0.2], calibrated=True)  # feedback reaches the explored arm
     assert out["arms"].tolist() == [e["arm"]]
     state = bandit.state_dict()
-    again = _explorer(func_dir, exploration)
+    again = _explorer(func_dir, explore_by)
     again.load_state_dict(state)
     assert again.metrics()["laser/explore_scorings"] == 1
 
 
-def test_exploration_mode_is_validated(func_dir):
-    with pytest.raises(ValueError, match="exploration must be one of"):
-        _bandit(func_dir, exploration="greedy")
+def test_explore_by_is_validated(func_dir):
+    with pytest.raises(ValueError, match="explore_by must be one of"):
+        _bandit(func_dir, explore_by="greedy")

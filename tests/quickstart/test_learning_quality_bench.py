@@ -31,9 +31,9 @@ def test_specs_expand_and_refuse_what_cannot_run():
     assert bench.parse_spec("random", arms, None)[0][0] == "random"
     assert bench.parse_spec("laser:audit@batch", arms, None) == [("laser:audit@batch", "laser", {"granularity": "batch"}, "audit")]
     assert bench.parse_spec("fixed:trusted", arms, None, ("length",)) == [("fixed:verifier", "fixed", {"arm": 0}, "loss")]
-    assert bench.parse_spec("laser:verifier@batch,exploration=train,alpha=1", arms, None) == [
-        ("laser:verifier@batch,exploration=train,alpha=1", "laser",
-         {"granularity": "batch", "exploration": "train", "alpha": "1"}, "verifier")]
+    assert bench.parse_spec("laser:verifier@batch,explore_by=training,alpha=1", arms, None) == [
+        ("laser:verifier@batch,explore_by=training,alpha=1", "laser",
+         {"granularity": "batch", "explore_by": "training", "alpha": "1"}, "verifier")]
     with pytest.raises(ValueError, match="OPTION=VALUE"):
         bench.parse_spec("laser:verifier,train", arms, None)
     with pytest.raises(ValueError, match="granularity"):
@@ -103,17 +103,17 @@ def test_tiny_run_writes_results_with_targets(tmp_path, tiny_policy):
     out = tmp_path / "lq"
     cmd = [sys.executable, str(BENCH), "--model", str(tiny_policy), "--pool", pool, "--rounds", "2",
            "--prompts-per-round", "6", "--train-per-domain", "2", "--eval-per-domain", "2", "--seeds", "2",
-           "--n-samples", "2", "--max-new-tokens", "6", "--selectors", "laser:verifier", "laser:verifier,exploration=train", "random", "fixed:*",
+           "--n-samples", "2", "--max-new-tokens", "6", "--selectors", "laser:verifier", "laser:verifier,explore_by=training", "random", "fixed:*",
            "bayesian_router:verifier", "laser:verifier@batch", "--router", _router_files(tmp_path, list(arms), 8, (0, 1)),
            "--workdir", str(tmp_path / "work"), "--output", str(out),
            "--extra", "--reward_selector.context_dim", "8", "--data.max_len", "64"]
     proc = subprocess.run(cmd, capture_output=True, text=True, timeout=900)
     assert proc.returncode == 0, (proc.stdout + proc.stderr)[-5000:]
     res = json.loads(out.with_suffix(".json").read_text())
-    assert set(res["table"]) == {"laser:verifier", "laser:verifier,exploration=train", "random", "fixed:verifier",
+    assert set(res["table"]) == {"laser:verifier", "laser:verifier,explore_by=training", "random", "fixed:verifier",
                                  "fixed:length", "fixed:noise", "bayesian_router:verifier", "laser:verifier@batch"}
     # LASeR's exploration trains on its picks, never scores for feedback only
-    assert res["table"]["laser:verifier,exploration=train"]["explored"] == 0
+    assert res["table"]["laser:verifier,explore_by=training"]["explored"] == 0
     assert all(row["pairs"] >= 0 and row["explored"] >= 0 for row in res["table"].values())
     for label, row in res["table"].items():
         assert row["seeds"] == [0, 1] and row["ci95"][0] <= row["gold"]["all"] <= row["ci95"][1]

@@ -30,7 +30,7 @@ def make_bandit(config: LaserConfig, *, pool: Optional[RewardPool] = None, token
     return BanditRewardPool(pool, selector=config.selector, selector_config=dict(config.selector_options),
                             signal_norm=config.signal_norm, context_dim=config.context_dim,
                             granularity=config.granularity, context_encoder=config.context_encoder,
-                            seed=config.seed, load=load, exploration=config.exploration or "train")
+                            seed=config.seed, load=load, explore_by=config.explore_by or "training")
 
 
 def check_prior_contexts(config: LaserConfig, context: str) -> None:

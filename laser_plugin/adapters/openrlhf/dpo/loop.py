@@ -25,7 +25,7 @@ from laser_plugin.adapters.openrlhf.dpo.resume import BANDIT_FILE, RoundCheckpoi
 from laser_plugin.adapters.openrlhf.generation import SamplingConfig, VLLMSampler, _hf_module, hf_generate
 from laser_plugin.core.state_io import atomic_write_text, write_jsonl
 from laser_plugin.dpo.dist import RankSync
-from laser_plugin.dpo.credit import DPO_EXPLORATION, DecisionCredit, StepAttribution
+from laser_plugin.dpo.credit import DPO_EXPLORE_BY, DecisionCredit, StepAttribution
 from laser_plugin.dpo.preference import build_pairs
 from laser_plugin.dpo.sampling import DecisionGroupedOrder
 from laser_plugin.dpo.scoring import policy_contexts, score_samples
@@ -34,7 +34,7 @@ from laser_plugin.signals import fallback_audit_share, verifier_agreement
 
 
 def _explored(result: Any) -> list[dict]:
-    """The exploring picks of one pool call (``--reward_selector.exploration score``): feedback only."""
+    """The exploring picks of one pool call (``--reward_selector.explore_by scoring``): feedback only."""
     return list(result.info.get("explored", ())) if result.info else []
 
 
@@ -48,18 +48,18 @@ def dpo_bandit_defaults(laser: Any, signal: str) -> Any:
     benchmarks/results/learning_quality.md:
     granularity  per prompt (group): per-prompt audit 0.602 vs 0.454 per pool call (paired +0.148
                  [+0.04, +0.26]; verifier +0.04, within noise);
-    exploration  ``DPO_EXPLORATION[signal]``: signals that judge an arm's scores explore by scoring
+    explore_by   ``DPO_EXPLORE_BY[signal]``: signals that judge an arm's scores explore by scoring
                  (verifier, auto) or by their audits (audit), so the policy trains on the arm with the
                  best estimate; loss and probe learn from training on the pick's pairs (train)."""
     changes = {}
     if not laser.granularity_given:
         changes["granularity"] = "group"
-    if laser.exploration is None:
-        changes["exploration"] = DPO_EXPLORATION[signal]
-    elif laser.exploration != "train" and signal in ("loss", "probe"):
-        raise ValueError(f"--reward_selector.exploration {laser.exploration} with --laser.signal {signal}: that signal "
+    if laser.explore_by is None:
+        changes["explore_by"] = DPO_EXPLORE_BY[signal]
+    elif laser.explore_by != "training" and signal in ("loss", "probe"):
+        raise ValueError(f"--reward_selector.explore_by {laser.explore_by} with --laser.signal {signal}: that signal "
                          "is the training loss on the pick's pairs, so the pick must train; use "
-                         "--reward_selector.exploration train (or leave it out)")
+                         "--reward_selector.explore_by training (or leave it out)")
     return dataclasses.replace(laser, **changes) if changes else laser
 
 
@@ -248,7 +248,7 @@ class IterativeDPO(RoundCheckpoints):
         return stats
 
     def _verifier_signal(self, batch: Any, result: Any, close_unjudged: bool = True) -> list[int]:
-        """Per decision of one scoring call (and per exploring pick, ``--reward_selector.exploration
+        """Per decision of one scoring call (and per exploring pick, ``--reward_selector.explore_by
         score``): agreement of the arm's within-prompt order with answer correctness (rows without a
         label are left out), a calibrated rate fed as is. A decision whose prompts have no pair the
         verifier orders (all right, all wrong, no label) says nothing about the arm and is closed

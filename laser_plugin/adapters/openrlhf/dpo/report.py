@@ -69,7 +69,7 @@ class RoundStats:
             "arm_share_by_domain": {dom: {n: c / sum(cnt.values()) for n, c in cnt.items()} for dom, cnt in by_domain.items()},
             "score_seconds": scored.seconds,
             "pairs_by_arm": dict(Counter(self._name(int(scored.arms[p.chosen])) for p in pairs)),
-            # --reward_selector.exploration score: picks that scored for feedback only (not trained on)
+            # --reward_selector.explore_by scoring: picks that scored for feedback only (not trained on)
             "explored": len(scored.explored),
             "explored_by_arm": dict(Counter(self._name(e["arm"]) for e in scored.explored)),
         }

@@ -152,7 +152,7 @@ class LaserExperienceMaker(RemoteExperienceMaker):
             if log is None:  # generation-time decisions join the step that trains on them
                 self._step_decisions.append(decisions)
             return
-        explored = list(result.info.get("explored", ()))  # --reward_selector.exploration score: feedback only
+        explored = list(result.info.get("explored", ()))  # --reward_selector.explore_by scoring: feedback only
         if signal == "audit":
             self.bandit.forget([e["decision"] for e in explored])  # an audit pays every arm anyway
             for out in self.bandit.audit_share_of(result, batch, self.laser_config.audit_share, self.laser_config.seed):

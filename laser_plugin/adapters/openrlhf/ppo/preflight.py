@@ -171,10 +171,10 @@ def check_upstream(config: LaserConfig, args: Any) -> None:
         config.signal = "loss"  # the default signals compare responses of one prompt: none here
         print("[laser_plugin] --reward_selector.signal loss: one sample per prompt leaves no group to compare "
               "responses in. Set --reward_selector.signal to choose explicitly.", file=sys.stderr)
-    if config.exploration not in (None, "train") and config.signal == "loss":
-        raise ValueError(f"--reward_selector.exploration {config.exploration} with --reward_selector.signal loss: "
+    if config.explore_by not in (None, "training") and config.signal == "loss":
+        raise ValueError(f"--reward_selector.explore_by {config.explore_by} with --reward_selector.signal loss: "
                          "that signal is the policy loss of the step the pick's rewards trained, so the pick must "
-                         "train; use --reward_selector.exploration train (or leave it out)")
+                         "train; use --reward_selector.explore_by training (or leave it out)")
     if filtering:
         low, high = _get(args, "algo.dynamic_filtering_range", (0, 1))
         if not float(low) < float(high):

@@ -79,26 +79,26 @@ def test_subcommands_registered_without_importing_openrlhf():
     assert missing.returncode == 2 and "--reward_selector NAME and --reward_pool SPECS are required" in missing.stderr
 
 
-def test_exploration_defaults_follow_the_signal_and_loss_refuses_other_modes(tmp_path):
+def test_explore_by_defaults_follow_the_signal_and_loss_refuses_the_others(tmp_path):
     from laser_plugin.adapters.openrlhf.dpo.loop import dpo_bandit_defaults
     from laser_plugin.config import LaserConfig
 
     laser = LaserConfig(pool="func:a.py")
     # signals that judge an arm's scores: the best estimate trains; verifier/auto explore by scoring,
     # audit by its audits; LASeR's loss (and the probe) learn from training on the pick
-    assert {s: dpo_bandit_defaults(laser, s).exploration for s in ("verifier", "auto", "audit", "loss", "probe")} == \
-        {"verifier": "score", "auto": "score", "audit": "off", "loss": "train", "probe": "train"}
+    assert {s: dpo_bandit_defaults(laser, s).explore_by for s in ("verifier", "auto", "audit", "loss", "probe")} == \
+        {"verifier": "scoring", "auto": "scoring", "audit": "none", "loss": "training", "probe": "training"}
     assert dpo_bandit_defaults(laser, "verifier").granularity == "group"  # and one decision per prompt
-    given = LaserConfig(pool="func:a.py", exploration="train")
-    assert dpo_bandit_defaults(given, "verifier").exploration == "train"  # asked for: kept
-    with pytest.raises(ValueError, match="--reward_selector.exploration score with --laser.signal loss.*exploration train"):
-        dpo_bandit_defaults(LaserConfig(pool="func:a.py", exploration="score"), "loss")
-    with pytest.raises(ValueError, match="exploration must be one of"):
-        LaserConfig(pool="func:a.py", exploration="greedy")
+    given = LaserConfig(pool="func:a.py", explore_by="training")
+    assert dpo_bandit_defaults(given, "verifier").explore_by == "training"  # asked for: kept
+    with pytest.raises(ValueError, match="--reward_selector.explore_by scoring with --laser.signal loss.*explore_by training"):
+        dpo_bandit_defaults(LaserConfig(pool="func:a.py", explore_by="scoring"), "loss")
+    with pytest.raises(ValueError, match="explore_by must be one of"):
+        LaserConfig(pool="func:a.py", explore_by="greedy")
     # on the command line: refused before any model loads (exit 2, the fix in the message)
     out = subprocess.run([sys.executable, "-m", "laser_plugin.cli", "iterative-dpo", "--model.model_name_or_path",
                           str(tmp_path / "no_model"), "--data.dataset", str(tmp_path / "none.jsonl"), "--reward_selector",
                           "laser", "--reward_pool", f"func:{ROOT / 'laser_plugin/demo/arms/length.py'}",
-                          "--laser.signal", "loss", "--reward_selector.exploration", "off"],
+                          "--laser.signal", "loss", "--reward_selector.explore_by", "none"],
                          capture_output=True, text=True, cwd=ROOT)
-    assert out.returncode == 2 and "use --reward_selector.exploration train" in out.stderr, out.stderr[-2000:]
+    assert out.returncode == 2 and "use --reward_selector.explore_by training" in out.stderr, out.stderr[-2000:]
