@@ -13,7 +13,13 @@ both judge an arm's scores, not the training they cause), exploring can cost sco
               bandit's feedback only (one more arm call)
     none      g_t scores; nothing more (the signal explores by itself: an audit scores every arm)
 
-With no evidence yet every estimate ties and g_t = a_t.
+and in both of the last two a decision ABSTAINS where even g_t is not estimated better than chance,
+x . theta_g <= 0: the calibrated signals (a verifier's or an audit's agreement rate) are learned as
+rate - 1/2, so 0 is chance, and before any evidence every estimate is 0. An abstaining decision is
+scored by its pick, for feedback only, and trains nothing. So the policy never trains on an arm the
+bandit has no evidence for: in a weak policy's first round most math groups are all wrong (the
+verifier cannot judge them, no arm learns there), and LinUCB's picks on them trained noise and
+sentiment pairs (benchmarks/results/learning_quality.md).
 """
 from __future__ import annotations
 
@@ -44,4 +50,12 @@ def training_arms(estimates: Optional[np.ndarray], picked: np.ndarray, excluded:
     return np.where(at_best, picked, est.argmax(axis=1)).astype(np.int64)
 
 
-__all__ = ["EXPLORE_BY", "check_explore_by", "training_arms"]
+def above_chance(estimates: Optional[np.ndarray], arms: np.ndarray) -> np.ndarray:
+    """Per row, whether ``arms``' estimate is above chance (> 0); all True without estimates."""
+    arms = np.asarray(arms, dtype=np.int64)
+    if estimates is None:
+        return np.ones(len(arms), dtype=bool)
+    return np.asarray(estimates, dtype=np.float64)[np.arange(len(arms)), arms] > 0.0
+
+
+__all__ = ["EXPLORE_BY", "above_chance", "check_explore_by", "training_arms"]

@@ -30,6 +30,7 @@ class ScoredSamples:
     seconds: float = 0.0
     decisions: list[dict[str, Any]] = field(default_factory=list)  # one entry per decision (for logs)
     explored: list[dict[str, Any]] = field(default_factory=list)  # exploring picks, feedback only (for logs)
+    abstained: set[int] = field(default_factory=set)  # decisions whose scores must not train (core.exploration)
 
 
 def scoring_batch(items: Sequence[Any], pidx: np.ndarray, responses: Sequence[str], rows: np.ndarray,
@@ -82,6 +83,7 @@ def score_samples(bandit: Any, items: Sequence[Any], prompt_index: Sequence[int]
             sel = rows[res.decision_ids == d]
             out.decisions.append({"decision": int(d), "arm": int(out.arms[sel[0]]), "prompts": sorted(set(pidx[sel].tolist())),
                                   "samples": int(len(sel))})
+        out.abstained.update(int(d) for d in (res.info or {}).get("abstained", ()))
         for e in (res.info or {}).get("explored", ()):
             sel = rows[np.asarray(e["rows"])]
             out.explored.append({"decision": int(e["decision"]), "arm": int(e["arm"]),

@@ -10,7 +10,9 @@ selector + signal normaliser to a RewardPool:
 
 ``explore_by`` (``core.exploration.EXPLORE_BY``) says whose scores train: the selector's pick
 (LASeR), or the arm with the best estimate while a differing pick scores the same rows for feedback
-only (``ScoreResult.info["explored"]``: one more decision id per such unit).
+only (``ScoreResult.info["explored"]``: one more decision id per such unit); where no arm is
+estimated better than chance the decision abstains (``info["abstained"]``: its pick scored, for
+feedback only; the caller trains nothing on it).
 
 A plain Python class (usable without Ray); ``laser_plugin.pool.actor`` wraps it as a Ray actor.
 """
@@ -22,7 +24,7 @@ from typing import Any, Optional, Sequence, Union
 
 import numpy as np
 
-from laser_plugin.core.exploration import training_arms
+from laser_plugin.core.exploration import above_chance, training_arms
 from laser_plugin.core.granularity import decision_units, mean_context
 from laser_plugin.pool.arms import PoolExhaustedError
 from laser_plugin.pool.config import BanditPoolConfig
@@ -83,7 +85,7 @@ class BanditRewardPool:
         # select counts per arm (+ one slot for ensemble decisions), bandit reward sums/counts
         self._counts = {"select": np.zeros(k + 1), "reward_sum": np.zeros(k), "reward_n": np.zeros(k),
                         "fallbacks": np.zeros(1), "dropped": np.zeros(1), "audits": np.zeros(1),
-                        "explored": np.zeros(1)}
+                        "explored": np.zeros(1), "abstained": np.zeros(1)}
 
     @property
     def arm_names(self) -> list[str]:
@@ -138,6 +140,8 @@ class BanditRewardPool:
             picked = np.asarray(self.selector.select(unit_ctx, exclude=sorted(excluded) or None), dtype=np.int64)
             estimates = None if self.explore_by == "training" else self.selector.expected_scores(unit_ctx)
             chosen = training_arms(estimates, picked, excluded)
+            abstains = ~above_chance(estimates, chosen)
+            chosen = np.where(abstains, picked, chosen)  # nothing to train: the pick scores, for feedback
             wanted = chosen[unit_of_row]
             rewards, raw, row_arms = self.pool.score(
                 batch, wanted, return_arms=True,
@@ -148,8 +152,11 @@ class BanditRewardPool:
             self._counts["fallbacks"][0] += info["fallbacks"]
         ids = self._remember(unit_arms, unit_ctx)
         np.add.at(self._counts["select"], unit_arms, 1)  # -1 lands in the ensemble slot
-        if self.explore_by == "scoring" and not self.selector.uses_all_arms:
-            info["explored"] = self._explore_by_scoring(batch, units, unit_ctx, picked, unit_arms)
+        if not self.selector.uses_all_arms and self.explore_by != "training":
+            info["abstained"] = ids[abstains].tolist()
+            self._counts["abstained"][0] += int(abstains.sum())
+            if self.explore_by == "scoring":
+                info["explored"] = self._explore_by_scoring(batch, units, unit_ctx, picked, unit_arms)
         return ScoreResult(rewards=rewards, arms=row_arms, decision_ids=ids[unit_of_row], raw_scores=raw, info=info)
 
     def _explore_by_scoring(self, batch: ScoringBatch, units: list[np.ndarray], unit_ctx: np.ndarray,
@@ -295,7 +302,8 @@ class BanditRewardPool:
                     "laser/fallbacks": float(self._counts["fallbacks"][0]),
                     "laser/dropped_pending": float(self._counts["dropped"][0]),
                     "laser/audits": float(self._counts["audits"][0]),
-                    "laser/explore_scorings": float(self._counts["explored"][0])})
+                    "laser/explore_scorings": float(self._counts["explored"][0]),
+                    "laser/abstained": float(self._counts["abstained"][0])})
         out.update(self.pool.metrics())
         return out
 
@@ -326,7 +334,7 @@ class BanditRewardPool:
         self.signal_norm.load_state_dict(unflatten(state, norm_key))
         self.pool.load_state_dict(strip(state, "pool"))
         for key in self._counts:
-            if f"counts/{key}" in state or key not in ("audits", "explored"):  # older states: 0 of these
+            if f"counts/{key}" in state or key not in ("audits", "explored", "abstained"):  # older states: 0 of these
                 self._counts[key] = np.asarray(state[f"counts/{key}"], dtype=np.float64).copy()
             else:
                 self._counts[key] = np.zeros(1)

@@ -125,7 +125,7 @@ class Comparison:
             rounds.append({"round": r, "gold_samples": gold_rows(_round_records(run_dir, r)),
                            "arm_share_by_domain": stats.get("arm_share_by_domain", {}), "pairs": stats["pairs"],
                            "loss_mean": stats["loss_mean"], "signal_mean": stats["signal_mean"],
-                           "explored": stats.get("explored", 0),
+                           "explored": stats.get("explored", 0), "abstained": stats.get("abstained", 0),
                            "seconds": stats["seconds"]["total"]})
         train_seconds = time.perf_counter() - start
         metrics = self.loop.bandit.metrics()
@@ -143,7 +143,8 @@ class Comparison:
 
 
 def _share(run_dir: Path, rounds: int | range) -> dict[str, dict[str, float]]:
-    """Share of prompts scored by each arm, per domain, over the rounds ("ensemble": all arms)."""
+    """Share of prompts scored for training by each arm, per domain, over the rounds ("ensemble": all
+    arms; "abstained": no arm was believed better than chance, nothing trained, core.exploration)."""
     counts: dict[str, dict[str, int]] = {}
     for r in (range(rounds) if isinstance(rounds, int) else rounds):
         seen = set()
@@ -151,7 +152,8 @@ def _share(run_dir: Path, rounds: int | range) -> dict[str, dict[str, float]]:
             if rec["prompt_index"] in seen:
                 continue
             seen.add(rec["prompt_index"])
+            arm = rec["arm"] if rec.get("trained", True) else "abstained"
             for dom in (rec["domain"], "all"):
-                counts.setdefault(dom, {}).setdefault(rec["arm"], 0)
-                counts[dom][rec["arm"]] += 1
+                counts.setdefault(dom, {}).setdefault(arm, 0)
+                counts[dom][arm] += 1
     return {d: {a: n / sum(c.values()) for a, n in sorted(c.items())} for d, c in counts.items()}

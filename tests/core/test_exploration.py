@@ -39,3 +39,11 @@ def test_ridge_selectors_expose_their_estimates_and_baselines_none():
         est = sel.expected_scores(x)
         assert est[0, 1] > 0 and est[0, 0] == 0.0
     assert make_selector("random", num_arms=2, dim=3).expected_scores(x) is None
+
+
+def test_above_chance_is_a_positive_estimate():
+    from laser_plugin.core.exploration import above_chance
+
+    est = np.array([[0.0, 0.0], [-0.1, 0.2], [0.3, -0.2]])  # no evidence, arm 1 believed, arm 0 believed
+    np.testing.assert_array_equal(above_chance(est, [1, 1, 1]), [False, True, False])
+    np.testing.assert_array_equal(above_chance(None, [0, 1]), [True, True])  # no estimates: never abstains

@@ -263,7 +263,9 @@ def test_explore_by_chooses_who_trains_and_who_only_scores(func_dir, explore_by)
     batch = make_batch(4, group_size=4)  # one prompt group: one decision
     first = bandit.score(batch)
     trained_first = int(first.arms[0])
-    assert "explored" not in first.info or first.info["explored"] == []  # no evidence yet: the pick trains
+    assert first.info.get("explored", []) == []  # no evidence yet: the pick scores...
+    # ...and, where only the estimates decide (not LASeR), nothing trains on it: no arm is believed
+    assert first.info.get("abstained", []) == ([] if explore_by == "training" else [int(first.decision_ids[0])])
     bandit.update(first.decision_ids[:1], [0.9], calibrated=True)  # this arm is good here (estimate 0.4)
     second = bandit.score(batch)
     explored = second.info.get("explored", [])
@@ -271,6 +273,7 @@ def test_explore_by_chooses_who_trains_and_who_only_scores(func_dir, explore_by)
         assert int(second.arms[0]) != trained_first and explored == []
         return
     assert (second.arms == trained_first).all()  # the arm with the best estimate scored the training rows
+    assert second.info["abstained"] == [] and bandit.metrics()["laser/abstained"] == 1
     if explore_by == "none":
         assert explored == [] and bandit.metrics()["laser/explore_scorings"] == 0
         return

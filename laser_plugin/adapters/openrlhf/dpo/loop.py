@@ -197,7 +197,8 @@ class IterativeDPO(RoundCheckpoints):
                          "auto": self._auto_signal}.get(self.loop.signal)
             scored = score_samples(self.bandit, items, pidx, responses, self.loop.score_batch_size, contexts, seqs,
                                    self.tokenizer.pad_token_id, after_call=immediate)
-            pairs = build_pairs(pidx, responses, scored.rewards, self.loop.pair)
+            pairs = [p for p in build_pairs(pidx, responses, scored.rewards, self.loop.pair)
+                     if int(scored.decision_ids[p.chosen]) not in scored.abstained]  # no arm believed: no pair
             pairs = [p for p in pairs if dpo_data.prompt_fits(self.tokenizer, items[p.group].prompt, a.data.max_len)]
             rows = [{"prompt": items[p.group].prompt, "chosen": responses[p.chosen], "rejected": responses[p.rejected]}
                     for p in pairs]
@@ -301,7 +302,8 @@ class IterativeDPO(RoundCheckpoints):
         write_jsonl(path / "samples.jsonl", ({
             "round": r, "prompt_index": items[p].index, "domain": items[p].domain, "label": items[p].label,
             "response": responses[i], "reward": float(scored.rewards[i]), "raw_score": float(scored.raw[i]),
-            "arm": arm(i), "decision": int(scored.decision_ids[i])} for i, p in enumerate(pidx)))
+            "arm": arm(i), "decision": int(scored.decision_ids[i]),
+            "trained": int(scored.decision_ids[i]) not in scored.abstained} for i, p in enumerate(pidx)))
         write_jsonl(path / "pairs.jsonl", ({
             "round": r, "prompt_index": items[p.group].index, "domain": items[p.group].domain, "chosen": responses[p.chosen],
             "rejected": responses[p.rejected], "gap": p.gap, "arm": arm(p.chosen)} for p in pairs))

@@ -56,21 +56,25 @@ class RoundStats:
         per_prompt: dict[int, set] = defaultdict(set)
         for p, r in zip(pidx, responses):
             per_prompt[p].add(" ".join(r.split()))
-        arms = Counter(self._name(d["arm"]) for d in scored.decisions)
+        # a decision that abstained (no arm believed better than chance) trained nothing: its own column
+        trained = lambda d: "abstained" if d["decision"] in scored.abstained else self._name(d["arm"])  # noqa: E731
+        arms = Counter(trained(d) for d in scored.decisions)
         by_domain: dict[str, Counter] = defaultdict(Counter)
         for d in scored.decisions:
             for p in d["prompts"]:
-                by_domain[items[p].domain][self._name(d["arm"])] += 1
+                by_domain[items[p].domain][trained(d)] += 1
         self.scoring = {
             "prompts": len(per_prompt), "samples": len(pidx),
             "distinct_per_prompt": float(np.mean([len(v) for v in per_prompt.values()])) if per_prompt else 0.0,
             "decisions": len(scored.decisions),
-            "arm_share": {n: arms[n] / max(len(scored.decisions), 1) for n in self.names + ["ensemble"] if arms[n]},
+            "arm_share": {n: arms[n] / max(len(scored.decisions), 1) for n in self.names + ["ensemble", "abstained"]
+                          if arms[n]},
             "arm_share_by_domain": {dom: {n: c / sum(cnt.values()) for n, c in cnt.items()} for dom, cnt in by_domain.items()},
             "score_seconds": scored.seconds,
             "pairs_by_arm": dict(Counter(self._name(int(scored.arms[p.chosen])) for p in pairs)),
             # --reward_selector.explore_by scoring: picks that scored for feedback only (not trained on)
             "explored": len(scored.explored),
+            "abstained": len(scored.abstained),  # decisions no arm was believed for: scored, not trained
             "explored_by_arm": dict(Counter(self._name(e["arm"]) for e in scored.explored)),
         }
 
@@ -113,7 +117,7 @@ def _fmt(x: Any) -> str:
 
 
 def print_summary(history: list[dict], arm_names: list[str], selector: str, signal: str) -> None:
-    names = arm_names + (["ensemble"] if any("ensemble" in h.get("arm_share", {}) for h in history) else [])
+    names = arm_names + [n for n in ("ensemble", "abstained") if any(n in h.get("arm_share", {}) for h in history)]
     header = ["round", "pairs", "steps", "loss", "acc", "signal"] + [f"share:{n}" for n in names] + \
              [f"reward:{n}" for n in arm_names] + ["seconds"]
     rows = []

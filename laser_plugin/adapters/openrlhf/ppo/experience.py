@@ -152,27 +152,18 @@ class LaserExperienceMaker(RemoteExperienceMaker):
             if log is None:  # generation-time decisions join the step that trains on them
                 self._step_decisions.append(decisions)
             return
-        explored = list(result.info.get("explored", ()))  # --reward_selector.explore_by scoring: feedback only
         if signal == "audit":
-            self.bandit.forget([e["decision"] for e in explored])  # an audit pays every arm anyway
             for out in self.bandit.audit_share_of(result, batch, self.laser_config.audit_share, self.laser_config.seed):
                 self._step_signals.extend(out["agreement"][out["arms"]].tolist())
             return
-        units = [(int(d), np.flatnonzero(result.decision_ids == d)) for d in decisions]
-        scores = {d: result.raw_scores[rows] for d, rows in units}
-        for e in explored:
-            units.append((e["decision"], np.asarray(e["rows"])))
-            scores[e["decision"]] = np.asarray(e["raw_scores"])
-        truth: dict[bytes, np.ndarray] = {}  # the verifier scores each row set once
-        for d, rows in units:  # immediate signals, one per decision, from the rows it scored
+        for d in decisions:  # immediate signals, one per decision, from the rows it scored
+            rows = result.decision_ids == d
             groups = batch.group_ids[rows] if batch.group_ids is not None else None
             if signal == "group_variance":
-                value = group_informativeness(scores[d], groups)
+                value = group_informativeness(result.raw_scores[rows], groups)
             else:
-                key = rows.tobytes()
-                if key not in truth:
-                    truth[key] = self.bandit.pool.score_raw(batch.select(rows), self._verifier_arm)
-                value = verifier_agreement(scores[d], truth[key], groups)
+                truth = self.bandit.pool.score_raw(batch.select(np.flatnonzero(rows)), self._verifier_arm)
+                value = verifier_agreement(result.raw_scores[rows], truth, groups)
             self.bandit.update([d], [value])
             self._step_signals.append(value)
 

@@ -171,10 +171,11 @@ def check_upstream(config: LaserConfig, args: Any) -> None:
         config.signal = "loss"  # the default signals compare responses of one prompt: none here
         print("[laser_plugin] --reward_selector.signal loss: one sample per prompt leaves no group to compare "
               "responses in. Set --reward_selector.signal to choose explicitly.", file=sys.stderr)
-    if config.explore_by not in (None, "training") and config.signal == "loss":
-        raise ValueError(f"--reward_selector.explore_by {config.explore_by} with --reward_selector.signal loss: "
-                         "that signal is the policy loss of the step the pick's rewards trained, so the pick must "
-                         "train; use --reward_selector.explore_by training (or leave it out)")
+    if config.explore_by not in (None, "training"):
+        # iterative DPO drops the pairs of a decision that abstains; a PPO/GRPO batch has no such hook yet
+        raise ValueError(f"--reward_selector.explore_by {config.explore_by}: PPO/GRPO trains on the pick's rewards "
+                         "(explore_by scoring|none is built and measured for laser-plugin iterative-dpo only); use "
+                         "--reward_selector.explore_by training (or leave it out)")
     if filtering:
         low, high = _get(args, "algo.dynamic_filtering_range", (0, 1))
         if not float(low) < float(high):

@@ -157,7 +157,8 @@ def test_lora_policy_with_top_bottom_k_pairs_and_the_auto_signal(tmp_path, tiny_
     log = _cli(*_dpo_args(tiny_policy, prompt_file, tiny_reward_models, verifier_file, out, "--laser.rounds", 1,
                           "--ds.lora.rank", 4, "--laser.pair_strategy", "top_bottom_k", "--laser.pairs_per_prompt", 2,
                           "--laser.no_save_samples", "--laser.signal", "auto", "--laser.audit_share", 1.0,
-                          "--reward_selector.granularity", "batch"))  # LASeR's batch-level choice, asked for
+                          "--reward_selector.granularity", "batch",  # LASeR's batch-level choice, asked for
+                          "--reward_selector.explore_by", "training"))  # and its exploration (the default: next test)
     (rnd,) = json.loads((out / "laser_summary.json").read_text())["rounds"]
     assert rnd["optimizer_steps"] > 0, log[-2000:]
     assert rnd["pairs"] > rnd["decisions"]  # up to 2 pairs per prompt, 4 prompts per decision
@@ -171,6 +172,28 @@ def test_lora_policy_with_top_bottom_k_pairs_and_the_auto_signal(tmp_path, tiny_
     # the chosen arm scored every sample; an audited decision's samples (12 prompts x 4 samples, 4 prompts
     # per decision: 16 each) were scored again by the other two arms
     assert rnd["pool"]["rm_samples"] == rnd["samples"] + 2 * (rnd["samples"] / rnd["decisions"]) * rnd["audits"]
+
+
+def test_default_exploration_trains_only_on_believed_arms_and_explores_by_scoring(tmp_path, tiny_policy, tiny_reward_models,
+                                                                                  prompt_file, verifier_file):
+    # The default for labelled prompts: the verifier signal, one decision per prompt, explore_by scoring.
+    # The arm with the best estimate scores what trains; a differing LinUCB pick scores the same 4
+    # samples for feedback only; a decision no arm is believed better than chance for (the first one,
+    # before any evidence) abstains: scored by its pick, no pair.
+    out = tmp_path / "explore"
+    _cli(*_dpo_args(tiny_policy, prompt_file, tiny_reward_models, verifier_file, out, "--laser.rounds", 1,
+                    "--laser.signal", "verifier"))
+    (rnd,) = json.loads((out / "laser_summary.json").read_text())["rounds"]
+    assert rnd["signal"] == "verifier" and rnd["decisions"] == rnd["prompts"] == 12
+    assert rnd["abstained"] >= 1 and rnd["arm_share"].get("abstained", 0) == rnd["abstained"] / 12
+    samples = [json.loads(x) for x in (out / "rounds" / "round_0" / "samples.jsonl").read_text().splitlines()]
+    trained = {s["prompt_index"]: s["trained"] for s in samples}
+    assert sum(not t for t in trained.values()) == rnd["abstained"]
+    pairs = [json.loads(x) for x in (out / "rounds" / "round_0" / "pairs.jsonl").read_text().splitlines()]
+    assert all(trained[p["prompt_index"]] for p in pairs) and len(pairs) == rnd["pairs"]
+    # cost: every sample scored once for training, plus each exploring pick's 4
+    assert rnd["pool"]["rm_samples"] == rnd["samples"] + 4 * rnd["explored"]
+    assert sum(rnd["explored_by_arm"].values()) == rnd["explored"] and rnd["bandit_pending"] == 0.0
 
 
 def test_best_of_n_ranks_with_the_trained_selector_and_evaluate_reports(run, tmp_path, tiny_reward_models, prompt_file,
