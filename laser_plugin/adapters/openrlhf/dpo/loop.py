@@ -9,7 +9,6 @@ bandit state) -> round r+1 samples from the updated policy. ``--ckpt.load_enable
 """
 from __future__ import annotations
 
-import dataclasses
 import json
 import time
 from pathlib import Path
@@ -22,20 +21,14 @@ from laser_plugin.adapters.openrlhf.bandit import check_prior_contexts, make_ban
 from laser_plugin.adapters.openrlhf.dpo.trainer import LaserDPOTrainer
 from laser_plugin.adapters.openrlhf.dpo.report import RoundStats, print_summary
 from laser_plugin.adapters.openrlhf.dpo.resume import BANDIT_FILE, RoundCheckpoints
+from laser_plugin.adapters.openrlhf.dpo.scoring_signals import ScoringTimeSignals
 from laser_plugin.adapters.openrlhf.generation import SamplingConfig, VLLMSampler, _hf_module, hf_generate
 from laser_plugin.core.state_io import atomic_write_text, write_jsonl
 from laser_plugin.dpo.dist import RankSync
-from laser_plugin.dpo.credit import DPO_EXPLORE_BY, DecisionCredit, StepAttribution
+from laser_plugin.dpo.credit import DecisionCredit, StepAttribution, dpo_bandit_defaults
 from laser_plugin.dpo.preference import build_pairs
 from laser_plugin.dpo.sampling import DecisionGroupedOrder
 from laser_plugin.dpo.scoring import policy_contexts, score_samples
-from laser_plugin.eval.answers import is_correct
-from laser_plugin.signals import fallback_audit_share, verifier_agreement
-
-
-def _explored(result: Any) -> list[dict]:
-    """The exploring picks of one pool call (``--reward_selector.explore_by scoring``): feedback only."""
-    return list(result.info.get("explored", ())) if result.info else []
 
 
 def _clock() -> tuple[float, float]:
@@ -43,27 +36,7 @@ def _clock() -> tuple[float, float]:
     return time.perf_counter(), time.process_time()
 
 
-def dpo_bandit_defaults(laser: Any, signal: str) -> Any:
-    """Iterative DPO's bandit defaults where ``--reward_selector.*`` leaves them open, measured in
-    benchmarks/results/learning_quality.md:
-    granularity  per prompt (group): per-prompt audit 0.602 vs 0.454 per pool call (paired +0.148
-                 [+0.04, +0.26]; verifier +0.04, within noise);
-    explore_by   ``DPO_EXPLORE_BY[signal]``: signals that judge an arm's scores explore by scoring
-                 (verifier, auto) or by their audits (audit), so the policy trains on the arm with the
-                 best estimate; loss and probe learn from training on the pick's pairs (train)."""
-    changes = {}
-    if not laser.granularity_given:
-        changes["granularity"] = "group"
-    if laser.explore_by is None:
-        changes["explore_by"] = DPO_EXPLORE_BY[signal]
-    elif laser.explore_by != "training" and signal in ("loss", "probe"):
-        raise ValueError(f"--reward_selector.explore_by {laser.explore_by} with --laser.signal {signal}: that signal "
-                         "is the training loss on the pick's pairs, so the pick must train; use "
-                         "--reward_selector.explore_by training (or leave it out)")
-    return dataclasses.replace(laser, **changes) if changes else laser
-
-
-class IterativeDPO(RoundCheckpoints):
+class IterativeDPO(RoundCheckpoints, ScoringTimeSignals):
     def __init__(self, args: Any, laser: Any, loop: Optional[dpo_setup.LoopConfig] = None) -> None:
         self.loop = loop or dpo_setup.LoopConfig.from_args(args)
         laser = dpo_bandit_defaults(laser, self.loop.signal)
@@ -247,53 +220,6 @@ class IterativeDPO(RoundCheckpoints):
             self.vllm.refresh(hf_dir)
         self.history.append(stats)
         return stats
-
-    def _verifier_signal(self, batch: Any, result: Any, close_unjudged: bool = True) -> list[int]:
-        """Per decision of one scoring call (and per exploring pick, ``--reward_selector.explore_by
-        score``): agreement of the arm's within-prompt order with answer correctness (rows without a
-        label are left out), a calibrated rate fed as is. A decision whose prompts have no pair the
-        verifier orders (all right, all wrong, no label) says nothing about the arm and is closed
-        without feedback instead of being paid 1/2; returns the training decisions among them (an
-        exploring pick the verifier cannot judge is always closed)."""
-        labels = batch.labels or [None] * len(batch)
-        correct = np.array([float(is_correct(r, lab)) if lab not in (None, "") else np.nan
-                            for r, lab in zip(batch.responses, labels)])
-        rewards = np.asarray(result.rewards)
-        units = [(int(d), rows, rewards[rows], False) for d in np.unique(result.decision_ids)
-                 for rows in [np.flatnonzero(result.decision_ids == d)]]
-        units += [(e["decision"], np.asarray(e["rows"]), np.asarray(e["raw_scores"]), True) for e in _explored(result)]
-        ids, values, silent, silent_explored = [], [], [], []
-        for d, rows, scores, exploring in units:
-            judged = np.isfinite(correct[rows])
-            value = verifier_agreement(scores[judged], correct[rows][judged], batch.group_ids[rows][judged], empty=None)
-            if value is not None:
-                ids.append(d)
-                values.append(value)
-            else:
-                (silent_explored if exploring else silent).append(d)
-        self.bandit.forget(silent_explored)
-        if close_unjudged:
-            self.bandit.forget(silent)
-        self._update(list(zip(ids, values)), calibrated=True)
-        return silent
-
-    def _audit_signal(self, batch: Any, result: Any) -> None:
-        """A seeded share of one scoring call's decisions is scored by every arm, each arm paid its
-        agreement with the others' consensus (``BanditRewardPool.audit``); the rest get no feedback
-        (nor does an exploring pick: an audit of its decision pays that arm anyway)."""
-        self.bandit.forget([e["decision"] for e in _explored(result)])
-        for out in self.bandit.audit_share_of(result, batch, self.loop.audit_share, self.args.train.seed):
-            self.stats.add_audit(out)
-
-    def _auto_signal(self, batch: Any, result: Any) -> None:
-        """Correctness where it can be checked, consensus where not: the verifier feedback, then the
-        decisions it cannot judge (e.g. open-ended prompts without a checkable answer) are audited,
-        the whole call's audit budget spent on them (``signals.fallback_audit_share``)."""
-        unjudged = self._verifier_signal(batch, result, close_unjudged=False)
-        share = fallback_audit_share(self.bandit.pool.num_arms, len(np.unique(result.decision_ids)), len(unjudged),
-                                     self.loop.audit_share)
-        for out in self.bandit.audit_share_of(result, batch, share, self.args.train.seed, decisions=unjudged):
-            self.stats.add_audit(out)
 
     def _save_samples(self, r: int, items: list, pidx: list, responses: list, scored: Any, pairs: list) -> None:
         names = self.bandit.arm_names

@@ -80,7 +80,7 @@ def test_subcommands_registered_without_importing_openrlhf():
 
 
 def test_explore_by_defaults_follow_the_signal_and_loss_refuses_the_others(tmp_path):
-    from laser_plugin.adapters.openrlhf.dpo.loop import dpo_bandit_defaults
+    from laser_plugin.dpo.credit import dpo_bandit_defaults
     from laser_plugin.config import LaserConfig
 
     laser = LaserConfig(pool="func:a.py")
