@@ -11,8 +11,11 @@ models for every run. Selector specs: ``NAME[:SIGNAL][@GRANULARITY][,OPTION=VALU
 bandit's reward source (``--laser.signal``: verifier | auto | audit | loss | probe), ``@batch`` for one
 decision per pool call (LASeR's batch-level selection) instead of one per prompt, and ``--reward_selector``
 options (e.g. ``laser:verifier,explore_by=training``: LASeR's exploration, whose picks train); ``fixed:ARM``
-(``fixed:*``: one run per arm; ``fixed:trusted``: one per arm not in ``--misleading-arms``; the best on
-held-out gold is reported as the oracle, never as a selector one could deploy);
+(``fixed:*``: one run per arm; ``fixed:trusted``: one per arm not in ``--misleading-arms``; ``fixed:best``:
+per seed, the arm whose preferences agree best with the gold criterion on that seed's round-0 TRAINING
+samples, averaged over domains, a tie counting 1/2 - the single RM a user with gold labels on the training
+prompts would pick; the best fixed row on held-out gold is reported as the oracle, never as a selector one
+could deploy);
 ``bayesian_router:SIGNAL`` needs ``--router FILE`` (``laser-plugin train-router`` on data disjoint from
 the evaluation prompts) or ``--router auto`` (demo domains): the start policy samples router prompts of
 the same domains that are neither training nor evaluation prompts (``demo.data.router_rows``), their
@@ -47,11 +50,12 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "benchmarks" / "results"
 # What the targets need, and what fits the 90-minute budget on 2 cores without native bf16 (a DPO
-# pair costs ~2.5 s there, and every arm but a verifier makes a pair per decision): the default,
-# random, the score ensemble and the fixed-arm oracle. The other rows (EXTRA_SPECS) are run with
+# pair costs ~2.3 s there, a round's sampling ~45 s, and every arm but a verifier makes a pair per
+# decision): the default, random, the score ensemble and the best single arm by training gold. The
+# other rows (EXTRA_SPECS; fixed:trusted: every trusted arm, for the held-out oracle) are run with
 # --selectors and merged (--render --merge); benchmarks/README.md has the commands.
-DEFAULT_SPECS = ("laser:verifier", "random", "score_mean", "fixed:trusted")
-EXTRA_SPECS = ("laser:verifier,explore_by=training", "laser:audit", "laser:auto", "laser:loss", "thompson:verifier",
+DEFAULT_SPECS = ("laser:verifier", "random", "score_mean", "fixed:best")
+EXTRA_SPECS = ("fixed:trusted", "laser:verifier,explore_by=training", "laser:audit", "laser:auto", "laser:loss", "thompson:verifier",
                "bayesian_router:verifier", "agreement", "laser:verifier@batch")
 QUICK_SPECS = ("laser:verifier", "laser:audit", "random", "score_mean", "fixed:verifier", "fixed:sentiment")
 RUN_OPTIONS = ("granularity", "explore_by")  # --reward_selector options of the run, not of the selector
@@ -71,7 +75,8 @@ PRESETS = {
 def parse_spec(spec: str, arms: list[str], router: str | None,
                misleading: tuple[str, ...] = ()) -> list[tuple[str, str, dict, str]]:
     """``NAME[:SIGNAL][@GRANULARITY][,OPTION=VALUE...]`` -> [(label, selector, options, signal)]
-    (``fixed:*`` expands to every arm, ``fixed:trusted`` to every arm not in ``misleading``;
+    (``fixed:*`` expands to every arm, ``fixed:trusted`` to every arm not in ``misleading``,
+    ``fixed:best`` is resolved per seed in ``run``;
     ``@batch``: one decision per pool call of ``score_batch_size`` prompts instead of one per prompt;
     ``,explore_by=training``: a ``--reward_selector`` option; both kept in the label)."""
     spec, *pairs = spec.split(",")
@@ -92,6 +97,8 @@ def parse_spec(spec: str, arms: list[str], router: str | None,
         return [(label + "@" + granularity, name, {**opts, "granularity": granularity}, signal)
                 for label, name, opts, signal in parse_spec(spec, arms, router, misleading)]
     name, _, arg = spec.partition(":")
+    if name == "fixed" and arg == "best" and arg not in arms:
+        return [("fixed:best", "fixed", {"arm": "best"}, "loss")]
     if name == "fixed":
         trusted = [a for a in arms if a not in misleading]
         picked = arms if arg in ("", "*") else trusted if arg == "trusted" and arg not in arms else [arg]
@@ -140,6 +147,9 @@ def summarise(runs: dict[str, dict[int, dict]], misleading: list[str]) -> dict[s
             "explored": float(np.mean([r.get("explored", np.nan) for r in by_seed.values()])),
             "wall_seconds": float(np.mean([r["wall_seconds"] for r in by_seed.values()])),
         }
+        chosen = {r["arm"] for r in by_seed.values() if "arm" in r}  # fixed:best: the arm of each seed
+        if chosen:
+            table[label]["fixed_arms"] = sorted(chosen)
     return table
 
 
@@ -180,8 +190,10 @@ def targets(table: dict[str, Any], laser_label: str, domains: list[str]) -> list
         out.append((f"{laser_label} within 0.01 of the fixed oracle ({oracle})",
                     f"{g:.3f} vs {o:.3f}{_paired(laser, fixed[oracle])}", g >= o - 0.01))
         hits = 0
+        arm_of = {k: (v["fixed_arms"][0] if len(v.get("fixed_arms", ())) == 1 else None) if "fixed_arms" in v
+                  else k.split(":", 1)[1] for k, v in fixed.items()}  # fixed:best names its arm once chosen
         for d in domains:
-            best = max(fixed, key=lambda k: fixed[k]["gold"].get(d, -1)).split(":", 1)[1]
+            best = arm_of[max(fixed, key=lambda k: fixed[k]["gold"].get(d, -1))]
             shares = laser["share_last_third"].get(d, {})
             picked = max(shares, key=shares.get) if shares else None
             hits += int(picked == best)
@@ -208,8 +220,21 @@ def audit_view(records: list[dict], pool: str) -> dict[str, dict[str, dict[str, 
         per = [consensus_agreement(scores[:, groups == g], None) for g in sorted({r["group"] for r in records if r["domain"] == dom})]
         out["consensus"][dom] = dict(zip(names, np.nanmean(np.stack(per), axis=0).tolist()))
     report = agreement(records, pool, gold=lambda x: gold(x["response"], x["label"], x["domain"]), scored=(names, scores))
-    out["gold_accuracy"] = {d: v for d, v in report.gold_accuracy.items() if d != "all"}
+    out["gold_accuracy"] = {d: report.tie_half_accuracy(d) for d in report.gold_accuracy if d != "all"}
     return out
+
+
+def best_fixed_arm(cmp: Any, run_dir: Path, pool: str) -> str:
+    """``fixed:best``: the arm agreeing best with the gold criterion on the round-0 training samples in
+    ``run_dir`` (every run of a seed shares them), averaged over domains, a tie counting 1/2
+    (``AgreementReport.best_arm``). No evaluation prompt is involved."""
+    from laser_plugin.demo.data import gold
+    from laser_plugin.quickstart.arm_agreement import agreement
+    from laser_plugin.quickstart.runner import _round_records
+
+    records = [{**r, "prompt": cmp.loop.prompts[r["prompt_index"]].prompt, "group": r["prompt_index"]}
+               for r in _round_records(run_dir, 0)]
+    return agreement(records, pool, gold=lambda x: gold(x["response"], x["label"], x["domain"])).best_arm()
 
 
 def _markdown(result: dict[str, Any]) -> str:
@@ -229,7 +254,8 @@ def _markdown(result: dict[str, Any]) -> str:
              "|---|" + "---|" * (len(domains) + 9)]
     for label, row in sorted(table.items(), key=lambda kv: -kv[1]["gold"]["all"]):
         lo, hi = row["ci95"]
-        lines.append(f"| {label} | " + " | ".join(f"{row['gold'].get(d, float('nan')):.3f}" for d in domains)
+        shown = f"{label} ({', '.join(row['fixed_arms'])})" if row.get("fixed_arms") else label
+        lines.append(f"| {shown} | " + " | ".join(f"{row['gold'].get(d, float('nan')):.3f}" for d in domains)
                      + f" | **{row['gold']['all']:.3f}** | [{lo:.3f}, {hi:.3f}] | {row['misleading_share_last_third']:.2f} | "
                      f"{row['decisions']:.0f} | {_count(row.get('pairs'))} | {_count(row.get('explored'))} | "
                      f"{row['rm_calls']:.0f} | {row['rm_samples']:.0f} | {row['wall_seconds']:.0f} |")
@@ -247,8 +273,8 @@ def _markdown(result: dict[str, Any]) -> str:
     if view:
         lines += ["", "## What the audit can see (round-0 training samples, seed 0)", "",
                   "Per domain: the consensus agreement an audit pays each arm (1/2: chance or no opinion) and, for "
-                  "comparison, the arm's accuracy against the gold criterion on pairs whose gold differs (never shown "
-                  "to any selector). Where the best arm by gold is not the consensus's favourite, the audit cannot find it.", "",
+                  "comparison, the arm's accuracy against the gold criterion on pairs whose gold differs, a tie counting "
+                  "1/2 (never shown to any selector). Where the best arm by gold is not the consensus's favourite, the audit cannot find it.", "",
                   "| domain | measure | " + " | ".join(result["arms"]) + " |", "|---|---|" + "---|" * len(result["arms"])]
         for dom in sorted(view["consensus"]):
             for key, label in (("consensus", "audit agreement"), ("gold_accuracy", "gold accuracy")):
@@ -398,6 +424,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     start_eval = cmp.evaluate("start policy: evaluate")
     routers = (train_routers(cmp, args, out, pool) if any(o.get("prior") == "auto" for _, _, o, _ in specs) else {})
     runs: dict[str, dict[int, dict]] = {}
+    first_dirs: dict[int, Path] = {}  # seed -> its first run's directory (round-0 samples for fixed:best)
     total = len(specs) * len(args.seeds)
     done = 0
     for seed in args.seeds:
@@ -408,9 +435,15 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             context, run_opts = None, {k: options[k] for k in RUN_OPTIONS if k in options}
             if selector == "bayesian_router":  # the prior lives in the router encoder's context space
                 opts, context = {**opts, "prior": routers.get(seed) or opts["prior"].format(seed=seed)}, "encoder"
+            best = None
+            if opts.get("arm") == "best":  # fixed:best, on the round-0 samples of this seed's first run
+                best = best_fixed_arm(cmp, first_dirs[seed], cmp.laser.pool)
+                opts = {"arm": arms.index(best)}
+                print(f"[learning-quality] fixed:best seed {seed}: {best}", flush=True)
             res = cmp.run_selector(selector, opts, run_name=f"{label.replace(':', '_').replace(',', '_')}/seed{seed}",
                                    seed=seed, signal=signal, context=context, **run_opts)
-            runs.setdefault(label, {})[seed] = _record(cmp, res, args.rounds)
+            first_dirs.setdefault(seed, cmp.loop.out_dir)
+            runs.setdefault(label, {})[seed] = {**_record(cmp, res, args.rounds), **({"arm": best} if best else {})}
             # every finished run on disk: a long benchmark that stops early keeps what it measured
             Path(str(args.output) + ".partial.json").write_text(json.dumps(
                 {"start_eval": start_eval, "arms": arms, "domains": domains, "runs": runs}, default=str))
@@ -477,6 +510,8 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     args.misleading_arms = [a for a in args.misleading_arms.split(",") if a]
     if bool(args.train) != bool(args.eval):
         p.error("--train and --eval go together")
+    if args.selectors[0] == "fixed:best":
+        p.error("fixed:best is chosen on the round-0 samples of the seed's first run: put another selector first")
     if args.router is None and not args.train:
         args.router = "auto"  # the demo domains: router prompts are built here
     if args.router is None and any(x.startswith("bayesian_router") for x in args.selectors):

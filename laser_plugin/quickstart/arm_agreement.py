@@ -23,13 +23,25 @@ class AgreementReport:
     pairs: int
     gold_accuracy: dict[str, dict[str, float]] = field(default_factory=dict)  # domain -> arm -> acc
     gold_pairs: dict[str, int] = field(default_factory=dict)
+    gold_ties: dict[str, dict[str, float]] = field(default_factory=dict)  # domain -> arm -> share of ties
 
-    def best_arm(self, domain: str = "all") -> str:
-        """The arm most accurate against the gold; without gold differences (e.g. a policy that never
-        gets anything right) the consensus arm, agreeing most with the other arms."""
-        acc = self.gold_accuracy.get(domain, {})
+    def tie_half_accuracy(self, domain: str) -> dict[str, float]:
+        """Gold accuracy with a tie counted 1/2: an arm with no opinion on a pair (the verifier on an
+        open-ended prompt) builds no DPO pair from it, so it is neither right nor wrong there."""
+        acc, ties = self.gold_accuracy.get(domain, {}), self.gold_ties.get(domain, {})
+        return {a: acc[a] + 0.5 * ties.get(a, 0.0) for a in acc}
+
+    def best_arm(self) -> str:
+        """The arm most accurate against the gold, averaged over domains (ties 1/2: a specialist with no
+        opinion outside its domain is not ranked below an arm that is wrong everywhere but one domain);
+        without gold differences (e.g. a policy that never gets anything right) the consensus arm,
+        agreeing most with the other arms."""
         arms = [n for n in self.names if n != "gold"]
-        if not acc:
+        domains = [d for d in self.gold_accuracy if d != "all"] or [d for d in self.gold_accuracy]
+        if domains:
+            per = [self.tie_half_accuracy(d) for d in domains]
+            acc = {a: float(np.mean([p[a] for p in per])) for a in arms}
+        else:
             k = len(arms)
             acc = {a: float(self.matrix[i, :k].sum() - 1.0) for i, a in enumerate(arms)}
         return max(arms, key=lambda a: (acc[a], -self.names.index(a)))
@@ -96,6 +108,7 @@ def agreement(records: list[dict[str, Any]], pool_spec: str, gold: Optional[Call
             # orient each pair gold-better first: an arm is right when its diff has the gold's sign
             diffs = (scores[:, first[sel]] - scores[:, second[sel]]) * np.sign(gd[sel])[None]
             report.gold_accuracy[dom] = dict(zip(names, arm_accuracy(diffs).tolist()))
+            report.gold_ties[dom] = dict(zip(names, (diffs == 0).mean(axis=1).tolist()))
             report.gold_pairs[dom] = len(sel)
     return report
 

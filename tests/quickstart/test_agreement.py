@@ -29,6 +29,11 @@ def test_agreement_matrix_and_gold_accuracy():
     # the verifier is right on math, sentiment misleads there and is right on writing
     assert rep.gold_accuracy["math"]["verifier"] == 1.0 and rep.gold_accuracy["math"]["sentiment"] == 0.0
     assert rep.gold_accuracy["writing"]["sentiment"] == 1.0 and rep.gold_accuracy["writing"]["verifier"] == 0.0
+    # the verifier ties every writing pair (no checkable answer): no opinion, 1/2 with ties counted half
+    assert rep.gold_ties["writing"]["verifier"] == 1.0 and rep.tie_half_accuracy("writing")["verifier"] == 0.5
+    # over domains: verifier (1 + 1/2) / 2 = 0.75 beats sentiment (0 + 1) / 2 = 0.5 and length
+    acc = {d: rep.tie_half_accuracy(d) for d in ("math", "writing")}
+    assert rep.best_arm() == "verifier", acc
 
 
 def test_agreement_command_writes_table_and_heatmap(tmp_path, capsys):

@@ -34,6 +34,7 @@ def test_specs_expand_and_refuse_what_cannot_run():
     assert bench.parse_spec("laser:verifier@batch,explore_by=training,alpha=1", arms, None) == [
         ("laser:verifier@batch,explore_by=training,alpha=1", "laser",
          {"granularity": "batch", "explore_by": "training", "alpha": "1"}, "verifier")]
+    assert bench.parse_spec("fixed:best", arms, None) == [("fixed:best", "fixed", {"arm": "best"}, "loss")]
     with pytest.raises(ValueError, match="OPTION=VALUE"):
         bench.parse_spec("laser:verifier,train", arms, None)
     with pytest.raises(ValueError, match="granularity"):
@@ -48,10 +49,12 @@ def test_bayesian_router_on_own_data_without_a_router_file_is_refused_before_any
     bench = _bench()
     data = tmp_path / "d.jsonl"
     data.write_text('{"prompt": "1+1?", "answer": "2", "domain": "math"}\n')
-    for extra, match in (([], "bayesian_router needs --router FILE with --train"),
-                         (["--router", "auto"], "--router auto builds router prompts of the demo domains")):
+    for extra, match in ((["bayesian_router:verifier"], "bayesian_router needs --router FILE with --train"),
+                         (["bayesian_router:verifier", "--router", "auto"],
+                          "--router auto builds router prompts of the demo domains"),
+                         (["fixed:best", "random"], "fixed:best is chosen on the round-0 samples")):
         with pytest.raises(SystemExit) as exit_info:
-            bench.main(["--train", str(data), "--eval", str(data), "--selectors", "bayesian_router:verifier", *extra])
+            bench.main(["--train", str(data), "--eval", str(data), "--selectors", *extra])
         assert exit_info.value.code == 2 and match in capsys.readouterr().err
 
 
@@ -103,7 +106,7 @@ def test_tiny_run_writes_results_with_targets(tmp_path, tiny_policy):
     out = tmp_path / "lq"
     cmd = [sys.executable, str(BENCH), "--model", str(tiny_policy), "--pool", pool, "--rounds", "2",
            "--prompts-per-round", "6", "--train-per-domain", "2", "--eval-per-domain", "2", "--seeds", "2",
-           "--n-samples", "2", "--max-new-tokens", "6", "--selectors", "laser:verifier", "laser:verifier,explore_by=training", "random", "fixed:*",
+           "--n-samples", "2", "--max-new-tokens", "6", "--selectors", "laser:verifier", "laser:verifier,explore_by=training", "random", "fixed:*", "fixed:best",
            "bayesian_router:verifier", "laser:verifier@batch", "--router", _router_files(tmp_path, list(arms), 8, (0, 1)),
            "--workdir", str(tmp_path / "work"), "--output", str(out),
            "--extra", "--reward_selector.context_dim", "8", "--data.max_len", "64"]
@@ -111,7 +114,10 @@ def test_tiny_run_writes_results_with_targets(tmp_path, tiny_policy):
     assert proc.returncode == 0, (proc.stdout + proc.stderr)[-5000:]
     res = json.loads(out.with_suffix(".json").read_text())
     assert set(res["table"]) == {"laser:verifier", "laser:verifier,explore_by=training", "random", "fixed:verifier",
-                                 "fixed:length", "fixed:noise", "bayesian_router:verifier", "laser:verifier@batch"}
+                                 "fixed:length", "fixed:noise", "fixed:best", "bayesian_router:verifier",
+                                 "laser:verifier@batch"}
+    # fixed:best is one of the pool's arms per seed, chosen on round-0 training samples
+    assert set(res["table"]["fixed:best"]["fixed_arms"]) <= set(arms)
     # LASeR's exploration trains on its picks, never scores for feedback only
     assert res["table"]["laser:verifier,explore_by=training"]["explored"] == 0
     assert all(row["pairs"] >= 0 and row["explored"] >= 0 for row in res["table"].values())
