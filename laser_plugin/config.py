@@ -12,8 +12,8 @@ from typing import Any, Optional
 
 from laser_plugin.cli_fields import option
 from laser_plugin.core.base import check_context_dim
+from laser_plugin.core.exploration import EXPLORE_BY, check_explore_by
 from laser_plugin.core.granularity import GRANULARITIES, check_granularity
-from laser_plugin.core.exploration import EXPLORE_BY
 
 ENV_VAR = "LASER_PLUGIN_CONFIG"
 # What OpenRLHF's --reward.model_name_or_path holds when the pool replaces its single RM.
@@ -99,8 +99,8 @@ class LaserConfig:
             raise ValueError("--reward_selector.signal verifier needs --reward_selector.verifier ARM_NAME")
         if self.audit_share is not None and not 0.0 < self.audit_share <= 1.0:
             raise ValueError(f"--reward_selector.audit_share must be in (0, 1], got {self.audit_share}")
-        if self.explore_by is not None and self.explore_by not in EXPLORE_BY:
-            raise ValueError(f"--reward_selector.explore_by must be one of {EXPLORE_BY}, got {self.explore_by!r}")
+        if self.explore_by is not None:
+            check_explore_by(self.explore_by, "--reward_selector.explore_by")
         check_context_dim(self.context_dim, "--reward_selector.context_dim")
         if self.residency < 1:
             raise ValueError(f"--reward_selector.residency must be >= 1, got {self.residency}")
