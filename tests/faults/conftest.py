@@ -63,7 +63,9 @@ def dpo_argv(inputs: dict[str, Path], out: Path, pool: str, *extra: Any, selecto
             "--train.micro_batch_size", 2, "--train.batch_size", 2, "--ds.zero_stage", 2, "--adam.lr", 5e-3,
             "--lr_warmup_ratio", 0, "--model.beta", 0.1, "--laser.rounds", 3, "--laser.prompts_per_round", 4,
             "--laser.score_batch_size", 1, "--reward_selector", selector, "--reward_selector.context_dim", 8, "--reward_pool", pool,
-            "--ckpt.output_dir", out, *extra]
+            # the tiny policy never answers right, so the default verifier signal judges nothing and every
+            # decision would abstain (train nothing); these tests need every round to train: LASeR's picks do
+            "--reward_selector.explore_by", "training", "--ckpt.output_dir", out, *extra]
 
 
 @pytest.fixture(scope="package")

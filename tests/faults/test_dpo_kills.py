@@ -109,3 +109,18 @@ def test_killed_anywhere_resumes_with_load_enable_and_ends_bit_exact(reference: 
     assert _untimed(got["rounds"]) == _untimed(want["rounds"])
     assert [r["round"] for r in got["rounds"]] == list(range(ROUNDS))  # each round once: nothing counted twice
     assert (out / "model.safetensors").read_bytes() == (reference / "model.safetensors").read_bytes()
+
+
+def test_a_round_in_which_every_decision_abstains_warns_and_trains_nothing(tmp_path: Path, fork_runner: Any,
+                                                                            fault_inputs: dict) -> None:
+    # The default for labelled prompts (verifier signal, explore_by scoring) on a policy that never
+    # answers right: the verifier judges no decision, so no arm is ever believed better than chance and
+    # every decision abstains. The run completes, trains nothing, and says why and what to do.
+    out = tmp_path / "run"
+    argv = dpo_argv(fault_inputs, out, _pool(fault_inputs), "--laser.rounds", 1, "--reward_selector.explore_by", "scoring")
+    log = tmp_path / "run.log"
+    assert fork_runner.run(argv, log) == 0, log.read_text()[-4000:]
+    (rnd,) = json.loads((out / "laser_summary.json").read_text())["rounds"]
+    assert rnd["abstained"] == rnd["decisions"] == 4 and rnd["pairs"] == rnd["optimizer_steps"] == 0
+    text = log.read_text()
+    assert "every decision abstained, nothing trained" in text and "--laser.signal audit or auto" in text

@@ -214,6 +214,12 @@ class IterativeDPO(RoundCheckpoints, ScoringTimeSignals):
             loss = "-" if stats["loss_mean"] is None else f"{stats['loss_mean']:.4f}"
             print(f"[laser] round {r}/{self.loop.rounds - 1}: {stats['pairs']} pairs, loss {loss}, arms [{shares}], "
                   f"{stats['seconds']['total']:.1f}s", flush=True)
+            if stats["decisions"] and stats.get("abstained") == stats["decisions"]:
+                print(f"[laser] WARNING round {r}: every decision abstained, nothing trained: no arm is yet believed "
+                      f"better than chance, and the {self.loop.signal} signal judged {stats['bandit_updates']} "
+                      "decisions (with verifier: every answer group all right or all wrong). Use --laser.signal "
+                      "audit or auto (cross-arm consensus), or --reward_selector.explore_by training (LASeR: train "
+                      "on the bandit's picks)", flush=True)
         if self.vllm is not None:  # the engines sample the next round from the updated policy
             hf_dir = str(self.out_dir / "rounds" / f"round_{r}" / "hf")
             self.strategy.save_model(self.model, self.tokenizer, hf_dir)
