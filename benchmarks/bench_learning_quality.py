@@ -191,16 +191,22 @@ def targets(table: dict[str, Any], laser_label: str, domains: list[str]) -> list
         o = fixed[oracle]["gold"]["all"]
         out.append((f"{laser_label} within 0.01 of the fixed oracle ({oracle})",
                     f"{g:.3f} vs {o:.3f}{_paired(laser, fixed[oracle])}", g >= o - 0.01))
-        hits = 0
         arm_of = {k: (v["fixed_arms"][0] if len(v.get("fixed_arms", ())) == 1 else None) if "fixed_arms" in v
                   else k.split(":", 1)[1] for k, v in fixed.items()}  # fixed:best names its arm once chosen
-        for d in domains:
-            best = arm_of[max(fixed, key=lambda k: fixed[k]["gold"].get(d, -1))]
-            shares = laser["share_last_third"].get(d, {})
-            picked = max(shares, key=shares.get) if shares else None
-            hits += int(picked == best)
-        out.append(("domains where laser's most-picked arm (last third) is the domain's best arm", f"{hits}/{len(domains)}",
-                    hits >= min(2, len(domains))))
+        # a domain's best arm is only known from rows that trained one arm throughout (fixed:best may
+        # have chosen different arms for different seeds)
+        single = [k for k in fixed if arm_of[k] is not None]
+        what = "domains where laser's most-picked arm (last third) is the domain's best arm"
+        if single:
+            hits = 0
+            for d in domains:
+                best = arm_of[max(single, key=lambda k: fixed[k]["gold"].get(d, -1))]
+                shares = laser["share_last_third"].get(d, {})
+                picked = max(shares, key=shares.get) if shares else None
+                hits += int(picked == best)
+            out.append((what, f"{hits}/{len(domains)} (best among {', '.join(single)})", hits >= min(2, len(domains))))
+        else:
+            out.append((what, "not measured: no fixed row trained one arm for every seed (run fixed:trusted)", None))
     m = laser["misleading_share_last_third"]
     out.append(("misleading + noise arms' share of the last third's decisions < 0.15", f"{m:.3f}", m < 0.15))
     return out

@@ -128,3 +128,28 @@ def test_tiny_run_writes_results_with_targets(tmp_path, tiny_policy):
     assert res["table"]["fixed:noise"]["misleading_share_last_third"] == pytest.approx(1.0)
     assert any("fixed oracle" in t[0] for t in res["targets"])
     assert out.with_suffix(".md").stat().st_size > 0 and out.with_suffix(".png").stat().st_size > 0
+
+
+def test_best_arm_target_uses_only_rows_that_trained_one_arm():
+    """fixed:best may choose a different arm per seed; a domain's best arm then comes from the rows
+    that trained one arm throughout, and without any the target is reported as not measured."""
+    bench = _bench()
+
+    def row(gold, share=None, arms=None):
+        r = {"gold": gold, "share_last_third": share or {}, "misleading_share_last_third": 0.0}
+        if arms is not None:
+            r["fixed_arms"] = arms
+        return r
+
+    laser = row({"all": 0.6}, {"math": {"verifier": 0.9, "length": 0.1}, "writing": {"verifier": 0.7, "sentiment": 0.3}})
+    mixed = row({"all": 0.6, "math": 0.9, "writing": 0.9}, arms=["similarity", "verifier"])
+    table = {"laser:verifier": laser, "fixed:best": mixed}
+    (what, measured, met), = [t for t in bench.targets(table, "laser:verifier", ["math", "writing"]) if "most-picked" in t[0]]
+    assert met is None and "not measured" in measured
+    table["fixed:verifier"] = row({"all": 0.5, "math": 0.8, "writing": 0.4})
+    table["fixed:sentiment"] = row({"all": 0.5, "math": 0.2, "writing": 0.7})
+    (what, measured, met), = [t for t in bench.targets(table, "laser:verifier", ["math", "writing"]) if "most-picked" in t[0]]
+    assert measured.startswith("1/2") and met is False  # math: verifier (hit); writing: sentiment (missed)
+    laser["share_last_third"]["writing"] = {"verifier": 0.2, "sentiment": 0.8}
+    (what, measured, met), = [t for t in bench.targets(table, "laser:verifier", ["math", "writing"]) if "most-picked" in t[0]]
+    assert measured.startswith("2/2") and met is True
