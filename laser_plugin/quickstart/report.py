@@ -14,7 +14,8 @@ def _domains(results: dict[str, Any]) -> list[str]:
 
 def arms_of(results: dict[str, Any]) -> list[str]:
     seen = {a for s in results["selectors"].values() for v in s["arm_share_by_domain"].values() for a in v}
-    return [a for a in results["arms"] if a in seen] + (["ensemble"] if "ensemble" in seen else [])
+    # "abstained": decisions on which no arm was believed better than chance (nothing trained)
+    return [a for a in results["arms"] if a in seen] + [a for a in ("ensemble", "abstained") if a in seen]
 
 
 def _ci(eval_rows: list[dict[str, Any]] | None) -> str:
@@ -129,7 +130,11 @@ def write_report(cfg: QuickstartConfig, results: dict[str, Any]) -> Path:
           "Gold: math = reasoning-gym verifier, yes_no = correct yes/no, writing = positive (VADER >= 0.5), "
           "<= 30 words, on topic. `all` = mean over domains. RM calls = reward-arm invocations, RM scores = "
           "responses scored summed over arms (`score_mean` runs every arm on every response).\n", _md_table(head, rows) + "\n",
-          "## Arm-selection share per domain\n", _md_table(share_head, share_rows) + "\n",
+          "## Arm-selection share per domain\n"]
+    if "abstained" in arms_of(results):
+        md.append("`abstained`: prompts on which no arm was yet believed better than chance; their responses "
+                  "were scored for the bandit's feedback only and trained nothing (`--reward_selector.explore_by`).\n")
+    md += [_md_table(share_head, share_rows) + "\n",
           "## Arm-selection share per round and domain\n",
           _md_table(["selector", "round", "domain"] + arms_of(results),
                     [[s, r["round"], d] + [r["arm_share_by_domain"].get(d, {}).get(a, 0.0) for a in arms_of(results)]
