@@ -267,7 +267,7 @@ def _markdown(result: dict[str, Any]) -> str:
                      + f" | **{row['gold']['all']:.3f}** | [{lo:.3f}, {hi:.3f}] | {row['misleading_share_last_third']:.2f} | "
                      f"{row['decisions']:.0f} | {_count(row.get('pairs'))} | {_count(row.get('explored'))} | "
                      f"{row['rm_calls']:.0f} | {row['rm_samples']:.0f} | {row['wall_seconds']:.0f} |")
-    lines += ["", f"Start policy gold: " + ", ".join(f"{k} {v:.3f}" for k, v in result["start_eval"].items()), "",
+    lines += ["", "Start policy gold: " + ", ".join(f"{k} {v:.3f}" for k, v in result["start_eval"].items()), "",
               "## Targets (defaults only; never tuned on the evaluation prompts)", "",
               "| target | measured | met |", "|---|---|---|"]
     for what, measured, met in result["targets"]:

@@ -10,7 +10,8 @@ as the mean over its rows, when its last row has been trained (``DecisionCredit`
 Signals (``--laser.signal``):
   loss      LASeR's -loss (the paper's signal). It pays the arm whose preferences the policy fits
             fastest, and an easy-to-fit misleading arm (e.g. "longer is better") is exactly that:
-            in benchmarks/results/learning_quality.md it took 62% of the last rounds' decisions.
+            in an earlier benchmark run it took 62% of the last rounds' decisions (README, "Which
+            bandit signal").
   probe     improvement of the DPO loss on a small held-out probe set of trusted pairs across an
             optimizer step, credited to the decisions of the rows in that step (row-weighted).
             An arm whose preferences are easy to fit but wrong lowers the training loss while
@@ -44,9 +45,11 @@ DPO_EXPLORE_BY = {"loss": "training", "probe": "training", "verifier": "scoring"
 def default_dpo_signal(has_labels: bool) -> str:
     """The default when ``--laser.signal`` is not given: ``verifier`` when the prompts carry
     labels (``--data.label_key``), ``audit`` when they do not. Why, from
-    benchmarks/results/learning_quality.md (3 seeds, same budget): verifier 0.556, auto 0.500, audit
-    0.472, random 0.435 held-out gold; ``auto`` sent a quarter of the math decisions to the consensus
-    favourite, because a weak policy's math groups are mostly all wrong (unjudged), so they were audited."""
+    benchmarks/results/learning_quality.md (3 seeds, same budget, held-out gold): verifier 0.583, auto
+    0.532, random 0.509, score_mean 0.481; the verifier cannot be paid by an easy-to-fit wrong arm, and
+    auto's audits of the decisions it cannot judge cost 24% more scoring without moving writing off the
+    verifier arm. Without labels the audit is the signal that needs none (0.602 in the earlier design's
+    run, README "Which bandit signal")."""
     return "verifier" if has_labels else "audit"
 
 
@@ -54,7 +57,7 @@ def dpo_bandit_defaults(laser: Any, signal: str) -> Any:
     """Iterative DPO's bandit defaults where ``--reward_selector.*`` leaves them open, measured in
     benchmarks/results/learning_quality.md:
     granularity  per prompt (group): per-prompt audit 0.602 vs 0.454 per pool call (paired +0.148
-                 [+0.04, +0.26]; verifier +0.04, within noise);
+                 [+0.04, +0.26]; verifier +0.04, within noise; the earlier design's run);
     explore_by   ``DPO_EXPLORE_BY[signal]``: signals that judge an arm's scores explore by scoring
                  (verifier, auto) or by their audits (audit), so the policy trains on the arm with the
                  best estimate; loss and probe learn from training on the pick's pairs (training)."""

@@ -120,7 +120,7 @@ def write_report(cfg: QuickstartConfig, results: dict[str, Any]) -> Path:
     if (out / "agreement.png").exists():
         plots.append(out / "agreement.png")
     c = cfg
-    md = [f"# LASeR quickstart report\n",
+    md = ["# LASeR quickstart report\n",
           f"Policy `{results['model']}`; arms {', '.join(f'`{a}`' for a in results['arms'])}; {c.rounds} rounds x "
           f"{c.prompts_per_round} prompts x {c.n_samples} samples (max {c.max_new_tokens} new tokens), DPO lr {c.lr}, "
           f"beta {c.beta}, seed {c.seed}; bandit signal `{c.signal}` for the learning selectors; every selector "
