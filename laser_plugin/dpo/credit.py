@@ -60,7 +60,8 @@ def dpo_bandit_defaults(laser: Any, signal: str) -> Any:
                  [+0.04, +0.26]; verifier +0.04, within noise; the earlier design's run);
     explore_by   ``DPO_EXPLORE_BY[signal]``: signals that judge an arm's scores explore by scoring
                  (verifier, auto) or by their audits (audit), so the policy trains on the arm with the
-                 best estimate; loss and probe learn from training on the pick's pairs (training)."""
+                 best estimate (verifier: 0.583 vs 0.569 with training, math 0.625 vs 0.514); loss
+                 and probe learn from training on the pick's pairs (training)."""
     changes = {}
     if not laser.granularity_given:
         changes["granularity"] = "group"
