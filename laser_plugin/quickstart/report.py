@@ -119,7 +119,7 @@ def write_report(cfg: QuickstartConfig, results: dict[str, Any]) -> Path:
     plots = [plot_arm_choice(results, out / "arm_choice.png"), plot_rewards(results, out / "reward_curves.png")]
     if (out / "agreement.png").exists():
         plots.append(out / "agreement.png")
-    c = cfg
+    c, arms = cfg, arms_of(results)
     md = ["# LASeR quickstart report\n",
           f"Policy `{results['model']}`; arms {', '.join(f'`{a}`' for a in results['arms'])}; {c.rounds} rounds x "
           f"{c.prompts_per_round} prompts x {c.n_samples} samples (max {c.max_new_tokens} new tokens), DPO lr {c.lr}, "
@@ -131,13 +131,13 @@ def write_report(cfg: QuickstartConfig, results: dict[str, Any]) -> Path:
           "<= 30 words, on topic. `all` = mean over domains. RM calls = reward-arm invocations, RM scores = "
           "responses scored summed over arms (`score_mean` runs every arm on every response).\n", _md_table(head, rows) + "\n",
           "## Arm-selection share per domain\n"]
-    if "abstained" in arms_of(results):
+    if "abstained" in arms:
         md.append("`abstained`: prompts on which no arm was yet believed better than chance; their responses "
                   "were scored for the bandit's feedback only and trained nothing (`--reward_selector.explore_by`).\n")
     md += [_md_table(share_head, share_rows) + "\n",
           "## Arm-selection share per round and domain\n",
-          _md_table(["selector", "round", "domain"] + arms_of(results),
-                    [[s, r["round"], d] + [r["arm_share_by_domain"].get(d, {}).get(a, 0.0) for a in arms_of(results)]
+          _md_table(["selector", "round", "domain"] + arms,
+                    [[s, r["round"], d] + [r["arm_share_by_domain"].get(d, {}).get(a, 0.0) for a in arms]
                      for s, res in results["selectors"].items() for r in res["rounds"]
                      for d in sorted(r["arm_share_by_domain"])]) + "\n",
           "## Gold score of the sampled responses per round\n",

@@ -141,15 +141,19 @@ def test_best_arm_target_uses_only_rows_that_trained_one_arm():
             r["fixed_arms"] = arms
         return r
 
+    def best_arm_target(table):
+        (_, measured, met), = [t for t in bench.targets(table, "laser:verifier", ["math", "writing"]) if "most-picked" in t[0]]
+        return measured, met
+
     laser = row({"all": 0.6}, {"math": {"verifier": 0.9, "length": 0.1}, "writing": {"verifier": 0.7, "sentiment": 0.3}})
     mixed = row({"all": 0.6, "math": 0.9, "writing": 0.9}, arms=["similarity", "verifier"])
     table = {"laser:verifier": laser, "fixed:best": mixed}
-    (what, measured, met), = [t for t in bench.targets(table, "laser:verifier", ["math", "writing"]) if "most-picked" in t[0]]
+    measured, met = best_arm_target(table)
     assert met is None and "not measured" in measured
     table["fixed:verifier"] = row({"all": 0.5, "math": 0.8, "writing": 0.4})
     table["fixed:sentiment"] = row({"all": 0.5, "math": 0.2, "writing": 0.7})
-    (what, measured, met), = [t for t in bench.targets(table, "laser:verifier", ["math", "writing"]) if "most-picked" in t[0]]
+    measured, met = best_arm_target(table)
     assert measured.startswith("1/2") and met is False  # math: verifier (hit); writing: sentiment (missed)
     laser["share_last_third"]["writing"] = {"verifier": 0.2, "sentiment": 0.8}
-    (what, measured, met), = [t for t in bench.targets(table, "laser:verifier", ["math", "writing"]) if "most-picked" in t[0]]
+    measured, met = best_arm_target(table)
     assert measured.startswith("2/2") and met is True
