@@ -4,7 +4,11 @@ LASeR (arXiv 2410.01735) rewards the arm with the negative training loss of the 
     r_t = -L(batch_t)            (then rescaled by the signal normaliser, e.g. q20/q80 -> [0, 1]).
 In iterative DPO that loss measures how learnable the chosen RM's preferences are. In PPO/GRPO the
 policy loss is a weaker proxy (advantages are normalised, so its scale drifts), hence signals
-designed for group-based RL (used by iterative DPO too):
+designed for group-based RL (used by iterative DPO too). In PPO/GRPO ``loss`` is credited per
+decision: each decision is paid how much the step lowered ITS rows' clipped policy loss,
+    r_d = mean_{i in d} surrogate_gain_i     (one more actor forward over the rollout per step)
+instead of one step loss broadcast to every decision of the step:
+
 
 group_variance (informativeness): GRPO's advantage A_i = (r_i - mean_g) / std_g is zero for every
     sample of a group whose rewards are all equal, so such a group teaches nothing. The signal is
@@ -69,6 +73,36 @@ def loss_signal(loss: float) -> float:
     if not np.isfinite(loss):
         raise ValueError(f"training loss is {loss}: refusing to feed a non-finite reward to the bandit")
     return -float(loss)
+
+
+def surrogate_gain(old_log_probs: np.ndarray, new_log_probs: np.ndarray, advantages: np.ndarray,
+                   action_mask: np.ndarray, clip_eps: tuple[float, float] = (0.2, 0.2)) -> np.ndarray:
+    """Per row ([N, T] token arrays): how much one policy update lowered that row's PPO-clip loss,
+        g_i = mean_{t: m_it} [ min(rho A, clip(rho, 1 - e_lo, 1 + e_hi) A) - A ]_it,  rho = exp(new - old)
+    (before the update rho = 1 and the surrogate is A itself). Why not the row's loss itself: at
+    rho = 1 it is -mean_t A, which group-normalised advantages make ~0 for every arm; its change
+    across the step says how far the update moved toward this row's advantages. Bounded by the clip:
+    |g_i| <= max(e_lo, e_hi) max_t |A_it|."""
+    old, new = np.asarray(old_log_probs, dtype=np.float64), np.asarray(new_log_probs, dtype=np.float64)
+    adv, mask = np.asarray(advantages, dtype=np.float64), np.asarray(action_mask, dtype=bool)
+    if not (old.shape == new.shape == adv.shape == mask.shape):
+        raise ValueError(f"surrogate_gain: shapes differ: old {old.shape}, new {new.shape}, advantages "
+                         f"{adv.shape}, mask {mask.shape}")
+    ratio = np.exp(np.where(mask, new - old, 0.0))
+    clipped = np.clip(ratio, 1.0 - clip_eps[0], 1.0 + clip_eps[1])
+    gain = np.where(mask, np.minimum(ratio * adv, clipped * adv) - adv, 0.0)
+    tokens = mask.sum(axis=-1)
+    out = gain.sum(axis=-1) / np.maximum(tokens, 1)
+    if not np.all(np.isfinite(out)):
+        raise ValueError("surrogate_gain: a non-finite log-probability or advantage; refusing to feed it to the bandit")
+    return out
+
+
+def mean_by_decision(values: np.ndarray, decision_ids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(decision ids, mean of ``values`` over each decision's rows)."""
+    values, decision_ids = np.asarray(values, dtype=np.float64), np.asarray(decision_ids, dtype=np.int64)
+    ids, inverse = np.unique(decision_ids, return_inverse=True)
+    return ids, np.bincount(inverse, weights=values) / np.bincount(inverse)
 
 
 def _group_ranks(scores: np.ndarray, groups: list[np.ndarray]) -> np.ndarray:

@@ -4,6 +4,8 @@ laser_plugin.testing.vllm_standin). Its own file: one Ray run per file lets two 
 the long runs (tests/adapters/openrlhf/test_ppo_laser_e2e.py holds the others)."""
 from __future__ import annotations
 
+import math
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -31,12 +33,14 @@ def test_grpo_1node_example_with_upstream_dapo_flags_dry_runs_on_cpu(tmp_path, t
     (train_dapo_ray_hybrid_engine.sh) and small sizes appended (argparse keeps the last value):
     ZeRO-3, flash_attention_2 + packing (per-sequence SDPA on CPU), dynamic filtering on the pool's
     per-group scores, dynamic batch, k3 KL loss, clip-higher, DeepSpeed sleep, micro-batches of 3
-    cutting groups of 2. One run for all of it: each Ray run costs ~2 minutes on 2 cores."""
+    cutting groups of 2. One run for all of it: each Ray run costs ~2 minutes on 2 cores. LASeR's loss
+    signal, so the per-decision credit's actor forward after each update runs on this hardest path
+    (rows regrouped by the filter and the dynamic batch, packed, the actor's states asleep)."""
     func = tmp_path / "parity.py"
     func.write_text(PARITY_FUNC)
     dapo = ("--algo.kl.init_coef 1e-3 --algo.kl.use_loss --algo.kl.estimator k3 --algo.dynamic_filtering_enable "
             "--algo.dynamic_filtering_range 0 1 --actor.eps_clip_low_high 0.2 0.27 --ds.packing_samples "
-            "--ds.enable_sleep --train.dynamic_batch_enable --train.max_tokens_per_gpu 96")
+            "--ds.enable_sleep --train.dynamic_batch_enable --train.max_tokens_per_gpu 96 --reward_selector.signal loss")
     sizes = ("--rollout.n_samples_per_prompt 2 --rollout.batch_size 2 --rollout.micro_batch_size 3 "
              "--train.batch_size 4 --train.micro_batch_size 2 --rollout.max_new_tokens 8 --data.max_len 64 "
              "--vllm.sync_backend gloo --train.num_episodes 1 --ckpt.save_steps 1 --train.seed 1")
@@ -59,3 +63,6 @@ def test_grpo_1node_example_with_upstream_dapo_flags_dry_runs_on_cpu(tmp_path, t
     assert log and all(d["rows"] == 2 for d in log)  # one decision per whole prompt group
     assert {d["trained"] for d in log} == {True, False}  # kept groups trained on, filtered ones not
     assert {d["arm"] for d in log} <= {"parity", "rm_a"}
+    # each trained step paid its decisions their rows' loss drop (a finite mean), after the update
+    signals = re.findall(r"\[laser_plugin\] step \d+: arms .* signal (\S+)", proc.stdout)
+    assert signals and any(math.isfinite(float(s)) for s in signals), signals

@@ -36,11 +36,12 @@ def maker_factory(tmp_path, tiny_tokenizer, cpu_compat):
         maker = object.__new__(LaserExperienceMaker)
         maker.laser_config, maker.tokenizer = config, tiny_tokenizer
         maker.args = SimpleNamespace(rollout=SimpleNamespace(n_samples_per_prompt=2), ckpt=SimpleNamespace(path=str(tmp_path)),
+                                     actor=SimpleNamespace(eps_clip_low_high=(0.2, 0.2)),
                                      algo=SimpleNamespace(advantage=SimpleNamespace(estimator="group_norm")))
         maker.bandit = BanditRewardPool(pool, selector=selector, selector_config=options, signal_norm="none",
                                         granularity=granularity, context_dim=8)
         maker._verifier_arm = maker.bandit.arm_names.index("match") if signal == "verifier" else None
-        maker._step_decisions, maker._step_signals, maker._step_arms, maker._generated = [], [], [], []
+        maker._step_experiences, maker._step_signals, maker._step_arms, maker._generated = [], [], [], []
         return maker
 
     return make
@@ -88,18 +89,26 @@ def test_audit_signal_pays_every_arm_its_agreement_with_the_others(maker_factory
     assert none._step_signals == [] and none.bandit.metrics()["laser/pending"] == 0.0
 
 
-def test_loss_signal_is_delayed_to_the_step_and_logged(maker_factory, tiny_tokenizer, tmp_path):
-    maker = maker_factory("loss", selector="laser")
-    maker._score_micro_batch(_samples(tiny_tokenizer))
-    assert maker._step_signals == [] and len(maker._step_decisions) == 1
+def test_loss_signal_credits_each_decision_its_own_rows_after_the_update(maker_factory, tiny_tokenizer, tmp_path):
+    maker = maker_factory("loss", selector="laser", alpha=0.0)
+    samples = _samples(tiny_tokenizer)
+    maker._score_micro_batch(samples)
+    assert maker._step_signals == [] and samples.laser_decisions.tolist() == [0, 0, 1, 1]
+    # what upstream's make_experience / compute_advantages_and_returns put on the experience (2 tokens,
+    # the last of row 3 padding), then the step: decision 0's rows moved toward their advantages, 1's not
+    samples.action_log_probs = torch.zeros(4, 2)
+    samples.advantages = torch.tensor([[1.0, 1.0], [-1.0, -1.0], [1.0, 1.0], [-1.0, 5.0]])
+    samples.action_mask = torch.tensor([[1, 1], [1, 1], [1, 1], [1, 0]], dtype=torch.bool)
+    maker._step_experiences.append(samples)
+    new = torch.log(torch.tensor([[1.5, 1.5], [0.9, 0.9], [1.1, 1.1], [1.1, 9.0]]))
+    # Stand-in for the remote actor forward (a Ray actor group; the real one runs in
+    # tests/adapters/openrlhf/test_grpo_example_dapo.py): the new log-probs are given here.
+    maker._policy_log_probs = lambda experiences: [new]
     metrics = maker.finish_step({"policy_loss": 0.25}, global_step=1)
-    assert metrics["laser/signal"] == pytest.approx(-0.25)
-    assert sum(metrics[f"laser/select/{a}"] for a in ("const", "length", "match")) == pytest.approx(1.0)
+    # row gains min(rho A, clip(rho, 0.8, 1.2) A) - A: 0.2 (clipped), 0.1; 0.1, -0.1 (masked token out)
+    assert metrics["laser/pending"] == 0.0 and metrics["laser/signal"] == pytest.approx((0.15 + 0.0) / 2)
     log = (tmp_path / "state" / "decisions.jsonl").read_text().splitlines()
     assert len(log) == 2 and all('"global_step": 1' in line for line in log)
-    with pytest.raises(RuntimeError, match="no policy_loss in the step status"):
-        maker._score_micro_batch(_samples(tiny_tokenizer))
-        maker.finish_step({"kl": 0.0}, global_step=2)
     assert np.isfinite(metrics["laser/decisions"])
 
 

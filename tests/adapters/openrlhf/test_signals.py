@@ -2,7 +2,9 @@
 import numpy as np
 import pytest
 
-from laser_plugin.signals import consensus_agreement, group_informativeness, loss_signal, verifier_agreement
+from laser_plugin.signals import (
+    consensus_agreement, group_informativeness, loss_signal, mean_by_decision, surrogate_gain, verifier_agreement,
+)
 
 
 def test_group_informativeness_counts_groups_with_spread():
@@ -26,6 +28,22 @@ def test_loss_signal_refuses_non_finite():
     assert loss_signal(0.25) == -0.25
     with pytest.raises(ValueError, match="non-finite"):
         loss_signal(float("nan"))
+
+
+def test_surrogate_gain_is_the_drop_of_each_rows_clipped_loss():
+    old = np.zeros((3, 2))
+    new = np.log([[1.1, 1.5], [0.5, 0.5], [2.0, 1.0]])
+    adv = np.array([[1.0, 1.0], [-1.0, -1.0], [1.0, 7.0]])
+    mask = np.array([[1, 1], [1, 1], [1, 0]])
+    got = surrogate_gain(old, new, adv, mask, clip_eps=(0.2, 0.3))
+    # row 0: (1.1 - 1) and min(1.5, 1.3) - 1 -> mean 0.2; row 1: rho 0.5 < 0.8, A < 0: min(-0.5, -0.8) + 1
+    # = 0.2 per token; row 2: only the first token counts: min(2.0, 1.3) - 1
+    assert got == pytest.approx([0.2, 0.2, 0.3])
+    assert surrogate_gain(old, old, adv, mask).tolist() == [0.0, 0.0, 0.0]  # no update, no gain
+    with pytest.raises(ValueError, match="shapes differ"):
+        surrogate_gain(old, new[:, :1], adv, mask)
+    ids, means = mean_by_decision(np.array([0.2, 0.4, 1.0]), np.array([7, 7, 3]))
+    assert ids.tolist() == [3, 7] and means == pytest.approx([1.0, 0.3])
 
 
 def test_consensus_agreement_pays_the_majority_and_not_a_lone_dissenter():

@@ -29,7 +29,7 @@ from laser_plugin.config import LaserConfig
 from laser_plugin.pool.bandit_pool import BanditRewardPool
 from laser_plugin.pool.specs import parse_pool_spec
 from laser_plugin.pool.types import ScoringBatch
-from laser_plugin.signals import group_informativeness, loss_signal, verifier_agreement
+from laser_plugin.signals import group_informativeness, mean_by_decision, surrogate_gain, verifier_agreement
 from openrlhf.trainer.ppo_utils.experience_maker import RemoteExperienceMaker
 
 
@@ -64,7 +64,7 @@ class LaserExperienceMaker(RemoteExperienceMaker):
         self._verifier_arm: Optional[int] = (
             self.bandit.arm_names.index(config.verifier) if config.signal == "verifier" else None
         )
-        self._step_decisions: list[np.ndarray] = []  # awaiting the delayed loss signal
+        self._step_experiences: list[Any] = []  # signal loss: this step's experiences, judged after the update
         self._step_signals: list[float] = []
         self._step_arms: list[dict[str, Any]] = []  # this step's decisions, for the decision log
         self._generated: list[dict[str, Any]] = []  # decisions made during generation (dynamic filtering)
@@ -134,6 +134,7 @@ class LaserExperienceMaker(RemoteExperienceMaker):
             n = len(samples.sequences)
             samples.rewards = rewards[start:start + n].clone()
             samples.info["reward"] = samples.rewards
+            samples.laser_decisions = result.decision_ids[start:start + n]  # per row, for the loss credit
             start += n
         self._record(result, batch, log)
         return result
@@ -148,9 +149,7 @@ class LaserExperienceMaker(RemoteExperienceMaker):
             name = "ensemble" if arm < 0 else self.bandit.arm_names[arm]
             (self._step_arms if log is None else log).append({"decision": int(d), "arm": name, "rows": int(rows.sum())})
         signal = self.laser_config.signal
-        if signal == "loss":  # delayed: the step's loss arrives after the policy update
-            if log is None:  # generation-time decisions join the step that trains on them
-                self._step_decisions.append(decisions)
+        if signal == "loss":  # delayed: each decision's rows are judged after the policy update (finish_step)
             return
         if signal == "audit":
             for out in self.bandit.audit_share_of(result, batch, self.laser_config.audit_share, self.laser_config.seed):
@@ -198,15 +197,21 @@ class LaserExperienceMaker(RemoteExperienceMaker):
     def make_experience_batch(self, rollout_samples: list) -> list:
         kept = [int(e.info.pop(DECISION_KEY)[0]) for e in rollout_samples if DECISION_KEY in e.info]
         if kept:  # scored during generation: these decisions are trained on in this step
-            ids = np.unique(kept)
-            if self.laser_config.signal == "loss":
-                self._step_decisions.append(ids)
-            trained = set(ids.tolist())
+            trained = set(kept)
             for row in self._generated:  # the others were filtered out (or wait in upstream's buffer)
                 row["trained"] = row["decision"] in trained
             self._step_arms.extend(self._generated)
             self._generated = []
-        return super().make_experience_batch(rollout_samples)
+        experiences = super().make_experience_batch(rollout_samples)
+        if self.laser_config.signal == "loss":
+            for e in experiences:
+                if getattr(e, "laser_decisions", None) is None:  # scored during generation, then regrouped:
+                    if len(kept) != len(rollout_samples):  # upstream numbered the rows by rollout position
+                        raise RuntimeError(f"--reward_selector.signal loss: {len(rollout_samples) - len(kept)} of "
+                                           f"{len(rollout_samples)} rollout samples carry no bandit decision")
+                    e.laser_decisions = np.asarray(kept)[np.asarray(e.index)]
+            self._step_experiences.extend(experiences)
+        return experiences
 
     @torch.no_grad()
     def make_experience(self, samples_list: list) -> list:
@@ -214,23 +219,38 @@ class LaserExperienceMaker(RemoteExperienceMaker):
         return super().make_experience(samples_list)
 
     # -------------------------------------------------------------- feedback, metrics, state
+    def _policy_log_probs(self, experiences: list) -> list:
+        """The actor's action log-probs of ``experiences`` now, by the same remote forward that
+        upstream's make_experience uses for the old log-probs."""
+        args = self.args
+        refs = self._dispatch_forward(
+            self.actor_model_group, args.train.colocate_all or args.train.colocate_actor_ref,
+            sequences=[e.sequences for e in experiences], action_mask=[e.action_mask for e in experiences],
+            attention_mask=[e.attention_mask for e in experiences])
+        return self._flatten_results(refs, args.ds.ring_attn_size * args.ds.tensor_parallel_size)
+
+    def _loss_credit(self) -> tuple[np.ndarray, np.ndarray]:
+        """Per decision of this step: the drop of its own rows' PPO-clip loss across the policy
+        update (signals.surrogate_gain), not the step's loss broadcast to every decision."""
+        experiences = self._step_experiences
+        clip = tuple(getattr(self.args.actor, "eps_clip_low_high", None) or (0.2, 0.2))
+        gains = [surrogate_gain(e.action_log_probs.float().numpy(), new.float().numpy(),
+                                e.advantages.float().numpy(), e.action_mask.numpy(), clip)
+                 for e, new in zip(experiences, self._policy_log_probs(experiences))]
+        return mean_by_decision(np.concatenate(gains), np.concatenate([e.laser_decisions for e in experiences]))
+
     def finish_step(self, status: dict[str, Any], global_step: int) -> dict[str, float]:
         """Close a training step: feed the delayed loss signal back to the decisions that made this
         step's rewards, append them to the decision log, and return metrics for OpenRLHF's logger."""
-        loss = status.get("policy_loss", status.get("actor_loss"))
-        trained = any(not k.startswith(("rollout/", "timing/")) and k != "generated_samples" for k in status)
-        if self._step_decisions and loss is None and not trained:
-            # upstream made no policy update (e.g. dynamic filtering left fewer samples than one train
-            # batch, which its replay buffer drops): no loss to feed back, the decisions stay pending
-            print(f"[laser_plugin] step {global_step}: no policy update, loss feedback skipped")
-            self._step_decisions = []
-        if self._step_decisions:
-            if loss is None:
-                raise RuntimeError(f"--reward_selector.signal loss: no policy_loss in the step status {sorted(status)}")
-            ids = np.concatenate(self._step_decisions)
-            value = loss_signal(float(loss))
-            self.bandit.update(ids, np.full(len(ids), value))
-            self._step_signals.append(value)
+        if self._step_experiences:
+            if status.get("policy_loss", status.get("actor_loss")) is None:
+                # the actor made no update (dynamic filtering left fewer samples than one train batch,
+                # which upstream's replay buffer drops; or a frozen actor): the decisions stay pending
+                print(f"[laser_plugin] step {global_step}: no policy update, loss feedback skipped")
+            else:
+                ids, values = self._loss_credit()
+                self.bandit.update(ids, values)
+                self._step_signals.extend(values.tolist())
         metrics = dict(self.bandit.metrics())
         if self._step_signals:
             metrics["laser/signal"] = float(np.mean(self._step_signals))
@@ -241,8 +261,8 @@ class LaserExperienceMaker(RemoteExperienceMaker):
         shares = {k[len("laser/select/"):]: round(v, 3) for k, v in metrics.items() if k.startswith("laser/select/")}
         # One readable line per step in the driver log (Ray forwards actor stdout).
         print(f"[laser_plugin] step {global_step}: arms {[r['arm'] for r in self._step_arms]}, "
-              f"selection share so far {shares}, signal {metrics.get('laser/signal', float('nan')):.4f}")
-        self._step_decisions, self._step_signals, self._step_arms = [], [], []
+              f"selection share so far {shares}, signal {metrics.get('laser/signal', float('nan')):.4g}")
+        self._step_experiences, self._step_signals, self._step_arms = [], [], []
         return metrics
 
 
