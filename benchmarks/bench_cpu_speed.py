@@ -65,8 +65,6 @@ def _matmul_ms(dtype, threads: int, repeats: int) -> float:
 
 def worker(args: argparse.Namespace) -> None:
     """One dtype, one process: every row this dtype runs, written as JSON to ``args.out``."""
-    import torch
-
     from laser_plugin.compat.cpu import available_cores, use_all_cores
     from laser_plugin.compat.dtype import TORCH_DTYPES, resolve_param_dtype
 

@@ -4,11 +4,13 @@
 better"), one run per signal, same seed and steps; reported: the bad arms' share of the decisions per
 third of the run (chance, before any feedback: 2/5), responses scored (the audit's extra cost), wall.
 
-    .venv/bin/python benchmarks/bench_grpo_signals.py [--steps 12] [--signals default loss group_variance audit audit@1]
+    .venv/bin/python benchmarks/bench_grpo_signals.py [--steps 12] [--signals default loss probe group_variance audit audit@1]
 
 ``default``: no ``--reward_selector.signal`` (the plugin's default: ``audit`` for this pool, which
 names no verifier); ``audit@S``: the audit signal with ``--reward_selector.audit_share S`` (default
-share: 0.25/(K-1)).
+share: 0.25/(K-1)); ``loss``: LASeR's, credited per decision (its rows' loss drop across the update);
+``probe``: trusted pairs that prefer the short answer (``signal_arms.write_probe``), their rise
+across each step paid to the step's decisions.
 Writes benchmarks/results/grpo_signals.{md,json}.
 """
 from __future__ import annotations
@@ -26,7 +28,7 @@ sys.path.insert(0, str(ROOT))
 def main(argv: list[str] | None = None) -> list[dict]:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--steps", type=int, default=12)
-    p.add_argument("--signals", nargs="+", default=["default", "loss", "group_variance", "audit", "audit@1"],
+    p.add_argument("--signals", nargs="+", default=["default", "loss", "probe", "group_variance", "audit", "audit@1"],
                    help="'default': no --reward_selector.signal flag (the plugin's default)")
     p.add_argument("--output", default=str(ROOT / "benchmarks" / "results" / "grpo_signals"))
     args = p.parse_args(argv)

@@ -92,14 +92,14 @@ def bench_one(d: int, k: int, n: int, repeats: int, ref_repeats: int, seed: int 
     if rows_between > model._buffer_rows:
         model._pending[0] = [(row, 1.0) for row in fill]
         amortised += timed(lambda: model._flush(0)) * n / model._buffer_rows
-    del sel, mats, model, fill
+    sel = mats = model = fill = None  # free them before the reference runs (the lambdas hold their cells)
     gc.collect()
     ref = ReferenceLinUCB(k, d)
     ref_times = []
     for _ in range(ref_repeats):
         x, r = contexts(rng, n, d), rng.random(n)
         ref_times.append(timed(lambda: ref.update(ref.select(x), x, r)))
-    del ref
+    ref = None
     gc.collect()
     med = lambda v: float(np.median(v)) * 1e3  # noqa: E731
     row = {"d": d, "K": k, "N": n, "select_ms": med(select_only), "select_min_ms": float(np.min(select_only)) * 1e3,

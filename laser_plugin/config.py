@@ -20,12 +20,14 @@ ENV_VAR = "LASER_PLUGIN_CONFIG"
 POOL_SENTINEL = "laser_plugin:reward_pool"
 
 # What the bandit learns from in PPO/GRPO (see laser_plugin/signals.py):
-#   loss             LASeR's signal: -(policy loss) of the step whose experiences the arm scored
+#   loss             LASeR's signal, per decision: the drop of its own rows' PPO-clip loss across the step
 #   group_variance   GRPO: share of prompt groups whose rewards are not all equal (informative groups)
 #   verifier         agreement of the arm's within-group ranking with a verifier arm (needs labels)
 #   audit            on a seeded share of decisions every arm scores the rows; each arm is paid its
 #                    agreement with the leave-one-out consensus of the others (laser_plugin.signals)
-SIGNALS = ("loss", "group_variance", "verifier", "audit")
+#   probe            the rise of the policy's preference for the chosen response of trusted pairs
+#                    (--reward_selector.probe_dataset) across the step, credited to the step's decisions
+SIGNALS = ("loss", "group_variance", "verifier", "audit", "probe")
 # the signals that compare the responses of one prompt (they need --rollout.n_samples_per_prompt > 1)
 GROUP_SIGNALS = ("group_variance", "verifier", "audit")
 
@@ -59,9 +61,12 @@ class LaserConfig:
     explore_by: Optional[str] = option(None, f"{'|'.join(EXPLORE_BY)}: how the bandit explores. training: its "
                                              "pick's scores train (LASeR); scoring: the arm with the best estimate's "
                                              "scores train, and a differing pick scores the same rows for feedback "
-                                             "only (one more arm call); none: the best estimate's, no extra scoring "
-                                             "(audits explore). Default: scoring for iterative DPO's verifier and auto "
+                                             "only (one more arm call); none: the best estimate's where its lower "
+                                             "confidence bound is above chance, no extra scoring (audits explore). "
+                                             "Default: scoring for iterative DPO's verifier and auto "
                                              "signals, none for audit, training otherwise")
+    probe_dataset: Optional[str] = option(None, "trusted pairs for --reward_selector.signal probe: JSON/JSONL "
+                                                "rows with the prompt column (--data.input_key), 'chosen' and 'rejected'")
     audit_share: Optional[float] = option(None, "share of decisions every arm scores under --reward_selector.signal "
                                                 "audit (default 0.25/(K-1): scoring <= 1.25x one arm)")
     context_encoder: str = option("hashing", "context features: hashing (prompt text) or hf:PATH (a small encoder model)")
@@ -97,6 +102,9 @@ class LaserConfig:
             raise ValueError(f"--reward_selector.signal must be one of {SIGNALS}, got {self.signal!r}")
         if self.signal == "verifier" and not self.verifier:
             raise ValueError("--reward_selector.signal verifier needs --reward_selector.verifier ARM_NAME")
+        if self.signal == "probe" and not self.probe_dataset:
+            raise ValueError("--reward_selector.signal probe needs --reward_selector.probe_dataset FILE.jsonl "
+                             "(trusted prompt/chosen/rejected pairs)")
         if self.audit_share is not None and not 0.0 < self.audit_share <= 1.0:
             raise ValueError(f"--reward_selector.audit_share must be in (0, 1], got {self.audit_share}")
         if self.explore_by is not None:

@@ -98,6 +98,19 @@ def surrogate_gain(old_log_probs: np.ndarray, new_log_probs: np.ndarray, advanta
     return out
 
 
+def probe_value(chosen_log_ratios: np.ndarray, rejected_log_ratios: np.ndarray, beta: float = 0.1) -> float:
+    """How strongly the policy has come to prefer the chosen response of each trusted pair: minus the
+    DPO loss of the pairs, with log-ratios to a reference policy (log pi(y|x) - log pi_ref(y|x)),
+        v = mean_i log sigmoid( beta (ratio_chosen_i - ratio_rejected_i) )
+    (the ratios cancel what the raw sequence log-probs mostly measure: length). The probe signal is
+    its rise across a step, v_after - v_before: an arm whose preferences are easy to fit but wrong
+    (longer is better) moves the policy away from the trusted pairs, so v falls."""
+    margin = beta * (np.asarray(chosen_log_ratios, dtype=np.float64) - np.asarray(rejected_log_ratios, dtype=np.float64))
+    if margin.size == 0 or not np.all(np.isfinite(margin)):
+        raise ValueError("probe_value: no pairs, or a non-finite log-probability")
+    return float(np.mean(-np.logaddexp(0.0, -margin)))
+
+
 def mean_by_decision(values: np.ndarray, decision_ids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """(decision ids, mean of ``values`` over each decision's rows)."""
     values, decision_ids = np.asarray(values, dtype=np.float64), np.asarray(decision_ids, dtype=np.int64)

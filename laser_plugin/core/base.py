@@ -115,6 +115,12 @@ class Selector:
         or draw; None for a selector that keeps no such estimate (random, fixed, ensembles, ...)."""
         return None
 
+    def lower_bounds(self, contexts: Any) -> Optional[np.ndarray]:
+        """[N, K] the estimate less the selector's own exploration width (LinUCB: x.theta - alpha
+        sqrt(x^T A^-1 x), the mirror of its upper bound); the plain estimate for a selector without
+        widths; None without estimates."""
+        return self.expected_scores(contexts)
+
     def select(self, contexts: Any, exclude: Optional[Iterable[int]] = None) -> np.ndarray:
         """One arm per context row: the best-scoring allowed arm, ties broken by the seeded RNG."""
         x = self._contexts(contexts)

@@ -291,6 +291,15 @@ class RidgeSelector(Selector):
         update yet, the offline router's scores)."""
         return self._contexts(contexts) @ self.model.theta.T
 
+    def lower_bounds(self, contexts: Any) -> np.ndarray:
+        mean, var = self.model.project(self._contexts(contexts))
+        return mean - self.width_scale * np.sqrt(var)
+
+    @property
+    def width_scale(self) -> float:
+        """The multiplier of sqrt(x^T A^-1 x) in this selector's exploration (LinUCB alpha, Thompson v)."""
+        raise NotImplementedError
+
     def _arrays(self) -> dict[str, Any]:
         return self.model.arrays()
 

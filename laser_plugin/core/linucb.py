@@ -74,6 +74,10 @@ class LinUCB(RidgeSelector):
     def theta(self) -> np.ndarray:
         return self.model.theta
 
+    @property
+    def width_scale(self) -> float:
+        return self.config.alpha
+
     def scores(self, contexts: Any) -> np.ndarray:
         mean, var = self.model.project(self._contexts(contexts))
         return mean + self.config.alpha * np.sqrt(var)

@@ -121,6 +121,10 @@ class LinearThompson(RidgeSelector):
         """Sigma_k = Lambda_k^-1."""
         return self.model.inverse(k)
 
+    @property
+    def width_scale(self) -> float:
+        return self.config.exploration
+
     def scores(self, contexts: Any) -> np.ndarray:
         mean, var = self.model.project(self._contexts(contexts))
         std = self.config.exploration * np.sqrt(var)

@@ -140,7 +140,9 @@ class BanditRewardPool:
             picked = np.asarray(self.selector.select(unit_ctx, exclude=sorted(excluded) or None), dtype=np.int64)
             estimates = None if self.explore_by == "training" else self.selector.expected_scores(unit_ctx)
             chosen = training_arms(estimates, picked, excluded)
-            abstains = ~above_chance(estimates, chosen)
+            # none: only audits teach the bandit, so the arm must clear chance by its confidence bound
+            bounds = self.selector.lower_bounds(unit_ctx) if self.explore_by == "none" else estimates
+            abstains = ~above_chance(bounds, chosen)
             chosen = np.where(abstains, picked, chosen)  # nothing to train: the pick scores, for feedback
             wanted = chosen[unit_of_row]
             rewards, raw, row_arms = self.pool.score(

@@ -36,7 +36,21 @@ def write_pool(directory: str | Path) -> str:
     return ",".join(f"func:{directory / name}.py" for name in ARMS)
 
 
-def grpo_flags(pool: str, signal: str | None, audit_share: float | None = None) -> list[str]:
+def write_probe(path: str | Path) -> str:
+    """Trusted pairs for ``--reward_selector.signal probe`` that say what the three agreeing arms say:
+    on each training prompt, a short answer is preferred to a long one."""
+    import json
+
+    from laser_plugin.testing.ppo_cpu import DEFAULT_PROMPTS
+
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text("".join(json.dumps({"prompt": p, "chosen": "Yes.", "rejected": "Well, that depends on a great "
+                                        "many things, and I would rather not say."}) + "\n" for p in DEFAULT_PROMPTS))
+    return str(path)
+
+
+def grpo_flags(pool: str, signal: str | None, audit_share: float | None = None, probe: str | None = None) -> list[str]:
     """The plugin and size flags of those runs: 4 prompts x 4 samples per step, one decision per group
     (``signal`` None: the plugin's default signal)."""
     flags = ["--reward_selector", "laser", "--reward_pool", pool, "--reward_selector.granularity", "group",
@@ -44,6 +58,7 @@ def grpo_flags(pool: str, signal: str | None, audit_share: float | None = None) 
              "--rollout.n_samples_per_prompt", "4", "--rollout.batch_size", "4", "--rollout.micro_batch_size", "8",
              "--train.batch_size", "16", "--train.micro_batch_size", "8", "--ckpt.save_steps", "-1"]
     flags += [] if signal is None else ["--reward_selector.signal", signal]
+    flags += [] if probe is None else ["--reward_selector.probe_dataset", probe]
     return flags + ([] if audit_share is None else ["--reward_selector.audit_share", str(audit_share)])
 
 
@@ -61,7 +76,8 @@ def run_grpo(signal: str | None, steps: int, work: Path, policy: Path, audit_sha
     run_dir = Path(work) / (label if audit_share is None else f"{label}_{audit_share}")
     pool = write_pool(Path(work) / "arms")
     data = write_prompts(run_dir / "prompts.jsonl", n=4 * steps)
-    cmd = grpo_cpu_command(policy, None, data, run_dir, extra_args=grpo_flags(pool, signal, audit_share))
+    probe = write_probe(run_dir / "probe.jsonl") if signal == "probe" else None
+    cmd = grpo_cpu_command(policy, None, data, run_dir, extra_args=grpo_flags(pool, signal, audit_share, probe))
     env = cpu_run_env()
     env.pop("RAY_ADDRESS", None)
     start = time.perf_counter()

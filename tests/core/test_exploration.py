@@ -47,3 +47,18 @@ def test_above_chance_is_a_positive_estimate():
     est = np.array([[0.0, 0.0], [-0.1, 0.2], [0.3, -0.2]])  # no evidence, arm 1 believed, arm 0 believed
     np.testing.assert_array_equal(above_chance(est, [1, 1, 1]), [False, True, False])
     np.testing.assert_array_equal(above_chance(None, [0, 1]), [True, True])  # no estimates: never abstains
+
+
+def test_lower_bounds_mirror_the_selectors_own_exploration_width():
+    from laser_plugin import make_selector
+
+    x = np.array([[1.0, 0.0]])
+    sel = make_selector("laser", num_arms=2, dim=2, alpha=0.5, ridge=1.0)
+    sel.update([0], x, [0.4])
+    # arm 0: A = diag(2, 1), b = (0.4, 0), theta = (0.2, 0): mean 0.2, x^T A^-1 x = 1/2
+    # -> 0.2 - 0.5 sqrt(1/2); arm 1 (no data): 0 - 0.5 sqrt(1)
+    np.testing.assert_allclose(sel.lower_bounds(x), [[0.2 - 0.5 * np.sqrt(0.5), -0.5]])
+    ts = make_selector("thompson", num_arms=2, dim=2, seed=0)
+    mean, var = ts.model.project(x)
+    np.testing.assert_allclose(ts.lower_bounds(x), mean - ts.config.exploration * np.sqrt(var))
+    assert make_selector("random", num_arms=2, dim=2).lower_bounds(x) is None  # no estimates at all

@@ -272,11 +272,15 @@ def test_explore_by_chooses_who_trains_and_who_only_scores(func_dir, explore_by)
     if explore_by == "training":  # LASeR: the bonus sends the pick elsewhere, and that pick trains
         assert int(second.arms[0]) != trained_first and explored == []
         return
+    if explore_by == "none":  # only audits teach: one observation leaves 0.4 - alpha 10 x width below chance,
+        assert second.info["abstained"] == second.decision_ids[:1].tolist() and explored == []  # so it abstains
+        assert bandit.metrics()["laser/abstained"] == 2 and bandit.metrics()["laser/explore_scorings"] == 0
+        bandit.selector.config.alpha = 0.1  # a tight bound: 0.4 - 0.1 x width clears chance, that arm trains
+        third = bandit.score(batch)
+        assert third.info["abstained"] == [] and (third.arms == trained_first).all()
+        return
     assert (second.arms == trained_first).all()  # the arm with the best estimate scored the training rows
     assert second.info["abstained"] == [] and bandit.metrics()["laser/abstained"] == 1
-    if explore_by == "none":
-        assert explored == [] and bandit.metrics()["laser/explore_scorings"] == 0
-        return
     (e,) = explored  # the pick scored the same rows, for feedback only, under its own decision id
     assert e["arm"] != trained_first and e["decision"] not in set(second.decision_ids.tolist())
     np.testing.assert_array_equal(e["rows"], np.arange(4))

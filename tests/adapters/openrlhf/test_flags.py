@@ -36,6 +36,8 @@ def test_without_the_flag_nothing_is_enabled():
      r"granularity must be one of \('batch', 'group'\)"),
     (["--reward_selector", "laser", "--reward_pool", "hf:/a", "--reward_selector.signal", "verifier"],
      "needs --reward_selector.verifier ARM_NAME"),
+    (["--reward_selector", "laser", "--reward_pool", "hf:/a", "--reward_selector.signal", "probe"],
+     "needs --reward_selector.probe_dataset FILE.jsonl"),
     (["--reward_selector", "laser", "--reward_pool", "hf:/a", "--reward_selector.alpah", "1"],
      r"unknown option\(s\) \['--reward_selector.alpah'\]; valid --reward_selector.\* options: .*alpha"),
 ])

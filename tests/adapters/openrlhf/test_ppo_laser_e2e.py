@@ -5,11 +5,13 @@ reward_func file), one arm per prompt group, the bandit state checkpointed every
 OpenRLHF's (resume: tests/faults/test_grpo_kill.py); it also checks the CPU twin itself (stand-in
 rollouts, weight syncs, a trained actor). It runs OpenRLHF's async mode (``--train.async_enable``:
 generation in its own actor, training in TrainingActor), so the trainer-side hooks are proven there;
-the synchronous trainer runs in the kill test and the DAPO example test (one Ray run less in the suite). Only vLLM's engine is a stand-in (HF generate,
-laser_plugin.testing.vllm_standin): it cannot run on CPU.
+the synchronous trainer runs in the kill test and the DAPO example test (one Ray run less in the suite). The bandit
+learns from the probe signal (trusted pairs measured by the real actor after each update). Only vLLM's engine is a
+stand-in (HF generate, laser_plugin.testing.vllm_standin): it cannot run on CPU.
 """
 from __future__ import annotations
 
+import json
 import subprocess
 from pathlib import Path
 
@@ -52,11 +54,15 @@ def test_grpo_with_laser_pool_logs_and_checkpoints_the_bandit(tmp_path, tiny_pol
     func.write_text(LENGTH_FUNC)
     pool = f"hf:{tiny_reward_models[0]},hf:{tiny_reward_models[2]},func:{func}"
     data = write_prompts(tmp_path / "prompts.jsonl", n=4)
+    probe = tmp_path / "probe.jsonl"  # trusted pairs: the short answer is the right one
+    probe.write_text("".join(json.dumps({"prompt": p, "chosen": "yes", "rejected": "no, that is not so at all"}) + "\n"
+                             for p in ("Is water wet?", "Is fire hot?", "Is ice cold?")))
     run_dir = tmp_path / "run"
     # micro-batches of 3 samples cut the second prompt group of every step ([0 1 2] [3]): each group
     # must still get one decision (rows == 2 below), whatever the micro-batch size
     laser = ["--reward_selector", "laser", "--reward_pool", pool, "--reward_selector.granularity", "group",
              "--reward_selector.alpha", "0.5", "--train.num_episodes", "2", "--rollout.micro_batch_size", "3",
+             "--reward_selector.signal", "probe", "--reward_selector.probe_dataset", str(probe),
              "--algo.kl.init_coef", "0",  # no reference model: one Ray worker less (the DAPO test keeps one)
              "--train.async_enable"]
     cmd = [a for a in grpo_cpu_command(tiny_policy, None, data, run_dir, extra_args=laser)
@@ -84,6 +90,9 @@ def test_grpo_with_laser_pool_logs_and_checkpoints_the_bandit(tmp_path, tiny_pol
     assert set(shares) == {"train/laser/select/rm_a", "train/laser/select/rm_c", "train/laser/select/short"}
     assert sorted(step for step, _ in scalars["train/laser/select/rm_a"]) == [1, 2, 3, 4]
     assert any(tag.startswith("train/laser/bandit_reward/") for tag in scalars)
+    probe_values = [v for _, v in sorted(scalars["train/laser/probe_value"])]  # measured after every update
+    assert len(probe_values) == 4 and all(v < 0 for v in probe_values), probe_values  # a log-likelihood
+    assert scalars["train/laser/pending"][-1][1] == 0.0  # every decision was paid the probe's rise
     assert "train/pool/switches" in scalars or any(t.startswith("train/pool/") for t in scalars)
 
     # Resume (restored bandit state, the same decisions after the resumed step) is tests/faults/test_grpo_kill.py:

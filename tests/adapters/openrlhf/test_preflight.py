@@ -91,6 +91,12 @@ BAD_INPUTS = [
     ("agent func", lambda f: pool_line(f, None, "--train.agent_func_path", str(f / "good.py")),
      r"--reward_selector replaces OpenRLHF's reward model: drop --reward.remote_url / --train.agent_func_path"),
     ("eval set", lambda f: pool_line(f, None, "--eval.dataset", str(f / "prompts.jsonl")), r"--eval.dataset: upstream scores"),
+    ("probe set missing", lambda f: pool_line(f, None, "--reward_selector.signal", "probe",
+                                              "--reward_selector.probe_dataset", str(f / "absent.jsonl")),
+     r"--reward_selector.probe_dataset .*absent.jsonl: cannot read it as JSON/JSONL"),
+    ("probe set without the prompt column", lambda f: pool_line(f, None, "--reward_selector.signal", "probe",
+                                                                "--reward_selector.probe_dataset", str(f / "prompts.jsonl")),
+     r"row 0 lacks \['chosen', 'rejected'\]"),
 ]
 
 

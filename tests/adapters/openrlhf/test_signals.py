@@ -3,7 +3,8 @@ import numpy as np
 import pytest
 
 from laser_plugin.signals import (
-    consensus_agreement, group_informativeness, loss_signal, mean_by_decision, surrogate_gain, verifier_agreement,
+    consensus_agreement, group_informativeness, loss_signal, mean_by_decision, probe_value, surrogate_gain,
+    verifier_agreement,
 )
 
 
@@ -44,6 +45,16 @@ def test_surrogate_gain_is_the_drop_of_each_rows_clipped_loss():
         surrogate_gain(old, new[:, :1], adv, mask)
     ids, means = mean_by_decision(np.array([0.2, 0.4, 1.0]), np.array([7, 7, 3]))
     assert ids.tolist() == [3, 7] and means == pytest.approx([1.0, 0.3])
+
+
+def test_probe_value_is_the_pairs_bradley_terry_log_likelihood():
+    # beta 1, margins 0 and log 3: log sigmoid(0) = -log 2, log sigmoid(log 3) = log(3/4)
+    got = probe_value(np.array([-2.0, np.log(3.0) - 1.0]), np.array([-2.0, -1.0]), beta=1.0)
+    assert got == pytest.approx((-np.log(2.0) + np.log(0.75)) / 2)
+    assert probe_value(np.array([0.0]), np.array([0.0])) == pytest.approx(-np.log(2.0))  # at the reference
+    assert probe_value(np.array([10 * np.log(3.0)]), np.array([0.0])) == pytest.approx(np.log(0.75))  # beta 0.1
+    with pytest.raises(ValueError, match="no pairs"):
+        probe_value(np.array([]), np.array([]))
 
 
 def test_consensus_agreement_pays_the_majority_and_not_a_lone_dissenter():

@@ -23,6 +23,7 @@ import torch
 
 from laser_plugin.adapters.openrlhf.bandit import make_bandit
 from laser_plugin.adapters.openrlhf.ppo.pool_actor_group import PoolActorGroup
+from laser_plugin.adapters.openrlhf.ppo.probe import PolicyProbe
 from laser_plugin.adapters.openrlhf.ppo.preflight import GROUP_ESTIMATORS, check_upstream_args
 from laser_plugin.adapters.openrlhf.ppo.trainer_hooks import state_dir, wrap_trainer
 from laser_plugin.config import LaserConfig
@@ -64,7 +65,13 @@ class LaserExperienceMaker(RemoteExperienceMaker):
         self._verifier_arm: Optional[int] = (
             self.bandit.arm_names.index(config.verifier) if config.signal == "verifier" else None
         )
-        self._step_experiences: list[Any] = []  # signal loss: this step's experiences, judged after the update
+        self._step_experiences: list[Any] = []  # signals loss, probe: this step's experiences, judged after the update
+        self._probe: Optional[PolicyProbe] = None
+        self._probe_value: Optional[float] = None  # the probe measured before the coming update
+        if config.signal == "probe":
+            group = self.actor_model_group
+            self._probe = PolicyProbe(config.probe_dataset, self.args, self.tokenizer,
+                                      chunks=len(group._actor_handlers) // group.duplicate_actors)
         self._step_signals: list[float] = []
         self._step_arms: list[dict[str, Any]] = []  # this step's decisions, for the decision log
         self._generated: list[dict[str, Any]] = []  # decisions made during generation (dynamic filtering)
@@ -149,7 +156,7 @@ class LaserExperienceMaker(RemoteExperienceMaker):
             name = "ensemble" if arm < 0 else self.bandit.arm_names[arm]
             (self._step_arms if log is None else log).append({"decision": int(d), "arm": name, "rows": int(rows.sum())})
         signal = self.laser_config.signal
-        if signal == "loss":  # delayed: each decision's rows are judged after the policy update (finish_step)
+        if signal in ("loss", "probe"):  # delayed: judged after the policy update (finish_step)
             return
         if signal == "audit":
             for out in self.bandit.audit_share_of(result, batch, self.laser_config.audit_share, self.laser_config.seed):
@@ -202,12 +209,15 @@ class LaserExperienceMaker(RemoteExperienceMaker):
                 row["trained"] = row["decision"] in trained
             self._step_arms.extend(self._generated)
             self._generated = []
+        if self._probe is not None and self._probe_value is None:  # the policy before its first update here
+            self._probe_value = self._probe.value(self._policy_log_probs)
         experiences = super().make_experience_batch(rollout_samples)
-        if self.laser_config.signal == "loss":
+        if self.laser_config.signal in ("loss", "probe"):
             for e in experiences:
                 if getattr(e, "laser_decisions", None) is None:  # scored during generation, then regrouped:
                     if len(kept) != len(rollout_samples):  # upstream numbered the rows by rollout position
-                        raise RuntimeError(f"--reward_selector.signal loss: {len(rollout_samples) - len(kept)} of "
+                        raise RuntimeError(f"--reward_selector.signal {self.laser_config.signal}: "
+                                           f"{len(rollout_samples) - len(kept)} of "
                                            f"{len(rollout_samples)} rollout samples carry no bandit decision")
                     e.laser_decisions = np.asarray(kept)[np.asarray(e.index)]
             self._step_experiences.extend(experiences)
@@ -239,6 +249,15 @@ class LaserExperienceMaker(RemoteExperienceMaker):
                  for e, new in zip(experiences, self._policy_log_probs(experiences))]
         return mean_by_decision(np.concatenate(gains), np.concatenate([e.laser_decisions for e in experiences]))
 
+    def _probe_credit(self) -> tuple[np.ndarray, np.ndarray]:
+        """Every decision of this step: the rise of the probe value across the update. One number for
+        the step (the probe cannot tell which rows moved it); the ridge regression attributes it over
+        steps with different arm mixes, exactly with one decision per step (granularity batch, one
+        micro-batch per step)."""
+        before, self._probe_value = self._probe_value, self._probe.value(self._policy_log_probs)
+        ids = np.unique(np.concatenate([e.laser_decisions for e in self._step_experiences]))
+        return ids, np.full(len(ids), self._probe_value - before)
+
     def finish_step(self, status: dict[str, Any], global_step: int) -> dict[str, float]:
         """Close a training step: feed the delayed loss signal back to the decisions that made this
         step's rewards, append them to the decision log, and return metrics for OpenRLHF's logger."""
@@ -248,10 +267,12 @@ class LaserExperienceMaker(RemoteExperienceMaker):
                 # which upstream's replay buffer drops; or a frozen actor): the decisions stay pending
                 print(f"[laser_plugin] step {global_step}: no policy update, loss feedback skipped")
             else:
-                ids, values = self._loss_credit()
+                ids, values = self._loss_credit() if self._probe is None else self._probe_credit()
                 self.bandit.update(ids, values)
                 self._step_signals.extend(values.tolist())
         metrics = dict(self.bandit.metrics())
+        if self._probe_value is not None:
+            metrics["laser/probe_value"] = self._probe_value
         if self._step_signals:
             metrics["laser/signal"] = float(np.mean(self._step_signals))
         os.makedirs(state_dir(self.args, self.laser_config), exist_ok=True)

@@ -171,6 +171,10 @@ def check_upstream(config: LaserConfig, args: Any) -> None:
         config.signal = "loss"  # the default signals compare responses of one prompt: none here
         print("[laser_plugin] --reward_selector.signal loss: one sample per prompt leaves no group to compare "
               "responses in. Set --reward_selector.signal to choose explicitly.", file=sys.stderr)
+    if config.signal == "probe":
+        from laser_plugin.adapters.openrlhf.ppo.probe import read_probe_rows
+
+        read_probe_rows(config.probe_dataset, _get(args, "data.input_key", "input"))
     if config.explore_by not in (None, "training"):
         # iterative DPO drops the pairs of a decision that abstains; a PPO/GRPO batch has no such hook yet
         raise ValueError(f"--reward_selector.explore_by {config.explore_by}: PPO/GRPO trains on the pick's rewards "
