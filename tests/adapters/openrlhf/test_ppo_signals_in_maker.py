@@ -42,6 +42,7 @@ def maker_factory(tmp_path, tiny_tokenizer, cpu_compat):
                                         granularity=granularity, context_dim=8)
         maker._verifier_arm = maker.bandit.arm_names.index("match") if signal == "verifier" else None
         maker._step_experiences, maker._step_signals, maker._step_arms, maker._generated = [], [], [], []
+        maker._probe, maker._probe_value = None, None
         return maker
 
     return make
