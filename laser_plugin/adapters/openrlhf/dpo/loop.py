@@ -215,11 +215,17 @@ class IterativeDPO(RoundCheckpoints, ScoringTimeSignals):
             print(f"[laser] round {r}/{self.loop.rounds - 1}: {stats['pairs']} pairs, loss {loss}, arms [{shares}], "
                   f"{stats['seconds']['total']:.1f}s", flush=True)
             if stats["decisions"] and stats.get("abstained") == stats["decisions"]:
+                if self.loop.signal == "audit":
+                    why = ("the audits so far leave every arm's lower confidence bound at or below chance (the arms do "
+                           "not agree enough, or too few decisions were audited). Raise --laser.audit_share, give "
+                           "labels (--data.label_key) for the verifier signal, or train on the bandit's picks "
+                           "(--reward_selector.explore_by training, LASeR)")
+                else:
+                    why = (f"the {self.loop.signal} signal judged {stats['bandit_updates']} decisions (with verifier: "
+                           "every answer group all right or all wrong). Use --laser.signal audit or auto (cross-arm "
+                           "consensus), or --reward_selector.explore_by training (LASeR: train on the bandit's picks)")
                 print(f"[laser] WARNING round {r}: every decision abstained, nothing trained: no arm is yet believed "
-                      f"better than chance, and the {self.loop.signal} signal judged {stats['bandit_updates']} "
-                      "decisions (with verifier: every answer group all right or all wrong). Use --laser.signal "
-                      "audit or auto (cross-arm consensus), or --reward_selector.explore_by training (LASeR: train "
-                      "on the bandit's picks)", flush=True)
+                      f"better than chance: {why}", flush=True)
         if self.vllm is not None:  # the engines sample the next round from the updated policy
             hf_dir = str(self.out_dir / "rounds" / f"round_{r}" / "hf")
             self.strategy.save_model(self.model, self.tokenizer, hf_dir)
