@@ -34,11 +34,12 @@ GROUP_SIGNALS = ("group_variance", "verifier", "audit")
 
 def default_signal(verifier: Optional[str]) -> str:
     """PPO/GRPO's bandit signal when none is given: ``verifier`` where a verifier arm is named, else
-    ``audit``. Both judge each decision by its own group right after scoring; ``loss`` (LASeR's) is
-    one step loss broadcast to every decision of the step. benchmarks/results/grpo_signals*.md: share
-    of a noise + a misleading arm in the last third of a GRPO run, bf16 / fp32 (chance 0.40): audit
-    0.00 / 0.00, loss 0.00 / 0.33 (an earlier run: 1.00). Lines without prompt groups fall back to
-    ``loss`` (ppo.preflight)."""
+    ``audit``. Both judge each decision by its own group, right after scoring, for correctness or
+    consensus; ``loss`` (per decision: its rows' loss drop) pays any arm the update fits, and
+    ``probe`` one step-level rise. benchmarks/results/grpo_signals.md (fp32, 12 steps): share of a
+    noise + a misleading arm in the last third (chance 0.40): audit 0.00 (bf16, an earlier run: 0.00),
+    loss 0.31, probe 0.50, group_variance 0.56. Lines without prompt groups fall back to ``loss``
+    (ppo.preflight)."""
     return "verifier" if verifier else "audit"
 
 

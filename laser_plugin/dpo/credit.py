@@ -48,9 +48,11 @@ def default_dpo_signal(has_labels: bool) -> str:
     benchmarks/results/learning_quality.md (3 seeds, same budget, held-out gold): verifier 0.583, auto
     0.532, random 0.509, score_mean 0.481; the verifier cannot be paid by an easy-to-fit wrong arm, and
     auto's audits of the decisions it cannot judge cost 24% more scoring without moving writing off the
-    verifier arm. Without labels the audit is the only signal that needs none, and it is weak: 0.377 on
-    that benchmark (the noise arm led on a handful of audits; 0.602 in the earlier design's run),
-    README "Which bandit signal"."""
+    verifier arm. Without labels the audit is the only signal that needs none, and it is weak on a
+    pool whose arms mostly know nothing of a domain: its ~7 audits per run let the noise arm lead
+    (0.377 on that benchmark). Since it trains only where the bandit's lower confidence bound clears
+    chance (``core.exploration``), it holds the start policy instead (0.574; 0.583 with 4x the audits,
+    which moved writing to its best arm), README "Which bandit signal"."""
     return "verifier" if has_labels else "audit"
 
 
