@@ -37,13 +37,21 @@ def init_local_ray(num_cpus: int = 4, num_gpus: int = 2, **kwargs: Any):
         return ray.get_runtime_context()
     for key, value in _LOOPBACK_ENV.items():
         os.environ.setdefault(key, value)
-    return ray.init(
-        address=kwargs.pop("address", "local"),
-        num_cpus=num_cpus,
-        num_gpus=num_gpus,
-        _node_ip_address="127.0.0.1",
-        include_dashboard=False,
-        runtime_env=kwargs.pop("runtime_env", cpu_ray_runtime_env()),
-        log_to_driver=kwargs.pop("log_to_driver", False),
-        **kwargs,
-    )
+    options = dict(address=kwargs.pop("address", "local"), num_cpus=num_cpus, num_gpus=num_gpus,
+                   _node_ip_address="127.0.0.1", include_dashboard=False,
+                   runtime_env=kwargs.pop("runtime_env", cpu_ray_runtime_env()),
+                   log_to_driver=kwargs.pop("log_to_driver", False), **kwargs)
+    for attempt in range(1, STARTUP_ATTEMPTS + 1):
+        try:
+            return ray.init(**options)
+        except Exception as err:
+            # Ray waits a fixed 30 s for its raylet to register; on 2 busy cores (another Ray job or
+            # test worker starting its actors) that can run out. A fresh start then usually succeeds.
+            if "timed out during startup" not in str(err) or attempt == STARTUP_ATTEMPTS:
+                raise
+            ray.shutdown()
+            print(f"[laser_plugin] local Ray timed out starting (attempt {attempt}/{STARTUP_ATTEMPTS}, busy CPU); "
+                  "starting it again", flush=True)
+
+
+STARTUP_ATTEMPTS = 3
