@@ -10,6 +10,9 @@ from laser_plugin.compat.cpu import CPU_WORKER_ENV
 _LOOPBACK_ENV = {"RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER": "0"}
 
 
+# ray.init tries on a busy machine (Ray gives its raylet a fixed 30 s to register)
+STARTUP_ATTEMPTS = 3
+
 # Set by laser_plugin in the driver and needed by every worker: passed through when present.
 PASS_THROUGH_ENV = ("LASER_PLUGIN_CONFIG", "LASER_WORKER_SETUP", "LASER_VLLM_STANDIN", "LASER_CPU_DTYPE")
 
@@ -52,6 +55,3 @@ def init_local_ray(num_cpus: int = 4, num_gpus: int = 2, **kwargs: Any):
             ray.shutdown()
             print(f"[laser_plugin] local Ray timed out starting (attempt {attempt}/{STARTUP_ATTEMPTS}, busy CPU); "
                   "starting it again", flush=True)
-
-
-STARTUP_ATTEMPTS = 3

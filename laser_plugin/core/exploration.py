@@ -21,7 +21,8 @@ instead of the estimate: x . theta_g - alpha sqrt(x^T A_g^-1 x) <= 0 abstains (T
 of alpha; ``Selector.lower_bounds``): measured on iterative DPO's audit signal, where the plain
 estimate let a noise arm that led on a handful of audits train (gold 0.377 from 0.583 at the start),
 the bound held the start (0.574). An abstaining decision is scored by its pick, for feedback
-only, and trains nothing. So the policy never trains on an arm the bandit has no evidence for. Measured (benchmarks/results/learning_quality.md, verifier signal, 3
+only, and trains nothing. So the policy never trains on an arm the bandit has no evidence for.
+Measured (benchmarks/results/learning_quality.md, verifier signal, 3
 seeds): with ``training`` 22-81% of the first round's decisions trained on arms other than the
 verifier before it had won, and math ended 0.514 instead of 0.625 with ``scoring`` (0.569 vs 0.583
 overall, within noise).

@@ -4,9 +4,10 @@ A probe set is a few trusted preference pairs (prompt, chosen, rejected), e.g. a
 hand. After every policy update the actor scores both responses of each pair (the same remote
 forward that upstream's experience maker uses for log-probs) and ``signals.probe_value`` turns the
 pairs into one number, minus their DPO loss with the policy at the first measurement of this run
-(start or resume) as the reference; the bandit is paid its rise across the step. Prompts are formatted as the
-rollout prompts are (upstream's ``preprocess_data`` with ``--data.input_key`` / ``--data.input_template``
-/ ``--data.apply_chat_template``), so the probe measures the policy on the inputs it trains on.
+(start or resume) as the reference; the bandit is paid its rise across the step. Prompts are
+formatted as the rollout prompts are (upstream's ``preprocess_data`` with ``--data.input_key`` /
+``--data.input_template`` / ``--data.apply_chat_template``), so the probe measures the policy on the
+inputs it trains on.
 """
 from __future__ import annotations
 
@@ -25,7 +26,8 @@ def read_probe_rows(path: str, input_key: str) -> list[dict]:
     try:
         with open(path) as fh:
             text = fh.read()
-        rows = json.loads(text) if text.lstrip().startswith("[") else [json.loads(x) for x in text.splitlines() if x.strip()]
+        lines = [x for x in text.splitlines() if x.strip()]
+        rows = json.loads(text) if text.lstrip().startswith("[") else [json.loads(x) for x in lines]
     except (OSError, ValueError) as err:
         raise ValueError(f"{flag} {path}: cannot read it as JSON/JSONL ({err}); give a local file of "
                          f"prompt/chosen/rejected rows") from None
@@ -84,8 +86,8 @@ class PolicyProbe:
     def value(self, log_probs: Callable[[list], list]) -> float:
         from laser_plugin.signals import probe_value
 
-        sums = torch.cat([(lp.float() * c.action_mask).sum(dim=-1) for lp, c in zip(log_probs(self.chunks), self.chunks)])
-        sums = sums.double().numpy()
+        per_chunk = zip(log_probs(self.chunks), self.chunks)
+        sums = torch.cat([(lp.float() * c.action_mask).sum(dim=-1) for lp, c in per_chunk]).double().numpy()
         if self.reference is None:
             self.reference = sums
         ratios, n = sums - self.reference, self.num_pairs
