@@ -47,6 +47,8 @@ from typing import Any
 
 import numpy as np
 
+from laser_plugin.records import read_records
+
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "benchmarks" / "results"
 # What the targets need, and what fits the 90-minute budget on 2 cores without native bf16 (a DPO
@@ -329,7 +331,7 @@ def _write_data(args: argparse.Namespace, out: Path) -> tuple[Path, list[str]]:
     data.mkdir(parents=True, exist_ok=True)
     if args.train:
         for src, name in ((args.train, "train"), (args.eval, "eval")):
-            rows = [json.loads(x) for x in Path(src).read_text().splitlines() if x.strip()]
+            rows = read_records(src)
             for r in rows:
                 if "answer" not in r and "label" in r:
                     r["answer"] = r["label"]
@@ -341,7 +343,7 @@ def _write_data(args: argparse.Namespace, out: Path) -> tuple[Path, list[str]]:
 
         demo.write(demo.DataConfig(train_per_domain=args.train_per_domain, eval_per_domain=args.eval_per_domain,
                                    seed=args.data_seed), data)
-    domains = sorted({json.loads(x)["domain"] for x in (data / "eval.jsonl").read_text().splitlines() if x.strip()})
+    domains = sorted({r["domain"] for r in read_records(data / "eval.jsonl")})
     return data / "train.jsonl", domains
 
 
@@ -371,8 +373,7 @@ def train_routers(cmp: Any, args: argparse.Namespace, out: Path, pool: str) -> d
     from laser_plugin.demo.data import gold, router_rows
 
     data = out / "data"
-    seen = {json.loads(x)["prompt"] for name in ("train", "eval") for x in (data / f"{name}.jsonl").read_text().splitlines()
-            if x.strip()}
+    seen = {r["prompt"] for name in ("train", "eval") for r in read_records(data / f"{name}.jsonl")}
     rows = router_rows(args.eval_per_domain, args.data_seed + 1000, exclude=seen)
     (data / "router_prompts.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
     items = load_prompts(cmp.args, cmp.loop.strategy, cmp.loop.tokenizer, dataset=str(data / "router_prompts.jsonl"))
@@ -513,6 +514,9 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     for key, value in preset.items():
         if getattr(args, key) is None:
             setattr(args, key, value)
+    small = [f"--{k.replace('_', '-')} {getattr(args, k)}" for k in PRESETS["default"] if k != "lr" and getattr(args, k) < 1]
+    if small:
+        p.error(f"{', '.join(small)}: each must be at least 1")
     args.seeds = list(range(args.first_seed, args.first_seed + args.seeds))
     args.selectors = list(args.selectors or (QUICK_SPECS if args.quick else DEFAULT_SPECS))
     args.misleading_arms = [a for a in args.misleading_arms.split(",") if a]

@@ -16,7 +16,7 @@ ROOT = Path(laser_plugin.__file__).resolve().parent
 
 # Parts of the package, bottom (0) to top: a part may import only parts of a lower level.
 LEVELS = {
-    "version": 0, "cli_fields": 0, "compat": 0, "core": 0, "signals": 0, "analysis": 0, "eval": 0,
+    "version": 0, "cli_fields": 0, "records": 0, "compat": 0, "core": 0, "signals": 0, "analysis": 0, "eval": 0,
     "": 1,  # laser_plugin/__init__.py: the public names of the core
     "config": 1, "demo": 1,
     "pool": 2,

@@ -9,9 +9,10 @@ scores every response; output: the agreement matrix (markdown) and a heatmap PNG
 from __future__ import annotations
 
 import argparse
-import json
 from pathlib import Path
 from typing import Any
+
+from laser_plugin.records import read_records
 
 
 def register(subparsers: Any) -> None:
@@ -28,10 +29,10 @@ def register(subparsers: Any) -> None:
 
 
 def _records(args: argparse.Namespace) -> list[dict]:
-    rows = [json.loads(x) for x in Path(args.data).read_text().splitlines() if x.strip()]
+    rows = read_records(args.data)
     prompts = None
     if args.prompts:
-        prompts = [json.loads(x)[args.prompt_key] for x in Path(args.prompts).read_text().splitlines() if x.strip()]
+        prompts = [r[args.prompt_key] for r in read_records(args.prompts)]
     out = []
     for r in rows:
         if args.prompt_key in r:

@@ -30,7 +30,10 @@ TOPICS = ("the sea", "spring", "coffee", "music", "a garden", "the moon", "frien
 # topics for router-training prompts only (router_rows): none is in TOPICS, so none is ever evaluated
 ROUTER_TOPICS = ("a waterfall", "the desert", "a train ride", "pancakes", "a violin", "the harbor", "a meadow",
                  "fireworks", "a sailboat", "the countryside", "a rainbow", "ice cream", "a festival", "a campfire",
-                 "the zoo", "a museum")
+                 "the zoo", "a museum",
+                 # added for the benchmark's default preset: router prompts per domain = eval_per_domain (24)
+                 "a windmill", "a canoe", "gingerbread", "a greenhouse", "the boardwalk", "a hot air balloon",
+                 "a farmers market", "a rocking chair")
 WRITING_MAX_WORDS = 30
 POSITIVE = 0.5
 

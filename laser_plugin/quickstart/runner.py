@@ -9,12 +9,12 @@ first selector, and reused) and differ only in which RM scored them. Per-round c
 from __future__ import annotations
 
 import dataclasses
-import json
 import time
 from pathlib import Path
 from typing import Any
 
 from laser_plugin.quickstart.config import QuickstartConfig
+from laser_plugin.records import read_records
 
 INIT_TAG = "init"
 
@@ -38,7 +38,7 @@ def iterative_dpo_argv(cfg: QuickstartConfig, model: str, pool: str, train_path:
 
 def _round_records(run_dir: Path, r: int) -> list[dict]:
     path = run_dir / "rounds" / f"round_{r}" / "samples.jsonl"
-    return [json.loads(x) for x in path.read_text().splitlines()] if path.exists() else []
+    return read_records(path) if path.exists() else []
 
 
 class Comparison:

@@ -10,6 +10,8 @@ from typing import Any, Optional
 
 import numpy as np
 
+from laser_plugin.records import read_records
+
 
 @dataclass
 class PreferencePairs:
@@ -55,10 +57,7 @@ def to_text(value: Any) -> str:
 def _rows(path: str, split: str) -> list[dict[str, Any]]:
     p = Path(path)
     if p.is_file() and p.suffix in (".jsonl", ".json"):
-        text = p.read_text(encoding="utf-8")
-        if p.suffix == ".json" and text.lstrip().startswith("["):
-            return list(json.loads(text))
-        return [json.loads(line) for line in text.splitlines() if line.strip()]
+        return read_records(p)
     import datasets  # lazy: only for HF datasets
 
     if p.is_dir() and ((p / "dataset_info.json").exists() or (p / "dataset_dict.json").exists()):

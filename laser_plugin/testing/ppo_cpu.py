@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Sequence
 
 from laser_plugin.compat.dtype import resolve_param_dtype
+from laser_plugin.records import read_records
 
 DEFAULT_PROMPTS = (
     "What is 12 plus 7?",
@@ -137,4 +138,4 @@ def read_scalars(tensorboard_run_dir: str | Path) -> dict[str, list[tuple[int, f
 
 def read_decisions(path: str | Path) -> list[dict]:
     """The bandit's decision log (``decisions.jsonl``), one record per line."""
-    return [json.loads(line) for line in Path(path).read_text().splitlines() if line.strip()]
+    return read_records(path)

@@ -90,14 +90,16 @@ def _router_files(tmp_path, arms, dim, seeds):
 def test_router_prompts_share_the_domains_but_no_prompt_with_train_or_eval():
     from laser_plugin.demo.data import DataConfig, build, router_rows
 
-    train, evals = build(DataConfig(train_per_domain=27, eval_per_domain=12))  # the default preset's sizes
+    preset = _bench().PRESETS["default"]  # --router auto asks eval_per_domain router prompts per domain
+    n = preset["eval_per_domain"]
+    train, evals = build(DataConfig(train_per_domain=preset["train_per_domain"], eval_per_domain=n))
     seen = {r["prompt"] for r in train + evals}
-    rows = router_rows(12, 1000, exclude=seen)
-    assert [r["domain"] for r in rows] == ["math"] * 12 + ["yes_no"] * 12 + ["writing"] * 12
-    assert not seen & {r["prompt"] for r in rows} and len({r["prompt"] for r in rows}) == 36
-    assert router_rows(12, 1000, exclude=seen) == rows  # seeded
+    rows = router_rows(n, 1000, exclude=seen)
+    assert [r["domain"] for r in rows] == ["math"] * n + ["yes_no"] * n + ["writing"] * n
+    assert not seen & {r["prompt"] for r in rows} and len({r["prompt"] for r in rows}) == 3 * n
+    assert router_rows(n, 1000, exclude=seen) == rows  # seeded
     with pytest.raises(ValueError, match="router prompts for writing"):
-        router_rows(17, 1000, exclude=seen)  # 16 router topics
+        router_rows(25, 1000, exclude=seen)  # 24 router topics
 
 
 def test_tiny_run_writes_results_with_targets(tmp_path, tiny_policy):
@@ -157,3 +159,9 @@ def test_best_arm_target_uses_only_rows_that_trained_one_arm():
     laser["share_last_third"]["writing"] = {"verifier": 0.2, "sentiment": 0.8}
     measured, met = best_arm_target(table)
     assert measured.startswith("2/2") and met is True
+
+
+def test_sizes_below_one_are_refused_before_anything_loads(capsys):
+    with pytest.raises(SystemExit):
+        _bench().main(["--quick", "--seeds", "0"])
+    assert "--seeds 0: each must be at least 1" in capsys.readouterr().err

@@ -14,6 +14,7 @@ from typing import Any, Optional
 
 from laser_plugin.eval.answers import extract_answer, infer_kind, is_correct, normalize_label
 from laser_plugin.eval.metrics import accuracy_by_domain, arm_share_by_domain, format_table
+from laser_plugin.records import read_records
 
 
 def _predictions(args: Any) -> list[dict]:
@@ -22,7 +23,7 @@ def _predictions(args: Any) -> list[dict]:
     from laser_plugin.adapters.openrlhf.generation import SamplingConfig, hf_generate
 
     if args.eval.predictions:
-        rows = [json.loads(line) for line in Path(args.eval.predictions).read_text().splitlines() if line.strip()]
+        rows = read_records(args.eval.predictions)
         key, label_key, domain_key = args.eval.response_key, args.data.label_key, args.data.domain_key
         missing = [k for k in (key, label_key) if not k or any(k not in r for r in rows)]
         if missing:
@@ -46,8 +47,7 @@ def _arm_share(run_dir: Path) -> dict[str, Any]:
     """Arm share per domain (per prompt and round) from the run's samples.jsonl files."""
     seen, records = set(), []
     for path in sorted(run_dir.glob("rounds/round_*/samples.jsonl")):
-        for line in path.read_text().splitlines():
-            rec = json.loads(line)
+        for rec in read_records(path):
             key = (rec["round"], rec["prompt_index"])
             if key not in seen:
                 seen.add(key)

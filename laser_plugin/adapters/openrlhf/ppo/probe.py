@@ -20,14 +20,11 @@ import torch
 def read_probe_rows(path: str, input_key: str) -> list[dict]:
     """The rows of ``path`` (JSON list or JSONL), each checked for the prompt, chosen and rejected
     columns (the preflight calls this before any worker starts)."""
-    import json
+    from laser_plugin.records import read_records
 
     flag = "--reward_selector.probe_dataset"
     try:
-        with open(path) as fh:
-            text = fh.read()
-        lines = [x for x in text.splitlines() if x.strip()]
-        rows = json.loads(text) if text.lstrip().startswith("[") else [json.loads(x) for x in lines]
+        rows = read_records(path)
     except (OSError, ValueError) as err:
         raise ValueError(f"{flag} {path}: cannot read it as JSON/JSONL ({err}); give a local file of "
                          f"prompt/chosen/rejected rows") from None
