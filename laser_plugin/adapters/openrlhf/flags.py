@@ -35,13 +35,29 @@ def selector_option_names() -> list[str]:
     return sorted(set(core_option_names()) - set(plugin_option_names()))
 
 
-def add_laser_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
+def _refused(message: str) -> type:
+    class Refused(argparse.Action):
+        def __call__(self, parser, namespace, values, option_string=None):  # noqa: ANN001
+            parser.error(f"{option_string}: {message}")
+
+    return Refused
+
+
+def add_laser_arguments(parser: argparse.ArgumentParser,
+                        elsewhere: Optional[dict[str, str]] = None) -> argparse.ArgumentParser:
+    """The family on ``parser``. ``elsewhere``: options a trainer takes under another flag, refused
+    with the message (where to give it instead) and left out of the help, so that a flag the trainer
+    would not read is never silently accepted."""
     group = parser.add_argument_group("laser_plugin (bandit-selected reward model pool)")
     helps = {f.name: f.metadata.get("help") for f in fields(LaserConfig)}
     for name, (flag, dest, metavar) in _NAMED.items():
         group.add_argument(flag, dest=dest, default=None, metavar=metavar, help=helps[name])
+    elsewhere = elsewhere or {}
     # defaults None: what was given is known (the dataclass supplies the rest)
-    add_options(group, LaserConfig, prefix=PREFIX, unset_default=True, skip=_NAMED)
+    add_options(group, LaserConfig, prefix=PREFIX, unset_default=True, skip={**_NAMED, **elsewhere})
+    for name, message in elsewhere.items():
+        group.add_argument(f"--{PREFIX}{name}", dest=PREFIX + name, default=None, help=argparse.SUPPRESS,
+                           action=_refused(message))
     from laser_plugin.core.registry import selectors_with_option
 
     for name in selector_option_names():

@@ -138,8 +138,18 @@ def build_parser(prog: str = "laser-plugin iterative-dpo", extra: dict[str, tupl
     add_options(parser, LoopConfig, prefix="laser.")
     if extra:
         _add(parser, extra)
-    add_laser_arguments(parser)
+    add_laser_arguments(parser, elsewhere=PPO_ONLY_FLAGS)
     return parser
+
+
+# --reward_selector.* options of PPO/GRPO that iterative DPO takes as --laser.* (its signals differ)
+PPO_ONLY_FLAGS = {
+    "signal": "iterative DPO's bandit signal is --laser.signal (loss|probe|verifier|audit|auto)",
+    "probe_dataset": "iterative DPO's probe pairs are --laser.probe_dataset",
+    "audit_share": "iterative DPO's audit share is --laser.audit_share",
+    "verifier": "iterative DPO's verifier signal reads the answers of --data.label_key (--laser.signal "
+                "verifier); it names no arm",
+}
 
 
 def hierarchical_light(ns: argparse.Namespace) -> Any:

@@ -102,3 +102,20 @@ def test_explore_by_defaults_follow_the_signal_and_loss_refuses_the_others(tmp_p
                           "--laser.signal", "loss", "--reward_selector.explore_by", "none"],
                          capture_output=True, text=True, cwd=ROOT)
     assert out.returncode == 2 and "use --reward_selector.explore_by training" in out.stderr, out.stderr[-2000:]
+
+
+@pytest.mark.parametrize("flag, value, fix", [("signal", "audit", "--laser.signal"),
+                                              ("probe_dataset", "p.jsonl", "--laser.probe_dataset"),
+                                              ("audit_share", "0.5", "--laser.audit_share"),
+                                              ("verifier", "rm_a", "--data.label_key")])
+def test_ppo_signal_flags_are_refused_by_iterative_dpo_with_its_own_flag(flag, value, fix, capsys):
+    """Iterative DPO reads its signal from --laser.*: the PPO/GRPO spelling would otherwise parse and
+    be ignored (a run with another signal than the one asked for)."""
+    from laser_plugin.adapters.openrlhf.dpo.args import build_parser
+
+    parser = build_parser()
+    with pytest.raises(SystemExit):
+        parser.parse_args(["--reward_selector", "laser", "--reward_pool", "func:a.py", f"--reward_selector.{flag}", value])
+    err = capsys.readouterr().err
+    assert f"--reward_selector.{flag}: " in err and fix in err
+    assert f"--reward_selector.{flag} " not in parser.format_help()  # one flag per concept in the help
