@@ -36,6 +36,8 @@ import numpy as np
 from laser_plugin.core.base import require
 
 EXPLORE_BY = ("training", "scoring", "none")
+# the arm-share column of decisions that abstained (reports, arm shares): scored, nothing trained
+ABSTAINED = "abstained"
 
 
 def check_explore_by(value: str, name: str = "explore_by") -> None:
@@ -64,4 +66,4 @@ def above_chance(estimates: Optional[np.ndarray], arms: np.ndarray) -> np.ndarra
     return np.asarray(estimates, dtype=np.float64)[np.arange(len(arms)), arms] > 0.0
 
 
-__all__ = ["EXPLORE_BY", "above_chance", "check_explore_by", "training_arms"]
+__all__ = ["ABSTAINED", "EXPLORE_BY", "above_chance", "check_explore_by", "training_arms"]

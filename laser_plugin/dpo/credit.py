@@ -77,6 +77,23 @@ def dpo_bandit_defaults(laser: Any, signal: str) -> Any:
     return dataclasses.replace(laser, **changes) if changes else laser
 
 
+def all_abstained_warning(stats: dict[str, Any], signal: str) -> Optional[str]:
+    """What to tell the user when every decision of a round abstained (nothing trained), with the
+    fix that fits the signal; None when something trained."""
+    if not stats["decisions"] or stats.get("abstained") != stats["decisions"]:
+        return None
+    if signal == "audit":
+        why = ("the audits so far leave every arm's lower confidence bound at or below chance (the arms do not "
+               "agree enough, or too few decisions were audited). Raise --laser.audit_share, give labels "
+               "(--data.label_key) for the verifier signal, or train on the bandit's picks "
+               "(--reward_selector.explore_by training, LASeR)")
+    else:
+        why = (f"the {signal} signal judged {stats['bandit_updates']} decisions (with verifier: every answer group "
+               "all right or all wrong). Use --laser.signal audit or auto (cross-arm consensus), or "
+               "--reward_selector.explore_by training (LASeR: train on the bandit's picks)")
+    return f"every decision abstained, nothing trained: no arm is yet believed better than chance: {why}"
+
+
 class DecisionCredit:
     """Row-weighted mean of per-row values per decision; a decision completes when all its expected
     rows were seen. ``expected``: decision id -> rows of that decision that will be trained."""
@@ -150,5 +167,5 @@ class StepAttribution:
         return rows, before - float(probe_loss)
 
 
-__all__ = ["DPO_EXPLORE_BY", "DPO_SIGNALS", "DecisionCredit", "StepAttribution", "default_dpo_signal",
+__all__ = ["DPO_EXPLORE_BY", "DPO_SIGNALS", "DecisionCredit", "StepAttribution", "all_abstained_warning", "default_dpo_signal",
            "dpo_bandit_defaults"]

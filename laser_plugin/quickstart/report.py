@@ -4,6 +4,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from laser_plugin.core.exploration import ABSTAINED
 from laser_plugin.eval.metrics import format_table
 from laser_plugin.quickstart.config import QuickstartConfig
 
@@ -15,7 +16,7 @@ def _domains(results: dict[str, Any]) -> list[str]:
 def arms_of(results: dict[str, Any]) -> list[str]:
     seen = {a for s in results["selectors"].values() for v in s["arm_share_by_domain"].values() for a in v}
     # "abstained": decisions on which no arm was believed better than chance (nothing trained)
-    return [a for a in results["arms"] if a in seen] + [a for a in ("ensemble", "abstained") if a in seen]
+    return [a for a in results["arms"] if a in seen] + [a for a in ("ensemble", ABSTAINED) if a in seen]
 
 
 def _ci(eval_rows: list[dict[str, Any]] | None) -> str:
@@ -131,7 +132,7 @@ def write_report(cfg: QuickstartConfig, results: dict[str, Any]) -> Path:
           "<= 30 words, on topic. `all` = mean over domains. RM calls = reward-arm invocations, RM scores = "
           "responses scored summed over arms (`score_mean` runs every arm on every response).\n", _md_table(head, rows) + "\n",
           "## Arm-selection share per domain\n"]
-    if "abstained" in arms:
+    if ABSTAINED in arms:
         md.append("`abstained`: prompts on which no arm was yet believed better than chance; their responses "
                   "were scored for the bandit's feedback only and trained nothing (`--reward_selector.explore_by`).\n")
     md += [_md_table(share_head, share_rows) + "\n",

@@ -13,6 +13,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from laser_plugin.core.exploration import ABSTAINED
 from laser_plugin.quickstart.config import QuickstartConfig
 from laser_plugin.records import read_records
 
@@ -152,7 +153,7 @@ def _share(run_dir: Path, rounds: int | range) -> dict[str, dict[str, float]]:
             if rec["prompt_index"] in seen:
                 continue
             seen.add(rec["prompt_index"])
-            arm = rec["arm"] if rec.get("trained", True) else "abstained"
+            arm = rec["arm"] if rec.get("trained", True) else ABSTAINED
             for dom in (rec["domain"], "all"):
                 counts.setdefault(dom, {}).setdefault(arm, 0)
                 counts[dom][arm] += 1

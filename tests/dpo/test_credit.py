@@ -111,3 +111,15 @@ def test_every_rank_holds_the_same_bandit_state(tmp_path):
     assert s0.keys() == s1.keys()
     assert all(np.array_equal(s0[k], s1[k]) for k in s0)
     assert s0["counts/reward_n"].sum() == 4  # four decisions, each fed back once with the reduced loss
+
+
+def test_all_abstained_warning_names_the_fix_that_fits_the_signal():
+    from laser_plugin.dpo.credit import all_abstained_warning
+
+    assert all_abstained_warning({"decisions": 4, "abstained": 3, "bandit_updates": 4}, "audit") is None
+    assert all_abstained_warning({"decisions": 0, "abstained": 0, "bandit_updates": 0}, "audit") is None
+    audit = all_abstained_warning({"decisions": 4, "abstained": 4, "bandit_updates": 1}, "audit")
+    assert audit.startswith("every decision abstained, nothing trained")
+    assert "lower confidence bound" in audit and "--laser.audit_share" in audit and "--laser.signal audit" not in audit
+    verifier = all_abstained_warning({"decisions": 4, "abstained": 4, "bandit_updates": 0}, "verifier")
+    assert "the verifier signal judged 0 decisions" in verifier and "--laser.signal audit or auto" in verifier

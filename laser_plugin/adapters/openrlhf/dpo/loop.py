@@ -25,7 +25,7 @@ from laser_plugin.adapters.openrlhf.dpo.scoring_signals import ScoringTimeSignal
 from laser_plugin.adapters.openrlhf.generation import SamplingConfig, VLLMSampler, _hf_module, hf_generate
 from laser_plugin.core.state_io import atomic_write_text, write_jsonl
 from laser_plugin.dpo.dist import RankSync
-from laser_plugin.dpo.credit import DecisionCredit, StepAttribution, dpo_bandit_defaults
+from laser_plugin.dpo.credit import DecisionCredit, StepAttribution, all_abstained_warning, dpo_bandit_defaults
 from laser_plugin.dpo.preference import build_pairs
 from laser_plugin.dpo.sampling import DecisionGroupedOrder
 from laser_plugin.dpo.scoring import policy_contexts, score_samples
@@ -214,18 +214,9 @@ class IterativeDPO(RoundCheckpoints, ScoringTimeSignals):
             loss = "-" if stats["loss_mean"] is None else f"{stats['loss_mean']:.4f}"
             print(f"[laser] round {r}/{self.loop.rounds - 1}: {stats['pairs']} pairs, loss {loss}, arms [{shares}], "
                   f"{stats['seconds']['total']:.1f}s", flush=True)
-            if stats["decisions"] and stats.get("abstained") == stats["decisions"]:
-                if self.loop.signal == "audit":
-                    why = ("the audits so far leave every arm's lower confidence bound at or below chance (the arms do "
-                           "not agree enough, or too few decisions were audited). Raise --laser.audit_share, give "
-                           "labels (--data.label_key) for the verifier signal, or train on the bandit's picks "
-                           "(--reward_selector.explore_by training, LASeR)")
-                else:
-                    why = (f"the {self.loop.signal} signal judged {stats['bandit_updates']} decisions (with verifier: "
-                           "every answer group all right or all wrong). Use --laser.signal audit or auto (cross-arm "
-                           "consensus), or --reward_selector.explore_by training (LASeR: train on the bandit's picks)")
-                print(f"[laser] WARNING round {r}: every decision abstained, nothing trained: no arm is yet believed "
-                      f"better than chance: {why}", flush=True)
+            warning = all_abstained_warning(stats, self.loop.signal)
+            if warning:
+                print(f"[laser] WARNING round {r}: {warning}", flush=True)
         if self.vllm is not None:  # the engines sample the next round from the updated policy
             hf_dir = str(self.out_dir / "rounds" / f"round_{r}" / "hf")
             self.strategy.save_model(self.model, self.tokenizer, hf_dir)

@@ -6,6 +6,7 @@ from typing import Any, Iterable
 
 import numpy as np
 
+from laser_plugin.core.exploration import ABSTAINED
 from laser_plugin.eval.metrics import format_table
 
 
@@ -57,7 +58,7 @@ class RoundStats:
         for p, r in zip(pidx, responses):
             per_prompt[p].add(" ".join(r.split()))
         # a decision that abstained (no arm believed better than chance) trained nothing: its own column
-        trained = lambda d: "abstained" if d["decision"] in scored.abstained else self._name(d["arm"])  # noqa: E731
+        trained = lambda d: ABSTAINED if d["decision"] in scored.abstained else self._name(d["arm"])  # noqa: E731
         arms = Counter(trained(d) for d in scored.decisions)
         by_domain: dict[str, Counter] = defaultdict(Counter)
         for d in scored.decisions:
@@ -67,7 +68,7 @@ class RoundStats:
             "prompts": len(per_prompt), "samples": len(pidx),
             "distinct_per_prompt": float(np.mean([len(v) for v in per_prompt.values()])) if per_prompt else 0.0,
             "decisions": len(scored.decisions),
-            "arm_share": {n: arms[n] / max(len(scored.decisions), 1) for n in self.names + ["ensemble", "abstained"]
+            "arm_share": {n: arms[n] / max(len(scored.decisions), 1) for n in self.names + ["ensemble", ABSTAINED]
                           if arms[n]},
             "arm_share_by_domain": {dom: {n: c / sum(cnt.values()) for n, c in cnt.items()} for dom, cnt in by_domain.items()},
             "score_seconds": scored.seconds,
@@ -117,7 +118,7 @@ def _fmt(x: Any) -> str:
 
 
 def print_summary(history: list[dict], arm_names: list[str], selector: str, signal: str) -> None:
-    names = arm_names + [n for n in ("ensemble", "abstained") if any(n in h.get("arm_share", {}) for h in history)]
+    names = arm_names + [n for n in ("ensemble", ABSTAINED) if any(n in h.get("arm_share", {}) for h in history)]
     header = ["round", "pairs", "steps", "loss", "acc", "signal"] + [f"share:{n}" for n in names] + \
              [f"reward:{n}" for n in arm_names] + ["seconds"]
     rows = []
