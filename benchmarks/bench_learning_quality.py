@@ -514,7 +514,8 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     for key, value in preset.items():
         if getattr(args, key) is None:
             setattr(args, key, value)
-    small = [f"--{k.replace('_', '-')} {getattr(args, k)}" for k in PRESETS["default"] if k != "lr" and getattr(args, k) < 1]
+    small = [f"--{k.replace('_', '-')} {getattr(args, k)}" for k in PRESETS["default"]
+             if k != "lr" and getattr(args, k) < 1]
     if small:
         p.error(f"{', '.join(small)}: each must be at least 1")
     args.seeds = list(range(args.first_seed, args.first_seed + args.seeds))

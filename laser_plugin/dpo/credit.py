@@ -167,5 +167,5 @@ class StepAttribution:
         return rows, before - float(probe_loss)
 
 
-__all__ = ["DPO_EXPLORE_BY", "DPO_SIGNALS", "DecisionCredit", "StepAttribution", "all_abstained_warning", "default_dpo_signal",
-           "dpo_bandit_defaults"]
+__all__ = ["DPO_EXPLORE_BY", "DPO_SIGNALS", "DecisionCredit", "StepAttribution", "all_abstained_warning",
+           "default_dpo_signal", "dpo_bandit_defaults"]

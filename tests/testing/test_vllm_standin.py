@@ -23,6 +23,31 @@ def _reference_logits(engine, prompt: list[int], generated: list[int]) -> torch.
     return logits[len(prompt) - 1 : -1]
 
 
+def test_a_burst_delivered_slowly_is_still_one_batch_with_the_same_samples(make_engine):
+    """On a loaded machine requests of one burst arrive spread out; they must still share one batch,
+    since the batch's make-up decides the sampled tokens (the same seeded run must sample the same)."""
+    from vllm import SamplingParams
+
+    params = SamplingParams(temperature=1.0, max_tokens=5)
+    engine = make_engine()
+    torch.manual_seed(0)
+    at_once = _tokens(collect(engine, PROMPTS, params))
+
+    async def one(i: int, ids: list[int]):
+        await asyncio.sleep(0.04 * i)  # a slow delivery: gaps longer than the old fixed 20 ms window
+        async for out in engine.generate({"prompt_token_ids": ids}, params, request_id=f"s{i}"):
+            final = out
+        return final
+
+    async def main():
+        return await asyncio.gather(*(one(i, ids) for i, ids in enumerate(PROMPTS)))
+
+    torch.manual_seed(0)
+    spread = _tokens(asyncio.run(main()))
+    assert engine.stats["batch_rows"] == [3, 3]
+    assert spread == at_once
+
+
 def test_max_tokens_length_finish_and_batching(make_engine):
     from vllm import SamplingParams
 

@@ -5,8 +5,9 @@ Real vLLM pieces are used wherever they run on CPU: the engine is built from the
 ``SamplingParams`` and returns real ``RequestOutput`` / ``CompletionOutput`` / ``Logprob`` objects.
 
 Scheduling: ``generate()`` queues a request and awaits it; one asyncio task drains the queue, waiting
-``batch_window_s`` so concurrent requests (OpenRLHF fires ``n_samples_per_prompt`` x prompts at once)
-share one batched ``generate`` call per group of equal sampling settings. Model work (generation and
+until the queue has not grown for ``batch_window_s`` so concurrent requests (OpenRLHF fires
+``n_samples_per_prompt`` x prompts at once) share one batched ``generate`` call per group of equal
+sampling settings, however slowly a loaded machine delivers them. Model work (generation and
 ``collective_rpc`` weight updates) runs on one worker thread, so a weight update never lands in the
 middle of a batch and the Ray actor's event loop stays responsive.
 """
@@ -54,7 +55,8 @@ class _OutputProcessor:
 class StandInAsyncLLMEngine:
     """CPU stand-in for ``vllm.AsyncLLMEngine`` (single worker, tensor_parallel_size 1)."""
 
-    batch_window_s = 0.02
+    batch_window_s = 0.1  # quiet period that ends a burst (see _gather_burst)
+    max_gather_s = 2.0
     max_batch_rows = 64
 
     def __init__(self, engine_args: Any) -> None:
@@ -168,7 +170,7 @@ class StandInAsyncLLMEngine:
     async def _schedule(self) -> None:
         while True:
             await self._wakeup.wait()
-            await asyncio.sleep(self.batch_window_s)  # let concurrent requests join this batch
+            await self._gather_burst()
             if self._paused or not self._queue:
                 self._wakeup.clear()
                 continue
@@ -191,6 +193,17 @@ class StandInAsyncLLMEngine:
                 self._idle.set()
             if not self._queue:
                 self._wakeup.clear()
+
+    async def _gather_burst(self) -> None:
+        """Wait until the queue stops growing for ``batch_window_s`` (at most ``max_gather_s``), so
+        that concurrent requests share one batch. A fixed window split a burst wherever the machine
+        was slow to deliver it, and the batch's make-up decides the sampled tokens: on a loaded CPU the
+        same seeded run then sampled other rollouts (and its bandit chose other arms)."""
+        waited, seen = 0.0, -1
+        while len(self._queue) != seen and waited < self.max_gather_s:
+            seen = len(self._queue)
+            await asyncio.sleep(self.batch_window_s)
+            waited += self.batch_window_s
 
     def _run_batch(self, requests: list[GenRequest]) -> None:
         self.stats["batch_rows"].append(sum(int(r.params.n or 1) for r in requests))

@@ -115,7 +115,8 @@ def test_ppo_signal_flags_are_refused_by_iterative_dpo_with_its_own_flag(flag, v
 
     parser = build_parser()
     with pytest.raises(SystemExit):
-        parser.parse_args(["--reward_selector", "laser", "--reward_pool", "func:a.py", f"--reward_selector.{flag}", value])
+        parser.parse_args(["--reward_selector", "laser", "--reward_pool", "func:a.py",
+                           f"--reward_selector.{flag}", value])
     err = capsys.readouterr().err
     assert f"--reward_selector.{flag}: " in err and fix in err
     assert f"--reward_selector.{flag} " not in parser.format_help()  # one flag per concept in the help
