@@ -122,7 +122,7 @@ def parse_spec(spec: str, arms: list[str], router: str | None,
 
 def summarise(runs: dict[str, dict[int, dict]], misleading: list[str]) -> dict[str, Any]:
     """Per label: gold (mean over seeds) per domain and 'all' with a bootstrap interval, arm shares, cost."""
-    from laser_plugin.demo.data import gold_rows
+    from laser_plugin.demo.data import gold_rows, gold_values
     from laser_plugin.eval.metrics import bootstrap_ci
 
     table = {}
@@ -130,8 +130,7 @@ def summarise(runs: dict[str, dict[int, dict]], misleading: list[str]) -> dict[s
         per_seed = {s: gold_rows(r["eval_rows"]) for s, r in by_seed.items()}
         domains = [d for d in next(iter(per_seed.values())) if d != "all"]
         gold = {d: float(np.mean([g[d] for g in per_seed.values()])) for d in domains + ["all"]}
-        values = {s: {d: [float(x["gold"]) for x in r["eval_rows"] if x["domain"] == d] for d in domains}
-                  for s, r in by_seed.items()}
+        values = {s: gold_values(r["eval_rows"]) for s, r in by_seed.items()}  # {seed: {domain: {stratum: [gold]}}}
         share_last: dict[str, dict[str, float]] = {}
         for r in by_seed.values():
             for dom, shares in r["share_last_third"].items():
@@ -165,9 +164,14 @@ def _paired(a: dict[str, Any], b: dict[str, Any]) -> str:
     va, vb = a.get("gold_values"), b.get("gold_values")
     if not va or not vb or set(va) != set(vb):
         return ""
+    def minus(x: Any, y: Any) -> Any:  # per prompt, within each stratum where a domain has strata
+        if isinstance(x, dict):
+            return {k: minus(x[k], y[k]) for k in x}
+        return (np.asarray(x) - np.asarray(y)).tolist()
+
     try:
-        diff = {s: {d: (np.asarray(va[s][d]) - np.asarray(vb[s][d])).tolist() for d in va[s]} for s in va}
-    except (KeyError, ValueError):  # other prompts per seed: nothing to pair
+        diff = {s: {d: minus(va[s][d], vb[s][d]) for d in va[s]} for s in va}
+    except (KeyError, ValueError, TypeError):  # other prompts per seed: nothing to pair
         return ""
     mean = a["gold"]["all"] - b["gold"]["all"]  # the reported means' difference (same prompts, same weights)
     lo, hi = bootstrap_ci(diff)
@@ -247,27 +251,41 @@ def best_fixed_arm(cmp: Any, run_dir: Path, pool: str) -> str:
     return agreement(records, pool, gold=lambda x: gold(x["response"], x["label"], x["domain"])).best_arm()
 
 
+def _vs_start(result: dict[str, Any], row: dict[str, Any]) -> str:
+    """The row's gold minus the start policy's on the same held-out prompts, with a bootstrap interval."""
+    from laser_plugin.demo.data import gold_values
+
+    rows = result.get("start_eval_rows")
+    if not rows:
+        return "-"
+    start = {"gold": result["start_eval"], "gold_values": {s: gold_values(rows) for s in row.get("gold_values", {})}}
+    paired = _paired(row, start)  # " (paired difference d [lo, hi])"
+    return paired[len(" (paired difference "):-1] if paired else "-"
+
+
 def _markdown(result: dict[str, Any]) -> str:
     table, cfg = result["table"], result["config"]
     domains = result["domains"]
     seeds = sorted({int(x) for row in table.values() for x in row["seeds"]})
+    balanced = ", ".join(sorted(set(domains) & _balanced()))
+    balanced = f"; {balanced}: balanced accuracy over its labels, so one answer to every prompt scores 0.5" if balanced else ""
     lines = ["# Learning quality (`benchmarks/bench_learning_quality.py`)", "",
              f"Policy `{cfg['model']}`; pool `{', '.join(result['arms'])}` (misleading/noise: "
              f"{', '.join(cfg['misleading_arms'])}); {cfg['rounds']} rounds x {cfg['prompts_per_round']} prompts x "
              f"{cfg['n_samples']} samples (max {cfg['max_new_tokens']} new tokens), one bandit decision per prompt; "
              f"seeds {', '.join(map(str, seeds))}; held-out gold on {cfg['eval_per_domain']} prompts per domain "
-             f"(greedy); CPU dtype {result['dtype']}; total {result['total_seconds'] / 60:.1f} min"
+             f"(greedy{balanced}); CPU dtype {result['dtype']}; total {result['total_seconds'] / 60:.1f} min"
              + (f" (the first of {result['merged_from']} invocations with the same preset, merged with "
                 "`--render --merge`)" if result.get("merged_from", 1) > 1 else "") + ".", "",
              "| selector | " + " | ".join(f"gold:{d}" for d in domains) + " | gold:all | 95% CI | misleading share (last third) | "
-             "decisions | pairs trained | explored by scoring | RM calls | RM scores | wall s |",
-             "|---|" + "---|" * (len(domains) + 9)]
+             "vs start (paired) | decisions | pairs trained | explored by scoring | RM calls | RM scores | wall s |",
+             "|---|" + "---|" * (len(domains) + 10)]
     for label, row in sorted(table.items(), key=lambda kv: -kv[1]["gold"]["all"]):
         lo, hi = row["ci95"]
         shown = f"{label} ({', '.join(row['fixed_arms'])})" if row.get("fixed_arms") else label
         lines.append(f"| {shown} | " + " | ".join(f"{row['gold'].get(d, float('nan')):.3f}" for d in domains)
                      + f" | **{row['gold']['all']:.3f}** | [{lo:.3f}, {hi:.3f}] | {row['misleading_share_last_third']:.2f} | "
-                     f"{row['decisions']:.0f} | {_count(row.get('pairs'))} | {_count(row.get('explored'))} | "
+                     f"{_vs_start(result, row)} | {row['decisions']:.0f} | {_count(row.get('pairs'))} | {_count(row.get('explored'))} | "
                      f"{row['rm_calls']:.0f} | {row['rm_samples']:.0f} | {row['wall_seconds']:.0f} |")
     lines += ["", "Start policy gold: " + ", ".join(f"{k} {v:.3f}" for k, v in result["start_eval"].items()), "",
               "## Targets (defaults only; never tuned on the evaluation prompts)", "",
@@ -408,7 +426,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     from laser_plugin.compat import use_all_cores
     from laser_plugin.compat.dtype import resolve_param_dtype
     from laser_plugin.demo.arms import default_pool
-    from laser_plugin.demo.data import DataConfig
+    from laser_plugin.demo.data import DataConfig, gold_rows
     from laser_plugin.quickstart.config import QuickstartConfig
     from laser_plugin.quickstart.runner import Comparison, iterative_dpo_argv
 
@@ -430,7 +448,8 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     arms = cmp.results["arms"]
     misleading = [a for a in args.misleading_arms if a in arms]
     specs = [s for spec in args.selectors for s in parse_spec(spec, arms, args.router, tuple(misleading))]
-    start_eval = cmp.evaluate("start policy: evaluate")
+    start_eval_rows = cmp.evaluate_rows("start policy: evaluate")
+    start_eval = gold_rows(start_eval_rows)
     routers = (train_routers(cmp, args, out, pool) if any(o.get("prior") == "auto" for _, _, o, _ in specs) else {})
     runs: dict[str, dict[int, dict]] = {}
     first_dirs: dict[int, Path] = {}  # seed -> its first run's directory (round-0 samples for fixed:best)
@@ -455,7 +474,8 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             runs.setdefault(label, {})[seed] = {**_record(cmp, res, args.rounds), **({"arm": best} if best else {})}
             # every finished run on disk: a long benchmark that stops early keeps what it measured
             Path(str(args.output) + ".partial.json").write_text(json.dumps(
-                {"start_eval": start_eval, "arms": arms, "domains": domains, "runs": runs}, default=str))
+                {"start_eval": start_eval, "start_eval_rows": start_eval_rows, "arms": arms, "domains": domains,
+                 "runs": runs}, default=str))
     cmp.close()
     import shutil
 
@@ -470,7 +490,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     result = {"config": {**{k: v for k, v in vars(args).items() if k not in ("func",)}, "model": model,
                          "misleading_arms": misleading},
               "arms": arms, "domains": domains, "dtype": resolve_param_dtype(None, announce=False),
-              "start_eval": start_eval, "audit_view": view, "table": table, "targets": targets(table, args.laser_label, domains),
+              "start_eval": start_eval, "start_eval_rows": start_eval_rows, "audit_view": view, "table": table, "targets": targets(table, args.laser_label, domains),
               "total_seconds": time.perf_counter() - start}
     return result
 
@@ -547,6 +567,11 @@ def _merged(result: dict[str, Any], partials: list[dict[str, Any]]) -> dict[str,
             runs.setdefault(label, {}).update({int(k): v for k, v in by_seed.items()})
     result = {**result, "table": summarise(runs, result["config"]["misleading_arms"])}
     result["merged_from"] = len(partials)
+    start_rows = next((p["start_eval_rows"] for p in partials if p.get("start_eval_rows")), None)
+    if start_rows:  # the start policy scored as the runs are (the metric may have changed since)
+        from laser_plugin.demo.data import gold_rows
+
+        result["start_eval"], result["start_eval_rows"] = gold_rows(start_rows), start_rows
     if not result.get("audit_view"):
         cfg = result["config"]
         first = Path(cfg["workdir"]) / "runs" / next(iter(runs)).replace(":", "_") / "seed0"
@@ -556,6 +581,12 @@ def _merged(result: dict[str, Any], partials: list[dict[str, Any]]) -> dict[str,
         records = [{**r, "prompt": "", "group": r["prompt_index"]} for r in _round_records(first, 0)]
         result["audit_view"] = audit_view(records, result["config"].get("pool") or _default_pool()) if records else None
     return result
+
+
+def _balanced() -> set[str]:
+    from laser_plugin.demo.data import LABEL_BALANCED
+
+    return set(LABEL_BALANCED)
 
 
 def _default_pool() -> str:

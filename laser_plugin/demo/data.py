@@ -143,14 +143,30 @@ def gold(response: str, label: Optional[str], domain: str) -> float:
     return verify(response, label)
 
 
-def gold_rows(records: list[dict[str, Any]]) -> dict[str, float]:
-    """Mean gold per domain (+ 'all': mean over domains) of records with response / label / domain
-    (a record's own "gold", where it already has one, is used as it is)."""
-    per: dict[str, list[float]] = {}
+# Classification domains, scored by balanced accuracy (the mean over labels of each label's accuracy): a
+# policy that gives one answer to every prompt then scores 0.5 whatever the held-out label mix. Plain
+# accuracy on the benchmark's 15 "no" / 9 "yes" held-out prompts scored such a policy 0.625 or 0.375 by
+# which word it had collapsed to, and every row's policy had collapsed (benchmarks/README.md).
+LABEL_BALANCED = frozenset({"yes_no"})
+
+
+def gold_values(records: list[dict[str, Any]]) -> dict[str, dict[str, list[float]]]:
+    """Per domain, per stratum (the label in a ``LABEL_BALANCED`` domain, else ""), the per-prompt gold of
+    records with response / label / domain (a record's own "gold", where it has one, is used as it is)."""
+    per: dict[str, dict[str, list[float]]] = {}
     for r in records:
         value = r["gold"] if "gold" in r else gold(r["response"], r["label"], r["domain"])
-        per.setdefault(r["domain"], []).append(float(value))
-    out = {d: sum(v) / len(v) for d, v in sorted(per.items())}
+        stratum = str(r["label"]) if r["domain"] in LABEL_BALANCED else ""
+        per.setdefault(r["domain"], {}).setdefault(stratum, []).append(float(value))
+    return {d: dict(sorted(v.items())) for d, v in sorted(per.items())}
+
+
+def gold_rows(records: list[dict[str, Any]]) -> dict[str, float]:
+    """Gold per domain (balanced accuracy in a ``LABEL_BALANCED`` domain, else the mean) and 'all': the
+    mean over domains."""
+    from laser_plugin.eval.metrics import stratified_mean
+
+    out = {d: stratified_mean(strata) for d, strata in gold_values(records).items()}
     if out:
         out["all"] = sum(out.values()) / len(out)
     return out

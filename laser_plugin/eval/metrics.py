@@ -34,23 +34,37 @@ def arm_share_by_domain(records: Iterable[Mapping[str, Any]], arm_key: str = "ar
     return out
 
 
-def bootstrap_ci(values: Mapping[int, Mapping[str, Iterable[float]]], n_boot: int = 1000, seed: int = 0,
+Scores = Iterable[float] | Mapping[str, Iterable[float]]  # a domain's per-prompt scores, or per stratum
+
+
+def stratified_mean(scores: Scores) -> float:
+    """Mean of per-prompt scores; with strata ({label: scores}), the mean of each stratum's mean (a
+    classification domain's balanced accuracy: a constant answer scores 1 / number of labels)."""
+    import numpy as np
+
+    if isinstance(scores, Mapping):
+        return float(np.mean([np.mean(list(v)) for v in scores.values()]))
+    return float(np.mean(list(scores)))
+
+
+def bootstrap_ci(values: Mapping[int, Mapping[str, Scores]], n_boot: int = 1000, seed: int = 0,
                  level: float = 0.95) -> tuple[float, float]:
     """Bootstrap interval of the mean over domains of per-domain means. ``values``: {seed: {domain:
-    per-prompt scores}}; each resample draws seeds, then prompts within each (seed, domain): the
-    two sources of variation of a run's score (one seed: prompts only)."""
+    per-prompt scores, or {stratum: scores}}}; each resample draws seeds, then prompts within each
+    (seed, domain, stratum): the two sources of variation of a run's score (one seed: prompts only)."""
     import numpy as np
 
     rng = np.random.default_rng(seed)
     seeds = sorted(values)
     stats = []
     for _ in range(n_boot):
-        per_domain: dict[str, list[float]] = defaultdict(list)
+        per_domain: dict[str, dict[str, list[float]]] = defaultdict(lambda: defaultdict(list))
         for s in rng.choice(seeds, size=len(seeds), replace=True):
-            for dom, vals in values[s].items():
-                v = np.asarray(list(vals), dtype=float)
-                per_domain[dom].extend(rng.choice(v, size=len(v), replace=True).tolist())
-        stats.append(np.mean([np.mean(v) for v in per_domain.values()]))
+            for dom, scores in values[s].items():
+                for stratum, vals in (scores.items() if isinstance(scores, Mapping) else [("", scores)]):
+                    v = np.asarray(list(vals), dtype=float)
+                    per_domain[dom][stratum].extend(rng.choice(v, size=len(v), replace=True).tolist())
+        stats.append(np.mean([stratified_mean(strata) for strata in per_domain.values()]))
     lo, hi = np.percentile(stats, [50 * (1 - level), 100 - 50 * (1 - level)])
     return float(lo), float(hi)
 

@@ -21,14 +21,12 @@ def arms_of(results: dict[str, Any]) -> list[str]:
 
 def _ci(eval_rows: list[dict[str, Any]] | None) -> str:
     """95% bootstrap interval over the held-out prompts of the mean over domains of gold."""
+    from laser_plugin.demo.data import gold_values
     from laser_plugin.eval.metrics import bootstrap_ci
 
     if not eval_rows:
         return "-"
-    by_domain: dict[str, list[float]] = {}
-    for row in eval_rows:
-        by_domain.setdefault(row["domain"], []).append(float(row["gold"]))
-    lo, hi = bootstrap_ci({0: by_domain})
+    lo, hi = bootstrap_ci({0: gold_values(eval_rows)})
     return f"[{lo:.3f}, {hi:.3f}]"
 
 
@@ -128,7 +126,8 @@ def write_report(cfg: QuickstartConfig, results: dict[str, Any]) -> Path:
           "starts from the same weights and optimizer state.\n",
           f"Total wall time {results['total_seconds']:.0f} s (setup {results['setup_seconds']:.0f} s).\n",
           "## Gold score per domain (held-out prompts, greedy) and cost\n",
-          "Gold: math = reasoning-gym verifier, yes_no = correct yes/no, writing = positive (VADER >= 0.5), "
+          "Gold: math = reasoning-gym verifier, yes_no = correct yes/no, balanced (the mean of the yes prompts' and "
+          "the no prompts' accuracy: one answer to every prompt scores 0.5), writing = positive (VADER >= 0.5), "
           "<= 30 words, on topic. `all` = mean over domains. RM calls = reward-arm invocations, RM scores = "
           "responses scored summed over arms (`score_mean` runs every arm on every response).\n", _md_table(head, rows) + "\n",
           "## Arm-selection share per domain\n"]

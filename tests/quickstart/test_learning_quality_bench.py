@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 
 from laser_plugin.demo.arms import arm_path
+from laser_plugin.demo.data import gold_rows
 
 BENCH = Path(__file__).resolve().parents[2] / "benchmarks" / "bench_learning_quality.py"
 
@@ -71,7 +72,6 @@ def test_bootstrap_interval_brackets_the_mean_and_shrinks_with_data():
     assert np.subtract(*bootstrap_ci(big, n_boot=300)[::-1]) < np.subtract(*bootstrap_ci(small, n_boot=300)[::-1])
 
 
-@pytest.mark.slow
 def _router_files(tmp_path, arms, dim, seeds):
     """Router files as `laser-plugin train-router --seed S` writes them (one per seed: the hashing
     encoder is seeded), with made-up arm strengths: the bench's wiring is under test, not the router."""
@@ -102,6 +102,7 @@ def test_router_prompts_share_the_domains_but_no_prompt_with_train_or_eval():
         router_rows(25, 1000, exclude=seen)  # 24 router topics
 
 
+@pytest.mark.slow
 def test_tiny_run_writes_results_with_targets(tmp_path, tiny_policy):
     arms = ("verifier", "length", "noise")
     pool = ",".join(f"func:{arm_path(n)}@{n}" for n in arms)
@@ -129,6 +130,8 @@ def test_tiny_run_writes_results_with_targets(tmp_path, tiny_policy):
         assert row["decisions"] == (2 * 6 / 3 if label.endswith("@batch") else 2 * 6), label
     assert res["table"]["fixed:noise"]["misleading_share_last_third"] == pytest.approx(1.0)
     assert any("fixed oracle" in t[0] for t in res["targets"])
+    assert res["start_eval_rows"] and res["start_eval"]["all"] == pytest.approx(
+        gold_rows(res["start_eval_rows"])["all"])
     assert out.with_suffix(".md").stat().st_size > 0 and out.with_suffix(".png").stat().st_size > 0
 
 
@@ -165,3 +168,25 @@ def test_sizes_below_one_are_refused_before_anything_loads(capsys):
     with pytest.raises(SystemExit):
         _bench().main(["--quick", "--seeds", "0"])
     assert "--seeds 0: each must be at least 1" in capsys.readouterr().err
+
+
+def test_paired_difference_and_merge_score_the_yes_no_domain_by_balanced_accuracy():
+    bench = _bench()
+
+    def rows(math, no, yes):  # per-prompt responses: math right?, yes_no answers to "no" and "yes" labels
+        return ([{"domain": "math", "label": "4", "response": "4" if ok else "5"} for ok in math]
+                + [{"domain": "yes_no", "label": "no", "response": a} for a in no]
+                + [{"domain": "yes_no", "label": "yes", "response": a} for a in yes])
+
+    run = lambda eval_rows: {"eval_rows": eval_rows, "share_last_third": {}, "share_by_round": [], "rm_calls": 0,  # noqa: E731
+                              "rm_samples": 0, "decisions": 0, "wall_seconds": 0}
+    a = rows([1, 0], ["No.", "No."], ["No."])    # math 0.5; "No." to everything: yes_no 0.5 (plain accuracy 0.667)
+    b = rows([0, 0], ["Yes.", "Yes."], ["Yes."])  # math 0.0; "Yes." to everything: yes_no 0.5 (plain 0.333)
+    table = bench.summarise({"a": {0: run(a)}, "b": {0: run(b)}}, [])
+    assert table["a"]["gold"] == {"math": 0.5, "yes_no": 0.5, "all": 0.5}
+    assert table["b"]["gold"]["all"] == 0.25
+    assert bench._paired(table["a"], table["b"]).startswith(" (paired difference +0.250")
+    # --render --merge rescoring the start policy from its rows (partials written before had none)
+    result = {"config": {"misleading_arms": []}, "audit_view": {"consensus": {}}, "start_eval": {"yes_no": 0.667}}
+    merged = bench._merged(result, [{"runs": {"a": {"0": run(a)}}, "start_eval_rows": a}])
+    assert merged["start_eval"] == {"math": 0.5, "yes_no": 0.5, "all": 0.5}
