@@ -204,13 +204,17 @@ def targets(table: dict[str, Any], laser_label: str, domains: list[str]) -> list
         single = [k for k in fixed if arm_of[k] is not None]
         what = "domains where laser's most-picked arm (last third) is the domain's best arm"
         if single:
-            hits = 0
+            hits, notes = 0, []
             for d in domains:
-                best = arm_of[max(single, key=lambda k: fixed[k]["gold"].get(d, -1))]
+                top = max(fixed[k]["gold"].get(d, -1) for k in single)
+                best = [arm_of[k] for k in single if fixed[k]["gold"].get(d, -1) >= top - 1e-9]
                 shares = laser["share_last_third"].get(d, {})
                 picked = max(shares, key=shares.get) if shares else None
-                hits += int(picked == best)
-            out.append((what, f"{hits}/{len(domains)} (best among {', '.join(single)})", hits >= min(2, len(domains))))
+                hits += int(picked in best)
+                # a tie (e.g. every arm's policy collapsed to one answer) names no best arm: say so
+                notes.append(f"{d}: {picked} vs {' = '.join(best)}" + (" (tie)" if len(best) > 1 else ""))
+            out.append((what, f"{hits}/{len(domains)} (best among {', '.join(single)}; {'; '.join(notes)})",
+                        hits >= min(2, len(domains))))
         else:
             out.append((what, "not measured: no fixed row trained one arm for every seed (run fixed:trusted)", None))
     m = laser["misleading_share_last_third"]

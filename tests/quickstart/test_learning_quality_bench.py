@@ -190,3 +190,15 @@ def test_paired_difference_and_merge_score_the_yes_no_domain_by_balanced_accurac
     result = {"config": {"misleading_arms": []}, "audit_view": {"consensus": {}}, "start_eval": {"yes_no": 0.667}}
     merged = bench._merged(result, [{"runs": {"a": {"0": run(a)}}, "start_eval_rows": a}])
     assert merged["start_eval"] == {"math": 0.5, "yes_no": 0.5, "all": 0.5}
+
+
+def test_best_arm_target_names_a_tie():
+    bench = _bench()
+    laser = {"gold": {"all": 0.6}, "misleading_share_last_third": 0.0,
+             "share_last_third": {"math": {"verifier": 1.0}, "yes_no": {"verifier": 1.0}}}
+    table = {"laser:verifier": laser,
+             "fixed:verifier": {"gold": {"all": 0.6, "math": 0.8, "yes_no": 0.5}, "share_last_third": {}},
+             "fixed:sentiment": {"gold": {"all": 0.4, "math": 0.2, "yes_no": 0.5}, "share_last_third": {}}}
+    (_, measured, met), = [t for t in bench.targets(table, "laser:verifier", ["math", "yes_no"]) if "most-picked" in t[0]]
+    assert met is True and measured.startswith("2/2")
+    assert "math: verifier vs verifier;" in measured and "yes_no: verifier vs verifier = sentiment (tie)" in measured
