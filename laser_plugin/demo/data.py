@@ -146,7 +146,7 @@ def gold(response: str, label: Optional[str], domain: str) -> float:
 # Classification domains, scored by balanced accuracy (the mean over labels of each label's accuracy): a
 # policy that gives one answer to every prompt then scores 0.5 whatever the held-out label mix. Plain
 # accuracy on the benchmark's 15 "no" / 9 "yes" held-out prompts scored such a policy 0.625 or 0.375 by
-# which word it had collapsed to, and every row's policy had collapsed (benchmarks/README.md).
+# its word; SmolLM2-135M starts answering "No" to 23 of them, and ends with one word in every row.
 LABEL_BALANCED = frozenset({"yes_no"})
 
 
