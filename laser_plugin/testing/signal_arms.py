@@ -63,9 +63,10 @@ def grpo_flags(pool: str, signal: str | None, audit_share: float | None = None, 
 
 
 def run_grpo(signal: str | None, steps: int, work: Path, policy: Path, audit_share: float | None = None,
-             timeout_s: float = 1800) -> dict:
-    """One real ``train_ppo_ray`` run (CPU twin) over this pool, ``steps`` steps of 4 prompt groups.
-    Returns the decisions (``arms_by_step``), the bad arms' share per third of the steps, the
+             timeout_s: float = 1800, seed: int = 0) -> dict:
+    """One real ``train_ppo_ray`` run (CPU twin) over this pool, ``steps`` steps of 4 prompt groups;
+    ``seed`` s: ``--train.seed 1+s`` (rollouts, pair order) and ``--reward_selector.seed s`` (the
+    bandit's RNG and its audit draws); s = 0 is the CPU twin's default pair (1, 0). Returns the decisions (``arms_by_step``), the bad arms' share per third of the steps, the
     responses scored (every arm's samples, from the TensorBoard log) and generated, and the wall time."""
     import subprocess
     import time
@@ -73,11 +74,12 @@ def run_grpo(signal: str | None, steps: int, work: Path, policy: Path, audit_sha
     from laser_plugin.testing.ppo_cpu import cpu_run_env, grpo_cpu_command, read_decisions, read_scalars, write_prompts
 
     label = signal or "default"
-    run_dir = Path(work) / (label if audit_share is None else f"{label}_{audit_share}")
+    run_dir = Path(work) / (label if audit_share is None else f"{label}_{audit_share}") / f"seed{seed}"
     pool = write_pool(Path(work) / "arms")
     data = write_prompts(run_dir / "prompts.jsonl", n=4 * steps)
     probe = write_probe(run_dir / "probe.jsonl") if signal == "probe" else None
-    cmd = grpo_cpu_command(policy, None, data, run_dir, extra_args=grpo_flags(pool, signal, audit_share, probe))
+    seeds = ["--train.seed", str(1 + seed), "--reward_selector.seed", str(seed)]  # the last --train.seed wins
+    cmd = grpo_cpu_command(policy, None, data, run_dir, extra_args=grpo_flags(pool, signal, audit_share, probe) + seeds)
     env = cpu_run_env()
     env.pop("RAY_ADDRESS", None)
     start = time.perf_counter()
@@ -91,7 +93,7 @@ def run_grpo(signal: str | None, steps: int, work: Path, policy: Path, audit_sha
     thirds = [range(1 + i * steps // 3, 1 + (i + 1) * steps // 3) for i in range(3)]
     scalars = read_scalars(run_dir / "tb" / "grpo_cpu")
     scored = sum(max(v for _, v in scalars.get(f"train/pool/{a}/samples", [(0, 0.0)])) for a in ARMS)
-    return {"signal": label if audit_share is None else f"{label}@{audit_share:g}", "decisions": len(log),
+    return {"signal": label if audit_share is None else f"{label}@{audit_share:g}", "seed": seed, "decisions": len(log),
             "wall_seconds": wall, "responses_scored": scored, "responses": 16 * steps, "log": proc.stdout,
             "bad_share_by_third": [bad_share([d for d in log if d["global_step"] in t]) for t in thirds],
             "arms_by_step": {s: [d["arm"] for d in log if d["global_step"] == s] for s in range(1, steps + 1)}}
