@@ -5,7 +5,8 @@ better"), one run per signal, same seed and steps; reported: the bad arms' share
 third of the run (chance, before any feedback: 2/5), responses scored (the audit's extra cost), wall.
 
     .venv/bin/python benchmarks/bench_grpo_signals.py [--steps 12] [--signals default loss probe group_variance audit audit@1]
-    .venv/bin/python benchmarks/bench_grpo_signals.py --steps 9 --signals default --seeds 5 --output ...  # how often it loses
+    .venv/bin/python benchmarks/bench_grpo_signals.py --steps 9 --signals default --seeds 5 \
+        --output benchmarks/results/grpo_default_seeds                   # how often the default loses
 
 ``default``: no ``--reward_selector.signal`` (the plugin's default: ``audit`` for this pool, which
 names no verifier); ``audit@S``: the audit signal with ``--reward_selector.audit_share S`` (default
@@ -64,7 +65,8 @@ def main(argv: list[str] | None = None) -> list[dict]:
         lines.append(f"| {r['signal']} | {r['seed']} | {a:.2f} | {b:.2f} | {c:.2f} | "
                      f"{r['responses_scored'] / r['responses']:.2f} | {r['wall_seconds']:.0f} |")
     if args.seeds > 1:  # what the slow test asserts, per seed: below chance at the end, and not above the start
-        lines += ["", "| signal | seeds | last third, mean | last third < 0.40 and <= first third |", "|---|---|---|---|"]
+        lines += ["", "| signal | seeds | last third, mean | last third < 0.40 and <= first third |",
+                  "|---|---|---|---|"]
         for spec in args.signals:
             mine = [r for r in rows if r["signal"] == spec]
             ok = sum(r["bad_share_by_third"][2] < 0.4 and r["bad_share_by_third"][2] <= r["bad_share_by_third"][0]

@@ -164,6 +164,7 @@ def _paired(a: dict[str, Any], b: dict[str, Any]) -> str:
     va, vb = a.get("gold_values"), b.get("gold_values")
     if not va or not vb or set(va) != set(vb):
         return ""
+
     def minus(x: Any, y: Any) -> Any:  # per prompt, within each stratum where a domain has strata
         if isinstance(x, dict):
             return {k: minus(x[k], y[k]) for k in x}
@@ -272,7 +273,8 @@ def _markdown(result: dict[str, Any]) -> str:
     domains = result["domains"]
     seeds = sorted({int(x) for row in table.values() for x in row["seeds"]})
     balanced = ", ".join(sorted(set(domains) & _balanced()))
-    balanced = f"; {balanced}: balanced accuracy over its labels, so one answer to every prompt scores 0.5" if balanced else ""
+    if balanced:
+        balanced = f"; {balanced}: balanced accuracy over its labels, so one answer to every prompt scores 0.5"
     lines = ["# Learning quality (`benchmarks/bench_learning_quality.py`)", "",
              f"Policy `{cfg['model']}`; pool `{', '.join(result['arms'])}` (misleading/noise: "
              f"{', '.join(cfg['misleading_arms'])}); {cfg['rounds']} rounds x {cfg['prompts_per_round']} prompts x "
@@ -289,7 +291,8 @@ def _markdown(result: dict[str, Any]) -> str:
         shown = f"{label} ({', '.join(row['fixed_arms'])})" if row.get("fixed_arms") else label
         lines.append(f"| {shown} | " + " | ".join(f"{row['gold'].get(d, float('nan')):.3f}" for d in domains)
                      + f" | **{row['gold']['all']:.3f}** | [{lo:.3f}, {hi:.3f}] | {row['misleading_share_last_third']:.2f} | "
-                     f"{_vs_start(result, row)} | {row['decisions']:.0f} | {_count(row.get('pairs'))} | {_count(row.get('explored'))} | "
+                     f"{_vs_start(result, row)} | {row['decisions']:.0f} | {_count(row.get('pairs'))} | "
+                     f"{_count(row.get('explored'))} | "
                      f"{row['rm_calls']:.0f} | {row['rm_samples']:.0f} | {row['wall_seconds']:.0f} |")
     lines += ["", "Start policy gold: " + ", ".join(f"{k} {v:.3f}" for k, v in result["start_eval"].items()), "",
               "## Targets (defaults only; never tuned on the evaluation prompts)", "",
@@ -494,7 +497,8 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     result = {"config": {**{k: v for k, v in vars(args).items() if k not in ("func",)}, "model": model,
                          "misleading_arms": misleading},
               "arms": arms, "domains": domains, "dtype": resolve_param_dtype(None, announce=False),
-              "start_eval": start_eval, "start_eval_rows": start_eval_rows, "audit_view": view, "table": table, "targets": targets(table, args.laser_label, domains),
+              "start_eval": start_eval, "start_eval_rows": start_eval_rows, "audit_view": view, "table": table,
+              "targets": targets(table, args.laser_label, domains),
               "total_seconds": time.perf_counter() - start}
     return result
 

@@ -78,4 +78,5 @@ def format_table(rows: list[list[Any]], header: list[str]) -> str:
     return "\n".join(lines)
 
 
-__all__ = ["DEFAULT_DOMAIN", "accuracy_by_domain", "arm_share_by_domain", "format_table"]
+__all__ = ["DEFAULT_DOMAIN", "accuracy_by_domain", "arm_share_by_domain", "bootstrap_ci", "format_table",
+           "stratified_mean"]

@@ -66,7 +66,8 @@ def run_grpo(signal: str | None, steps: int, work: Path, policy: Path, audit_sha
              timeout_s: float = 1800, seed: int = 0) -> dict:
     """One real ``train_ppo_ray`` run (CPU twin) over this pool, ``steps`` steps of 4 prompt groups;
     ``seed`` s: ``--train.seed 1+s`` (rollouts, pair order) and ``--reward_selector.seed s`` (the
-    bandit's RNG and its audit draws); s = 0 is the CPU twin's default pair (1, 0). Returns the decisions (``arms_by_step``), the bad arms' share per third of the steps, the
+    bandit's RNG and its audit draws); s = 0 is the CPU twin's default pair (1, 0). Returns the
+    decisions (``arms_by_step``), the bad arms' share per third of the steps, the
     responses scored (every arm's samples, from the TensorBoard log) and generated, and the wall time."""
     import subprocess
     import time
