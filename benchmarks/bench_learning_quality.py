@@ -278,7 +278,8 @@ def _markdown(result: dict[str, Any]) -> str:
     lines = ["# Learning quality (`benchmarks/bench_learning_quality.py`)", "",
              f"Policy `{cfg['model']}`; pool `{', '.join(result['arms'])}` (misleading/noise: "
              f"{', '.join(cfg['misleading_arms'])}); {cfg['rounds']} rounds x {cfg['prompts_per_round']} prompts x "
-             f"{cfg['n_samples']} samples (max {cfg['max_new_tokens']} new tokens), one bandit decision per prompt; "
+             f"{cfg['n_samples']} samples (max {cfg['max_new_tokens']} new tokens), one bandit decision per prompt "
+             "(`@batch` rows: per pool call); "
              f"seeds {', '.join(map(str, seeds))}; held-out gold on {cfg['eval_per_domain']} prompts per domain "
              f"(greedy{balanced}); CPU dtype {result['dtype']}; total {result['total_seconds'] / 60:.1f} min"
              + (f" (the first of {result['merged_from']} invocations with the same preset, merged with "
