@@ -272,7 +272,9 @@ def _markdown(result: dict[str, Any]) -> str:
     table, cfg = result["table"], result["config"]
     domains = result["domains"]
     seeds = sorted({int(x) for row in table.values() for x in row["seeds"]})
-    balanced = ", ".join(sorted(set(domains) & _balanced()))
+    from laser_plugin.demo.data import LABEL_BALANCED
+
+    balanced = ", ".join(sorted(set(domains) & LABEL_BALANCED))
     if balanced:
         balanced = f"; {balanced}: balanced accuracy over its labels, so one answer to every prompt scores 0.5"
     lines = ["# Learning quality (`benchmarks/bench_learning_quality.py`)", "",
@@ -590,12 +592,6 @@ def _merged(result: dict[str, Any], partials: list[dict[str, Any]]) -> dict[str,
         records = [{**r, "prompt": "", "group": r["prompt_index"]} for r in _round_records(first, 0)]
         result["audit_view"] = audit_view(records, result["config"].get("pool") or _default_pool()) if records else None
     return result
-
-
-def _balanced() -> set[str]:
-    from laser_plugin.demo.data import LABEL_BALANCED
-
-    return set(LABEL_BALANCED)
 
 
 def _default_pool() -> str:

@@ -1,24 +1,18 @@
 """The family regret benchmark's environment generator and its quick path (fast: no full run)."""
-import importlib.util
 import sys
-from pathlib import Path
 
 import numpy as np
 import pytest
 
-PATH = Path(__file__).resolve().parents[2] / "benchmarks" / "bench_selector_family.py"
+from tests.benchmark_scripts import load_benchmark
 
 
 @pytest.fixture(scope="module")
 def bench():
-    spec = importlib.util.spec_from_file_location("bench_selector_family", PATH)
-    mod = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = mod  # its dataclass looks its module up there
     try:
-        spec.loader.exec_module(mod)
-        yield mod
+        yield load_benchmark("bench_selector_family")
     finally:
-        sys.modules.pop(spec.name, None)
+        sys.modules.pop("bench_selector_family", None)
 
 
 def test_seed_sets_are_disjoint_and_large_enough(bench):

@@ -11,17 +11,13 @@ import pytest
 
 from laser_plugin.demo.arms import arm_path
 from laser_plugin.demo.data import gold_rows
+from tests.benchmark_scripts import load_benchmark
 
 BENCH = Path(__file__).resolve().parents[2] / "benchmarks" / "bench_learning_quality.py"
 
 
 def _bench():
-    import importlib.util
-
-    spec = importlib.util.spec_from_file_location("bench_learning_quality", BENCH)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_benchmark("bench_learning_quality")
 
 
 def test_specs_expand_and_refuse_what_cannot_run():
