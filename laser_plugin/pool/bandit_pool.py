@@ -270,7 +270,8 @@ class BanditRewardPool:
                        decisions: Optional[Sequence[int]] = None) -> list[dict]:
         """The audit signal for one scoring call: each decision of ``result`` (over ``batch``; only
         those in ``decisions`` when given) is audited with probability ``share`` (None:
-        ``default_audit_share(K)``; a draw seeded by (seed, decision id), the same after a resume),
+        ``default_audit_share(K)``; ``signals.is_audited``: one decision per block of about 1/share
+        consecutive ids, seeded, the same after a resume),
         the others are closed without feedback. Returns the audits' results (``audit``)."""
         from laser_plugin.signals import default_audit_share, is_audited
 

@@ -111,3 +111,25 @@ def test_fallback_audit_share_spends_the_whole_budget_on_the_unjudged_decisions(
     assert fallback_audit_share(5, decisions=12, unjudged=4) == pytest.approx(0.1875)  # 0.0625 * 12 / 4
     assert fallback_audit_share(5, decisions=12, unjudged=0) == 0.0
     assert fallback_audit_share(3, decisions=10, unjudged=1, share=0.5) == 1.0  # capped: 0.5 * 10 / 1
+
+
+@pytest.mark.parametrize("share, size", [(0.25, 4), (0.25 / 3, 12), (0.0625, 16), (0.3, None)])
+def test_is_audited_draws_exactly_one_decision_per_block(share, size):
+    """Stratified audit draws: block b is the ids with floor(id * share) = b (share 0.3 = 3/10: blocks
+    of 4, 3, 3 ids repeating), and each block has exactly one audited id, so two audits are at most
+    2 * ceil(1/share) - 1 ids apart; the same seed gives the same ids (a resume), another seed others."""
+    from laser_plugin.signals import is_audited
+
+    n = 240  # a whole number of blocks for every share here
+    audited = [d for d in range(n) if is_audited(7, d, share)]
+    blocks = [int(d * share + 1e-9) for d in audited]
+    assert blocks == list(range(len(blocks)))  # one per block, every block
+    if size is None:  # 3/10: ids 0-3 | 4-6 | 7-9 | 10-13 | ...
+        assert [d * 3 // 10 for d in (3, 4, 6, 7, 9, 10)] == [0, 1, 1, 2, 2, 3]
+        assert len(audited) == 72
+    else:
+        assert len(audited) == n // size
+    assert max(np.diff(audited)) <= 2 * np.ceil(1 / share) - 1
+    assert audited == [d for d in range(n) if is_audited(7, d, share)]
+    assert audited != [d for d in range(n) if is_audited(8, d, share)]
+    assert all(is_audited(0, d, 1.0) for d in range(5)) and not any(is_audited(0, d, 0.0) for d in range(5))
