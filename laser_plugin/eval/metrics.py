@@ -8,14 +8,24 @@ DEFAULT_DOMAIN = "default"
 
 
 def accuracy_by_domain(records: Iterable[Mapping[str, Any]]) -> dict[str, dict[str, float]]:
-    """records: {"domain": str (optional), "correct": bool} -> {domain: {n, correct, accuracy}} plus "all"."""
+    """records: {"domain": str (optional), "correct": bool, "stratum": str (optional)} -> {domain: {n,
+    correct, accuracy}} plus "all". A domain whose records carry a stratum (the gold label of a yes/no or
+    multiple-choice question) also gets ``balanced_accuracy``, the mean of each label's accuracy: a
+    policy that always answers the same word scores 1 / number of labels there, whatever the label mix."""
     counts: dict[str, list[int]] = defaultdict(lambda: [0, 0])
+    strata: dict[str, dict[str, list[bool]]] = defaultdict(lambda: defaultdict(list))
     for rec in records:
-        for key in (str(rec.get("domain") or DEFAULT_DOMAIN), "all"):
+        domain = str(rec.get("domain") or DEFAULT_DOMAIN)
+        for key in (domain, "all"):
             counts[key][0] += 1
             counts[key][1] += int(bool(rec["correct"]))
-    return {d: {"n": float(n), "correct": float(c), "accuracy": c / n if n else 0.0}
-            for d, (n, c) in sorted(counts.items(), key=lambda kv: (kv[0] == "all", kv[0]))}
+        if rec.get("stratum") is not None:
+            strata[domain][str(rec["stratum"])].append(bool(rec["correct"]))
+    out = {d: {"n": float(n), "correct": float(c), "accuracy": c / n if n else 0.0}
+           for d, (n, c) in sorted(counts.items(), key=lambda kv: (kv[0] == "all", kv[0]))}
+    for domain, by_label in strata.items():
+        out[domain]["balanced_accuracy"] = stratified_mean(by_label)
+    return out
 
 
 def arm_share_by_domain(records: Iterable[Mapping[str, Any]], arm_key: str = "arm") -> dict[str, dict[str, float]]:

@@ -75,3 +75,12 @@ def test_negative_numbers_keep_their_sign_after_an_answer_marker():
     assert extract_answer("The answer is -11", "number") == "-11"
     assert extract_answer("Answer: -3.5", "number") == "-3.5"
     assert extract_answer("answer - 7", "number") == "7"  # a spaced dash is a separator
+
+
+def test_balanced_accuracy_is_the_mean_of_each_labels_accuracy():
+    """A policy answering "no" to everything on 3 no / 1 yes questions: accuracy 0.75, balanced 0.5
+    (no: 3/3, yes: 0/1); a domain without strata gets no balanced accuracy."""
+    recs = [{"domain": "yes_no", "correct": c, "stratum": s} for c, s in ((1, "no"), (1, "no"), (1, "no"), (0, "yes"))]
+    acc = accuracy_by_domain(recs + [{"domain": "math", "correct": True}])
+    assert acc["yes_no"]["accuracy"] == 0.75 and acc["yes_no"]["balanced_accuracy"] == 0.5
+    assert "balanced_accuracy" not in acc["math"] and "balanced_accuracy" not in acc["all"]

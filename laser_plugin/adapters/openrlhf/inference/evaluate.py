@@ -2,7 +2,8 @@
 
 Accuracy: the policy answers each prompt (greedy by default) or responses come from a predictions
 JSONL; the answer is extracted (number / yes-no / multiple choice, inferred from the label unless
-``--eval.answer_kind``) and compared with the label. Arm share: from an iterative-DPO output folder
+``--eval.answer_kind``) and compared with the label; yes/no and multiple-choice domains also get a
+balanced accuracy (the mean of each label's accuracy). Arm share: from an iterative-DPO output folder
 (``--eval.run_dir``), which RM the bandit chose for each prompt's samples, per domain and round, and
 which signal trained the bandit (so a report always says whether it was LASeR's -loss).
 """
@@ -15,6 +16,10 @@ from typing import Any, Optional
 from laser_plugin.eval.answers import extract_answer, infer_kind, is_correct, normalize_label
 from laser_plugin.eval.metrics import accuracy_by_domain, arm_share_by_domain, format_table
 from laser_plugin.records import read_records
+
+# Answer kinds with a few fixed labels: their accuracy depends on the label mix (a policy that always says
+# "no" scores the share of no questions), so they also get a balanced accuracy (mean over labels).
+LABELLED_KINDS = frozenset({"yes_no", "choice"})
 
 
 def _predictions(args: Any) -> list[dict]:
@@ -70,10 +75,12 @@ def evaluate(args: Any) -> dict:
             k = kind or infer_kind(p["label"])
             p["kind"], p["extracted"] = k, extract_answer(p["response"], k)
             p["gold"], p["correct"] = normalize_label(p["label"], k), is_correct(p["response"], p["label"], k)
+            p["stratum"] = p["gold"] if k in LABELLED_KINDS else None  # balanced accuracy per label
         acc = accuracy_by_domain(preds)
         report["accuracy_by_domain"] = acc
         report["extraction_rate"] = sum(p["extracted"] is not None for p in preds) / max(len(preds), 1)
-        print(format_table([[d, int(v["n"]), v["accuracy"]] for d, v in acc.items()], ["domain", "n", "accuracy"]))
+        print(format_table([[d, int(v["n"]), v["accuracy"], v.get("balanced_accuracy", "-")] for d, v in acc.items()],
+                           ["domain", "n", "accuracy", "balanced accuracy"]))
         print(f"answers extracted from {report['extraction_rate']:.0%} of responses")
         report["predictions"] = preds
     if args.eval.run_dir:

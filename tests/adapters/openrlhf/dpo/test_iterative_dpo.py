@@ -217,6 +217,7 @@ def test_best_of_n_ranks_with_the_trained_selector_and_evaluate_reports(run, tmp
                "--eval.run_dir", out, "--eval.output", report)
     rep = json.loads(report.read_text())
     assert set(rep["accuracy_by_domain"]) == {"math", "yes_no", "choice", "all"}
+    assert {d for d, v in rep["accuracy_by_domain"].items() if "balanced_accuracy" in v} == {"yes_no", "choice"}
     assert rep["signal"] == "loss" and set(rep["arm_share_by_domain"]) == {"math", "yes_no", "choice", "all"}
     assert abs(sum(rep["arm_share_by_domain"]["all"].values()) - 1) < 1e-9 and "bandit signal=loss" in log
 
