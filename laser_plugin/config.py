@@ -69,7 +69,8 @@ class LaserConfig:
     probe_dataset: Optional[str] = option(None, "trusted pairs for --reward_selector.signal probe: JSON/JSONL "
                                                 "rows with the prompt column (--data.input_key), 'chosen' and 'rejected'")
     audit_share: Optional[float] = option(None, "share of decisions every arm scores under --reward_selector.signal "
-                                                "audit (default 0.25/(K-1): scoring <= 1.25x one arm)")
+                                                "audit, one in each run of ~1/share decisions (default 0.25/(K-1): "
+                                                "scoring <= 1.25x one arm)")
     context_encoder: str = option("hashing", "context features: hashing (prompt text) or hf:PATH (a small encoder model)")
     context_dim: int = option(64, "context dimension d (incl. the bias feature)")
     seed: int = option(0, "seed of the selector's RNG and the context projection")

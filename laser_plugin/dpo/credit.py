@@ -19,7 +19,8 @@ Signals (``--laser.signal``):
   verifier  (default with labels) agreement of the arm's within-prompt ranking with answer correctness
             (``laser_plugin.signals.verifier_agreement``); independent of training.
   audit     (default without labels) cross-arm audit, no labels: a seeded share of decisions (``--laser.audit_share``;
-            default 0.25/(K-1), so scoring costs <= 1.25x one arm) is scored by every arm, and
+            default 0.25/(K-1), so scoring costs <= 1.25x one arm; one decision in each run of
+            ~1/share, ``signals.is_audited``) is scored by every arm, and
             each arm is paid its agreement with the leave-one-out consensus of the others
             (``laser_plugin.signals``); the other decisions get no feedback.
   auto      verifier where a decision's prompts have labels that order its responses, audit for the

@@ -34,7 +34,8 @@ class LoopConfig:
         "auto: verifier where labels order a decision's responses, audit for the rest", old_names=("feedback_signal",))
     probe_dataset: Optional[str] = option(None, "trusted pairs (prompt/chosen/rejected) for --laser.signal probe")
     audit_share: Optional[float] = option(None, "share of decisions audited by every arm under --laser.signal "
-                                                "audit|auto (default 0.25/(K-1): scoring <= 1.25x one arm)")
+                                                "audit|auto, one in each run of ~1/share decisions (default "
+                                                "0.25/(K-1): scoring <= 1.25x one arm)")
     context: str = option("policy", "policy: LASeR's context (policy hidden state of the prompts' last token); "
                                     "encoder: --reward_selector.context_encoder on the prompt text")
     resume_round: int = option(-1, "resume after this finished round (default with --ckpt.load_enable: the latest)")
