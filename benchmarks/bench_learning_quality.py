@@ -60,7 +60,7 @@ DEFAULT_SPECS = ("laser:verifier", "random", "score_mean", "fixed:best")
 EXTRA_SPECS = ("fixed:trusted", "laser:verifier,explore_by=training", "laser:audit", "laser:auto", "laser:loss", "thompson:verifier",
                "bayesian_router:verifier", "agreement", "laser:verifier@batch")
 QUICK_SPECS = ("laser:verifier", "random", "score_mean", "fixed:best")  # one seed: <= 15 min without native bf16
-RUN_OPTIONS = ("granularity", "explore_by")  # --reward_selector options of the run, not of the selector
+RUN_OPTIONS = ("granularity", "explore_by", "audit_share")  # options of the run, not of the selector
 DEFAULT_ARMS = ("verifier", "sentiment", "similarity", "length", "noise")
 PRESETS = {
     # decisions per run (granularity group: one per prompt) = rounds x prompts_per_round
@@ -76,21 +76,34 @@ PRESETS = {
 }
 
 
+def spec_options(spec: str) -> dict[str, Any]:
+    """The ``,OPTION=VALUE`` part of a selector spec (``audit_share`` as a number in (0, 1])."""
+    extra: dict[str, Any] = {}
+    for pair in spec.split(",")[1:]:
+        key, eq, value = pair.partition("=")
+        if not eq or not key:
+            raise ValueError(f"--selectors {spec}: options are OPTION=VALUE")
+        if key == "audit_share":
+            try:
+                value = float(value)
+            except ValueError:
+                value = float("nan")
+            if not 0.0 < value <= 1.0:
+                raise ValueError(f"--selectors {spec}: audit_share must be a number in (0, 1]")
+        extra[key] = value
+    return extra
+
+
 def parse_spec(spec: str, arms: list[str], router: str | None,
                misleading: tuple[str, ...] = ()) -> list[tuple[str, str, dict, str]]:
     """``NAME[:SIGNAL][@GRANULARITY][,OPTION=VALUE...]`` -> [(label, selector, options, signal)]
     (``fixed:*`` expands to every arm, ``fixed:trusted`` to every arm not in ``misleading``,
     ``fixed:best`` is resolved per seed in ``run``;
     ``@batch``: one decision per pool call of ``score_batch_size`` prompts instead of one per prompt;
-    ``,explore_by=training``: a ``--reward_selector`` option; both kept in the label)."""
+    ``,explore_by=training`` or ``,audit_share=0.25``: an option of the run; both kept in the label)."""
     spec, *pairs = spec.split(",")
     if pairs:
-        extra: dict[str, Any] = {}
-        for pair in pairs:
-            key, eq, value = pair.partition("=")
-            if not eq or not key:
-                raise ValueError(f"--selectors {spec},{pair}: options are OPTION=VALUE")
-            extra[key] = value
+        extra = spec_options(",".join([spec, *pairs]))
         return [(label + "," + ",".join(pairs), name, {**opts, **extra}, signal)
                 for label, name, opts, signal in parse_spec(spec, arms, router, misleading)]
     spec, at, granularity = spec.partition("@")
@@ -554,6 +567,11 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     args.misleading_arms = [a for a in args.misleading_arms.split(",") if a]
     if bool(args.train) != bool(args.eval):
         p.error("--train and --eval go together")
+    for spec in args.selectors:  # option values checked before the (minutes-long) setup
+        try:
+            spec_options(spec)
+        except ValueError as err:
+            p.error(str(err))
     if args.selectors[0] == "fixed:best":
         p.error("fixed:best is chosen on the round-0 samples of the seed's first run: put another selector first")
     if args.router is None and not args.train:

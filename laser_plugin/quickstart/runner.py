@@ -90,9 +90,11 @@ class Comparison:
         return gold_rows(self.evaluate_rows(desc))
 
     def _reset(self, selector: str, options: dict[str, Any], run_name: str, seed: int, signal: str,
-               context: str | None, granularity: str | None, explore_by: str | None) -> Path:
+               context: str | None, granularity: str | None, explore_by: str | None,
+               audit_share: float | None = None) -> Path:
         # The seed drives the round prompts, sampling, pair order (train.seed) and the bandit's RNG.
         self.args.train.seed = seed
+        self.loop.loop.audit_share = self.args.laser.audit_share if audit_share is None else float(audit_share)
         laser = dataclasses.replace(self.laser, selector=selector, selector_options=options, seed=seed,
                                     granularity=granularity or self.laser.granularity,
                                     explore_by=explore_by or self.laser.explore_by)
@@ -106,17 +108,17 @@ class Comparison:
 
     def run_selector(self, selector: str, options: dict[str, Any], *, run_name: str = "", seed: int | None = None,
                      signal: str = "loss", context: str | None = None, granularity: str | None = None,
-                     explore_by: str | None = None) -> dict[str, Any]:
+                     explore_by: str | None = None, audit_share: float | None = None) -> dict[str, Any]:
         """Every round of one selector from the start state; ``seed`` defaults to the config's,
         ``signal`` is the bandit's reward source (``--laser.signal``), ``context`` its features
-        (``--laser.context``), ``granularity`` its decision unit (``--reward_selector.granularity``)
-        and ``explore_by`` whose scores train while it explores (``--reward_selector.explore_by``),
-        each defaulting to the command line's."""
+        (``--laser.context``), ``granularity`` its decision unit (``--reward_selector.granularity``),
+        ``explore_by`` whose scores train while it explores (``--reward_selector.explore_by``) and
+        ``audit_share`` the audited share (``--laser.audit_share``), each defaulting to the command line's."""
         from laser_plugin.demo.data import gold_rows
 
         seed = self.cfg.seed if seed is None else seed
         run_name = run_name or selector
-        run_dir = self._reset(selector, options, run_name, seed, signal, context, granularity, explore_by)
+        run_dir = self._reset(selector, options, run_name, seed, signal, context, granularity, explore_by, audit_share)
         start = time.perf_counter()
         rounds = []
         for r in range(self.cfg.rounds):

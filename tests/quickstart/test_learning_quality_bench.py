@@ -32,6 +32,11 @@ def test_specs_expand_and_refuse_what_cannot_run():
         ("laser:verifier@batch,explore_by=training,alpha=1", "laser",
          {"granularity": "batch", "explore_by": "training", "alpha": "1"}, "verifier")]
     assert bench.parse_spec("fixed:best", arms, None) == [("fixed:best", "fixed", {"arm": "best"}, "loss")]
+    assert bench.parse_spec("laser:audit,audit_share=0.25", arms, None) == [
+        ("laser:audit,audit_share=0.25", "laser", {"audit_share": 0.25}, "audit")]
+    for bad in ("laser:audit,audit_share=0", "laser:audit,audit_share=lots"):
+        with pytest.raises(ValueError, match="audit_share must be a number in"):
+            bench.parse_spec(bad, arms, None)
     with pytest.raises(ValueError, match="OPTION=VALUE"):
         bench.parse_spec("laser:verifier,train", arms, None)
     with pytest.raises(ValueError, match="granularity"):
@@ -49,7 +54,8 @@ def test_bayesian_router_on_own_data_without_a_router_file_is_refused_before_any
     for extra, match in ((["bayesian_router:verifier"], "bayesian_router needs --router FILE with --train"),
                          (["bayesian_router:verifier", "--router", "auto"],
                           "--router auto builds router prompts of the demo domains"),
-                         (["fixed:best", "random"], "fixed:best is chosen on the round-0 samples")):
+                         (["fixed:best", "random"], "fixed:best is chosen on the round-0 samples"),
+                         (["laser:audit,audit_share=2"], "audit_share must be a number in (0, 1]")):
         with pytest.raises(SystemExit) as exit_info:
             bench.main(["--train", str(data), "--eval", str(data), "--selectors", *extra])
         assert exit_info.value.code == 2 and match in capsys.readouterr().err
