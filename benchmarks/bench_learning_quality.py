@@ -77,12 +77,22 @@ PRESETS = {
 
 
 def spec_options(spec: str) -> dict[str, Any]:
-    """The ``,OPTION=VALUE`` part of a selector spec (``audit_share`` as a number in (0, 1])."""
+    """The ``,OPTION=VALUE`` part of a selector spec (``audit_share`` as a number in (0, 1]), with the
+    ``@GRANULARITY`` and ``explore_by`` values checked."""
+    head, *pairs = spec.split(",")
+    if "@" in head:
+        from laser_plugin.core.granularity import check_granularity
+
+        check_granularity(head.partition("@")[2], f"--selectors {spec}: the granularity")
     extra: dict[str, Any] = {}
-    for pair in spec.split(",")[1:]:
+    for pair in pairs:
         key, eq, value = pair.partition("=")
         if not eq or not key:
             raise ValueError(f"--selectors {spec}: options are OPTION=VALUE")
+        if key == "explore_by":
+            from laser_plugin.core.exploration import check_explore_by
+
+            check_explore_by(value, f"--selectors {spec}: explore_by")
         if key == "audit_share":
             try:
                 value = float(value)

@@ -55,7 +55,9 @@ def test_bayesian_router_on_own_data_without_a_router_file_is_refused_before_any
                          (["bayesian_router:verifier", "--router", "auto"],
                           "--router auto builds router prompts of the demo domains"),
                          (["fixed:best", "random"], "fixed:best is chosen on the round-0 samples"),
-                         (["laser:audit,audit_share=2"], "audit_share must be a number in (0, 1]")):
+                         (["laser:audit,audit_share=2"], "audit_share must be a number in (0, 1]"),
+                         (["laser:audit@row"], "granularity"),
+                         (["laser:verifier,explore_by=sometimes"], "explore_by must be one of")):
         with pytest.raises(SystemExit) as exit_info:
             bench.main(["--train", str(data), "--eval", str(data), "--selectors", *extra])
         assert exit_info.value.code == 2 and match in capsys.readouterr().err
