@@ -111,16 +111,13 @@ def parse_spec(spec: str, arms: list[str], router: str | None,
     ``fixed:best`` is resolved per seed in ``run``;
     ``@batch``: one decision per pool call of ``score_batch_size`` prompts instead of one per prompt;
     ``,explore_by=training`` or ``,audit_share=0.25``: an option of the run; both kept in the label)."""
+    extra = spec_options(spec)  # checks the granularity and option values
     spec, *pairs = spec.split(",")
     if pairs:
-        extra = spec_options(",".join([spec, *pairs]))
         return [(label + "," + ",".join(pairs), name, {**opts, **extra}, signal)
                 for label, name, opts, signal in parse_spec(spec, arms, router, misleading)]
     spec, at, granularity = spec.partition("@")
     if at:
-        from laser_plugin.core.granularity import check_granularity
-
-        check_granularity(granularity, f"--selectors {spec}@{granularity}: the granularity")
         return [(label + "@" + granularity, name, {**opts, "granularity": granularity}, signal)
                 for label, name, opts, signal in parse_spec(spec, arms, router, misleading)]
     name, _, arg = spec.partition(":")
